@@ -1,0 +1,132 @@
+/**
+ * Collectives of one step over a Messenger, among peers ordered by id.
+ *
+ * Ring all-reduce (reduce-scatter, then all-gather) for large vectors: the vector is cut into N
+ * contiguous segments; in N-1 hops each peer passes a running partial sum to its successor, after
+ * which peer r holds the complete sum of segment r+1; N-1 more hops circulate the complete
+ * segments. Each segment is summed exactly once, in ring order, and then copied, so every peer
+ * ends with identical bits. Each peer sends 2(N-1)/N of the vector.
+ *
+ * Small vectors (below `directBelowBytes`) are latency-bound: every peer sends its vector to every
+ * other in one hop and sums them in rank order (again identical bits everywhere).
+ *
+ * All-gather of opaque blobs is always that direct exchange.
+ *
+ * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
+ * membership change or a missed deadline; the operation then rejects and nothing is returned.
+ */
+import { MessageKind } from '../wire/frame.ts';
+import type { Messenger } from '../wire/messenger.ts';
+import type { Collective } from './collective.ts';
+import { decodeHalf, encodeHalf } from './half.ts';
+
+export interface RingCollectiveInit {
+  messenger: Messenger;
+  /** All peers of the epoch, this one included. Sorted here; every peer sorts the same way. */
+  members: readonly string[];
+  epoch: number;
+  step: number;
+  /** Aborted on a membership change or the step's deadline. */
+  signal: AbortSignal;
+  /** Vectors smaller than this go by direct exchange instead of the ring. @default 16 KiB */
+  directBelowBytes?: number;
+}
+
+export class RingCollective implements Collective {
+  readonly size: number;
+  readonly rank: number;
+  readonly step: number;
+  private readonly members: string[];
+
+  constructor(private readonly init: RingCollectiveInit) {
+    this.members = [...init.members].sort();
+    this.size = this.members.length;
+    this.rank = this.members.indexOf(init.messenger.selfId);
+    this.step = init.step;
+    if (this.rank < 0) throw new Error(`${init.messenger.selfId} is not among the members`);
+  }
+
+  async allReduceSum(values: Float32Array, tag: number, options: { wire?: 'f32' | 'f16' } = {}): Promise<Float32Array> {
+    const sum = Float32Array.from(values);
+    if (this.size === 1) return options.wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
+    const encode = options.wire === 'f16' ? encodeHalf : (v: Float32Array): Uint8Array => new Uint8Array(v.slice().buffer);
+    const decode = options.wire === 'f16' ? decodeHalf : (b: Uint8Array): Float32Array => new Float32Array(b.slice().buffer);
+    if (values.byteLength < (this.init.directBelowBytes ?? 16 * 1024)) return this.directSum(sum, tag, encode, decode);
+    return this.ringSum(sum, tag, encode, decode);
+  }
+
+  async allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {
+    const blobs = await this.exchange(MessageKind.Blob, tag, blob);
+    return blobs;
+  }
+
+  /** Sends `payload` to every other peer and returns everyone's, indexed by rank. */
+  private async exchange(kind: MessageKind, tag: number, payload: Uint8Array): Promise<Uint8Array[]> {
+    const header = { kind, codec: 0, tag, epoch: this.init.epoch, step: this.step, seq: 0 };
+    const others = this.members.filter((_, r) => r !== this.rank);
+    const sends = others.map((peer) => this.init.messenger.send(peer, header, payload));
+    const receives = others.map((peer) => this.init.messenger.receive(peer, header, this.init.signal));
+    const [, received] = await Promise.all([Promise.all(sends), Promise.all(receives)]);
+    const out: Uint8Array[] = [];
+    let next = 0;
+    for (let r = 0; r < this.size; r++) out.push(r === this.rank ? payload : received[next++]!.payload);
+    return out;
+  }
+
+  private async directSum(
+    own: Float32Array,
+    tag: number,
+    encode: (v: Float32Array) => Uint8Array,
+    decode: (b: Uint8Array) => Float32Array,
+  ): Promise<Float32Array> {
+    const encoded = encode(own);
+    const all = await this.exchange(MessageKind.Reduce, tag, encoded);
+    const sum = new Float32Array(own.length);
+    for (const bytes of all) {
+      // Own contribution goes through the same encoding as everyone else's, so all peers agree.
+      const part = decode(bytes);
+      if (part.length !== own.length) throw new RangeError(`peer sent ${part.length} values, expected ${own.length}`);
+      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
+    }
+    return sum;
+  }
+
+  private async ringSum(
+    acc: Float32Array,
+    tag: number,
+    encode: (v: Float32Array) => Uint8Array,
+    decode: (b: Uint8Array) => Float32Array,
+  ): Promise<Float32Array> {
+    const n = this.size;
+    const r = this.rank;
+    const next = this.members[(r + 1) % n]!;
+    const prev = this.members[(r - 1 + n) % n]!;
+    const bound = (i: number): number => Math.floor((i * acc.length) / n);
+    const segment = (i: number): Float32Array => acc.subarray(bound(i), bound(i + 1));
+    const mod = (i: number): number => ((i % n) + n) % n;
+    const hop = async (kind: MessageKind, seq: number, sendIndex: number): Promise<Float32Array> => {
+      const header = { kind, codec: 0, tag, epoch: this.init.epoch, step: this.step, seq };
+      const [, message] = await Promise.all([
+        this.init.messenger.send(next, header, encode(segment(sendIndex))),
+        this.init.messenger.receive(prev, header, this.init.signal),
+      ]);
+      return decode(message.payload);
+    };
+
+    for (let s = 0; s < n - 1; s++) {
+      const into = mod(r - s - 1);
+      const received = await hop(MessageKind.Reduce, s, mod(r - s));
+      const target = segment(into);
+      if (received.length !== target.length) throw new RangeError(`segment of ${received.length} values, expected ${target.length}`);
+      for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
+    }
+    // With f16 on the wire the owner rounds its finished segment too, so it matches the copies.
+    if (encode === encodeHalf) segment(mod(r + 1)).set(decode(encode(segment(mod(r + 1)))));
+    for (let s = 0; s < n - 1; s++) {
+      const into = mod(r - s);
+      const received = await hop(MessageKind.Gather, s, mod(r + 1 - s));
+      segment(into).set(received);
+    }
+    return acc;
+  }
+}

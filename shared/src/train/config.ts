@@ -1,0 +1,150 @@
+/**
+ * The run configuration belongs to the room: the first tab's URL parameters (or the server's
+ * defaults) fix it, and every later tab adopts it. URL parameters, the server's options and the
+ * CLI share these names; they are a stable interface (extend, never rename).
+ */
+import { ConfigError } from '../errors.ts';
+
+export const MODELS = ['mlp', 'cnn'] as const;
+export const DATASETS = ['mnist'] as const;
+export const OPTIMIZERS = ['sgd', 'adam'] as const;
+export const COMPRESSORS = [
+  'none', 'fp16', 'randomk', 'topk', 'qsgd', 'sketch-gaussian', 'sketch-haar', 'powersgd', 'greedylore',
+] as const;
+export const ERROR_CONTROLS = ['none', 'ef14', 'ef21', 'diana'] as const;
+
+export type ModelName = (typeof MODELS)[number];
+export type DatasetName = (typeof DATASETS)[number];
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+export type CompressorName = (typeof COMPRESSORS)[number];
+export type ErrorControlName = (typeof ERROR_CONTROLS)[number];
+
+export interface RunConfig {
+  model: ModelName;
+  dataset: DatasetName;
+  optimizer: OptimizerName;
+  /** Learning rate. */
+  lr: number;
+  /** Momentum of SGD (ignored by Adam). */
+  momentum: number;
+  /** Examples per worker per step. */
+  batchSize: number;
+  /** Training stops after this many synchronous steps. */
+  steps: number;
+  /** Run seed: initial weights, shard permutation, shared codec randomness. */
+  seed: number;
+  /** Members the room waits for before the first step. */
+  workers: number;
+  /** Test accuracy is measured every this many steps. */
+  evalEvery: number;
+  /** Size of the held-out test subset used for accuracy. */
+  evalSize: number;
+  compressor: CompressorName;
+  /** Rank of low-rank compressors and sketches. */
+  rank: number;
+  /** Fraction of entries kept by sparsifiers (randomk, topk). */
+  ratio: number;
+  /** Quantization levels of QSGD. */
+  levels: number;
+  /** GreedyLore's subspace refresh period tau. */
+  period: number;
+  ef: ErrorControlName;
+  staleness: 0 | 1;
+}
+
+export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
+  model: 'mlp',
+  dataset: 'mnist',
+  optimizer: 'adam',
+  lr: 0.001,
+  momentum: 0.9,
+  batchSize: 64,
+  steps: 500,
+  seed: 42,
+  workers: 1,
+  evalEvery: 10,
+  evalSize: 1000,
+  compressor: 'none',
+  rank: 4,
+  ratio: 0.01,
+  levels: 16,
+  period: 100,
+  ef: 'none',
+  staleness: 0,
+});
+
+type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
+
+const FIELDS: { [K in keyof RunConfig]: Field } = {
+  model: { kind: 'enum', values: MODELS },
+  dataset: { kind: 'enum', values: DATASETS },
+  optimizer: { kind: 'enum', values: OPTIMIZERS },
+  lr: { kind: 'number', min: 1e-7, max: 10 },
+  momentum: { kind: 'number', min: 0, max: 0.999 },
+  batchSize: { kind: 'int', min: 1, max: 4096 },
+  steps: { kind: 'int', min: 1, max: 10_000_000 },
+  seed: { kind: 'int', min: 0, max: 0xffffffff },
+  workers: { kind: 'int', min: 1, max: 256 },
+  evalEvery: { kind: 'int', min: 1, max: 1_000_000 },
+  evalSize: { kind: 'int', min: 1, max: 10_000 },
+  compressor: { kind: 'enum', values: COMPRESSORS },
+  rank: { kind: 'int', min: 1, max: 1024 },
+  ratio: { kind: 'number', min: 1e-6, max: 1 },
+  levels: { kind: 'int', min: 1, max: 65_535 },
+  period: { kind: 'int', min: 1, max: 1_000_000 },
+  ef: { kind: 'enum', values: ERROR_CONTROLS },
+  staleness: { kind: 'int', min: 0, max: 1 },
+};
+
+export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;
+
+function parseField(key: keyof RunConfig, raw: unknown): string | number {
+  const field = FIELDS[key];
+  if (field.kind === 'enum') {
+    if (typeof raw !== 'string' || !field.values.includes(raw)) {
+      throw new ConfigError(`${key} must be one of ${field.values.join('|')}, got ${JSON.stringify(raw)}`);
+    }
+    return raw;
+  }
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new ConfigError(`${key} must be a number, got ${JSON.stringify(raw)}`);
+  }
+  if (field.kind === 'int' && !Number.isInteger(value)) throw new ConfigError(`${key} must be an integer, got ${value}`);
+  if (value < field.min || value > field.max) {
+    throw new ConfigError(`${key} must be in [${field.min}, ${field.max}], got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Reads the configuration keys present in `source` (URL parameters, CLI flags or a JSON object)
+ * over `base`. Unknown keys are ignored (they belong to the tab, e.g. `room`, `backend`).
+ * Throws ConfigError naming the first bad key.
+ */
+export function parseRunConfig(source: Record<string, unknown>, base: Readonly<RunConfig> = DEFAULT_CONFIG): RunConfig {
+  const config: Record<string, unknown> = { ...base };
+  for (const key of CONFIG_KEYS) {
+    const raw = source[key];
+    if (raw === undefined || raw === null) continue;
+    config[key] = parseField(key, raw);
+  }
+  return config as unknown as RunConfig;
+}
+
+/** Validates a complete configuration received from elsewhere (e.g. the signaling server). */
+export function validateRunConfig(value: unknown): RunConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('config must be an object');
+  const source = value as Record<string, unknown>;
+  for (const key of CONFIG_KEYS) {
+    if (source[key] === undefined) throw new ConfigError(`config is missing ${key}`);
+  }
+  return parseRunConfig(source);
+}
+
+/** Only the keys of `source` that are configuration keys, e.g. to tell which a URL set. */
+export function pickConfigParams(source: Record<string, unknown>): Partial<Record<keyof RunConfig, unknown>> {
+  const picked: Partial<Record<keyof RunConfig, unknown>> = {};
+  for (const key of CONFIG_KEYS) if (source[key] !== undefined) picked[key] = source[key];
+  return picked;
+}

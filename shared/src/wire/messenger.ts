@@ -1,0 +1,251 @@
+/**
+ * Messages over a Transport: splits a message into frames of at most MAX_FRAME_BYTES, sends them
+ * in order under backpressure, reassembles on the other side, and hands complete messages to
+ * whoever waits for them (`receive`) or to a handler for unsolicited kinds (`handle`).
+ *
+ * Defences: malformed frames are counted and reported, never thrown at the sender; a message may
+ * not announce more than `maxMessageBytes`; buffered bytes are capped; duplicate chunks are
+ * ignored; messages of past epochs/steps are dropped on arrival.
+ */
+import { AbortedError, PeerLeftError, WireFormatError } from '../errors.ts';
+import { abortReason } from '../deadline.ts';
+import type { Transport } from '../transport/transport.ts';
+import { decodeFrame, encodeFrame, MAX_PAYLOAD_BYTES, MessageKind, type FrameHeader } from './frame.ts';
+
+export type MessageHeader = Omit<FrameHeader, 'chunkIndex' | 'chunkCount'>;
+
+export interface Message {
+  from: string;
+  header: MessageHeader;
+  payload: Uint8Array;
+}
+
+export interface MessengerInit {
+  /** Largest message accepted, in bytes. @default 64 MiB */
+  maxMessageBytes?: number;
+  /** Cap on bytes held in partial and unclaimed messages. @default 256 MiB */
+  maxBufferedBytes?: number;
+  /** Told about every rejected frame or message; the default ignores them. */
+  onError?: (error: Error, from: string) => void;
+}
+
+export interface TrafficStats {
+  bytesSent: number;
+  bytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  /** Frames rejected as malformed, oversized or over the buffer cap. */
+  rejected: number;
+}
+
+interface Partial {
+  chunks: Array<Uint8Array | undefined>;
+  received: number;
+  bytes: number;
+}
+
+interface Waiter {
+  resolve(message: Message): void;
+  reject(error: Error): void;
+}
+
+/** Kinds that belong to one step's collectives (dropped once their step is past). */
+const COLLECTIVE_KINDS = new Set<MessageKind>([MessageKind.Reduce, MessageKind.Gather, MessageKind.Blob]);
+
+function messageKey(from: string, h: MessageHeader): string {
+  return `${from}|${h.kind}|${h.epoch}|${h.step}|${h.tag}|${h.seq}`;
+}
+
+export class Messenger {
+  readonly stats: TrafficStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: 0 };
+  private readonly partials = new Map<string, Partial>();
+  private readonly complete = new Map<string, Message>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly handlers = new Map<MessageKind, (message: Message) => void>();
+  private bufferedBytes = 0;
+  private floor = { epoch: 0, step: 0 };
+  private readonly maxMessageBytes: number;
+  private readonly maxBufferedBytes: number;
+  private readonly unsubscribe: Array<() => void>;
+
+  constructor(readonly transport: Transport, private readonly init: MessengerInit = {}) {
+    this.maxMessageBytes = init.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.maxBufferedBytes = init.maxBufferedBytes ?? 256 * 1024 * 1024;
+    this.unsubscribe = [
+      transport.onFrame((from, bytes) => this.onFrame(from, bytes)),
+      transport.onPeerClosed((peerId) => this.onPeerClosed(peerId)),
+    ];
+  }
+
+  get selfId(): string {
+    return this.transport.selfId;
+  }
+
+  /** Sends one message as ceil(len / MAX_PAYLOAD_BYTES) frames (at least one). */
+  async send(to: string, header: MessageHeader, payload: Uint8Array): Promise<void> {
+    if (payload.length > this.maxMessageBytes) {
+      throw new WireFormatError(`message of ${payload.length} bytes exceeds the limit of ${this.maxMessageBytes}`);
+    }
+    const chunkCount = Math.max(1, Math.ceil(payload.length / MAX_PAYLOAD_BYTES));
+    for (let chunkIndex = 0; chunkIndex < chunkCount; chunkIndex++) {
+      const chunk = payload.subarray(chunkIndex * MAX_PAYLOAD_BYTES, (chunkIndex + 1) * MAX_PAYLOAD_BYTES);
+      const frame = encodeFrame({ ...header, chunkIndex, chunkCount, payload: chunk });
+      await this.transport.send(to, frame);
+      this.stats.bytesSent += frame.length;
+      this.stats.framesSent++;
+    }
+  }
+
+  /**
+   * Waits for the message `from` sends with this header (kind, epoch, step, tag, seq).
+   * Rejects with the signal's reason on abort/deadline, or PeerLeftError if `from` disconnects.
+   */
+  receive(from: string, header: MessageHeader, signal: AbortSignal): Promise<Message> {
+    const key = messageKey(from, header);
+    const ready = this.complete.get(key);
+    if (ready) {
+      this.complete.delete(key);
+      this.bufferedBytes -= ready.payload.length;
+      return Promise.resolve(ready);
+    }
+    if (signal.aborted) return Promise.reject(abortReason(signal, 'receive'));
+    if (!this.transport.connectedPeers().includes(from)) return Promise.reject(new PeerLeftError(from));
+    if (this.waiters.has(key)) return Promise.reject(new AbortedError(`already waiting for ${key}`));
+    return new Promise<Message>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(key);
+        reject(abortReason(signal, `waiting for ${MessageKind[header.kind]} from ${from}`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.set(key, {
+        resolve: (m) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  /** Routes every message of `kind` to `handler` instead of the receive queue (requests). */
+  handle(kind: MessageKind, handler: (message: Message) => void): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /**
+   * Everything before (epoch, step) is over: drop buffered collective messages of earlier steps
+   * and earlier epochs, and ignore such messages from now on.
+   */
+  advance(epoch: number, step: number): void {
+    this.floor = { epoch, step };
+    for (const [key, message] of this.complete) {
+      if (this.isStale(message.header)) {
+        this.complete.delete(key);
+        this.bufferedBytes -= message.payload.length;
+      }
+    }
+    for (const [key, partial] of this.partials) {
+      const [, kind, e, s] = key.split('|');
+      if (this.isStale({ kind: Number(kind), epoch: Number(e), step: Number(s) })) {
+        this.partials.delete(key);
+        this.bufferedBytes -= partial.bytes;
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const off of this.unsubscribe) off();
+    for (const waiter of this.waiters.values()) waiter.reject(new AbortedError('messenger closed'));
+    this.waiters.clear();
+    this.partials.clear();
+    this.complete.clear();
+    this.bufferedBytes = 0;
+  }
+
+  private isStale(h: { kind: number; epoch: number; step: number }): boolean {
+    if (h.epoch < this.floor.epoch) return true;
+    return COLLECTIVE_KINDS.has(h.kind) && h.epoch === this.floor.epoch && h.step < this.floor.step;
+  }
+
+  private reject(error: Error, from: string): void {
+    this.stats.rejected++;
+    this.init.onError?.(error, from);
+  }
+
+  private onFrame(from: string, bytes: Uint8Array): void {
+    this.stats.bytesReceived += bytes.length;
+    this.stats.framesReceived++;
+    let frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (error) {
+      this.reject(error as Error, from);
+      return;
+    }
+    const { chunkIndex, chunkCount, payload, ...header } = frame;
+    if (this.isStale(header)) return;
+    if (chunkCount * MAX_PAYLOAD_BYTES > this.maxMessageBytes + MAX_PAYLOAD_BYTES) {
+      this.reject(new WireFormatError(`message of ${chunkCount} chunks exceeds the limit of ${this.maxMessageBytes} bytes`), from);
+      return;
+    }
+    if (this.bufferedBytes + payload.length > this.maxBufferedBytes) {
+      this.reject(new WireFormatError(`receive buffer full (${this.bufferedBytes} bytes); frame dropped`), from);
+      return;
+    }
+    const key = messageKey(from, header);
+    let partial = this.partials.get(key);
+    if (!partial) {
+      if (this.complete.has(key)) return; // a duplicate of a message already assembled
+      partial = { chunks: new Array<Uint8Array | undefined>(chunkCount), received: 0, bytes: 0 };
+      this.partials.set(key, partial);
+    }
+    if (partial.chunks.length !== chunkCount) {
+      this.reject(new WireFormatError(`chunk count changed from ${partial.chunks.length} to ${chunkCount} within one message`), from);
+      return;
+    }
+    if (partial.chunks[chunkIndex]) return; // duplicate chunk
+    partial.chunks[chunkIndex] = payload.slice();
+    partial.received++;
+    partial.bytes += payload.length;
+    this.bufferedBytes += payload.length;
+    if (partial.received < chunkCount) return;
+
+    this.partials.delete(key);
+    const whole = new Uint8Array(partial.bytes);
+    let offset = 0;
+    for (const chunk of partial.chunks) {
+      whole.set(chunk!, offset);
+      offset += chunk!.length;
+    }
+    const message: Message = { from, header, payload: whole };
+    const handler = this.handlers.get(header.kind);
+    const waiter = this.waiters.get(key);
+    if (handler || waiter) {
+      this.bufferedBytes -= partial.bytes;
+      if (waiter) {
+        this.waiters.delete(key);
+        waiter.resolve(message);
+      } else handler!(message);
+      return;
+    }
+    this.complete.set(key, message);
+  }
+
+  private onPeerClosed(peerId: string): void {
+    for (const [key, waiter] of this.waiters) {
+      if (key.startsWith(`${peerId}|`)) {
+        this.waiters.delete(key);
+        waiter.reject(new PeerLeftError(peerId));
+      }
+    }
+    for (const [key, partial] of this.partials) {
+      if (key.startsWith(`${peerId}|`)) {
+        this.partials.delete(key);
+        this.bufferedBytes -= partial.bytes;
+      }
+    }
+  }
+}
