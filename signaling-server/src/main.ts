@@ -1,0 +1,111 @@
+/**
+ * CLI: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--<config key> VALUE]...
+ * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room.
+ */
+import { createServer } from 'node:http';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { errorMessage } from '../../shared/src/errors.ts';
+import { CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
+import { createSignalingServer } from './server.ts';
+
+const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--KEY VALUE]...
+  --port, --host   also read from the environment as PORT, HOST
+  --static DIR     built client to serve (default: client/dist)
+  --KEY VALUE      default run configuration of new rooms; KEY is one of
+                   ${CONFIG_KEYS.join(' ')}`;
+
+interface Cli {
+  port: number;
+  host: string;
+  staticDir: string | undefined;
+  config: RunConfig;
+}
+
+function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
+  const configFlags = Object.fromEntries(CONFIG_KEYS.map((key) => [key, { type: 'string' as const }]));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...configFlags,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      static: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return 'help';
+  const flag = (key: string): string | undefined => {
+    const value: unknown = (values as Record<string, unknown>)[key];
+    return typeof value === 'string' ? value : undefined;
+  };
+
+  const portText = flag('port') ?? env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
+  const staticFlag = flag('static');
+  return {
+    port,
+    host: flag('host') ?? env.HOST ?? '0.0.0.0',
+    staticDir: staticFlag === undefined ? undefined : resolve(staticFlag),
+    config: parseRunConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, flag(key)])), DEFAULT_CONFIG),
+  };
+}
+
+async function main(): Promise<void> {
+  let cli: Cli | 'help';
+  try {
+    cli = readCli(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(`tabswarm: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exitCode = 1;
+    return;
+  }
+  if (cli === 'help') {
+    console.log(USAGE);
+    return;
+  }
+
+  const httpServer = createServer();
+  const server = createSignalingServer(httpServer, { defaultConfig: cli.config, staticDir: cli.staticDir });
+  try {
+    await new Promise<void>((done, fail) => {
+      httpServer.once('error', fail);
+      httpServer.listen(cli.port, cli.host, () => {
+        httpServer.off('error', fail);
+        done();
+      });
+    });
+  } catch (err) {
+    console.error(`tabswarm: cannot listen on ${cli.host}:${cli.port}: ${errorMessage(err)}`);
+    await server.close();
+    process.exitCode = 1;
+    return;
+  }
+
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address !== null ? address.port : cli.port;
+  const wildcard = cli.host === '0.0.0.0' || cli.host === '::';
+  const host = wildcard ? 'localhost' : cli.host.includes(':') ? `[${cli.host}]` : cli.host;
+  console.log(`tabswarm signaling server on http://${host}:${port} (open it in several tabs)`);
+  const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
+  if (changed.length > 0) console.log(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`);
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    // A second Ctrl-C means: stop waiting for connections to close.
+    if (closing) process.exit(1);
+    closing = true;
+    console.log(`${signal}: closing`);
+    server.close().catch((err: unknown) => {
+      console.error(`tabswarm: close failed: ${errorMessage(err)}`);
+      process.exitCode = 1;
+    });
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+await main();

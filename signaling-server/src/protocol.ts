@@ -1,0 +1,122 @@
+/**
+ * The socket.io protocol between a tab and the signaling server, shared by both sides
+ * (`Server<ClientToServerEvents, ServerToClientEvents>` here, `Socket<ServerToClientEvents,
+ * ClientToServerEvents>` in the client). The client imports this file by relative path, so it
+ * holds only types, type-only imports and plain constants: no Node built-ins, no socket.io values.
+ *
+ * Membership contract:
+ * - A peer id names one membership: every `room:join` yields a fresh id, also when the same socket
+ *   rejoins or reconnects. Ids are random lowercase hex; ring order is `members` as sent (sorted by
+ *   code unit, i.e. plain `Array.prototype.sort()`).
+ * - A room's epoch grows by exactly 1 on every join and every leave (disconnects included), and
+ *   `room:members` is broadcast to the whole room, the joiner included, after each change. The
+ *   joiner's ack arrives first and carries the same epoch as the `room:members` that follows it,
+ *   so a client may ignore any `room:members` whose epoch is not above the last one it saw.
+ * - The room's run configuration is fixed by its first joiner and lives until the room empties.
+ */
+import type { RunConfig } from '../../shared/src/train/config.ts';
+
+/** Room names: short, URL-safe, so they can come straight from `?room=`. */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Longest display name a tab may give. */
+export const MAX_NAME_LENGTH = 64;
+/** Largest relayed signal, as UTF-8 JSON: SDP offers with many candidates stay far below this. */
+export const MAX_SIGNAL_BYTES = 64 * 1024;
+/** Longest status text of `room:report`; it only goes to the server's log. */
+export const MAX_REPORT_LENGTH = 256;
+
+/**
+ * Error names the server sends, in acks and in `server:error`:
+ * - ValidationError: a payload of the wrong shape, type or size.
+ * - ConfigError: the first joiner's `config` does not parse (message names the key).
+ * - NotInRoomError: `signal:relay` or `room:report` before joining.
+ * - PeerNotFoundError: `to` is not a member of the sender's room.
+ * - RoomFullError, TooManyRoomsError: the server's caps.
+ * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
+ * - InternalError: a bug in the server; the message says nothing more.
+ */
+export type SignalingErrorName =
+  | 'ValidationError'
+  | 'ConfigError'
+  | 'NotInRoomError'
+  | 'PeerNotFoundError'
+  | 'RoomFullError'
+  | 'TooManyRoomsError'
+  | 'RateLimitError'
+  | 'InternalError';
+
+export interface ErrorPayload {
+  name: string;
+  message: string;
+}
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorPayload };
+export type AckCallback<T> = (result: Ack<T>) => void;
+
+export interface JoinRequest {
+  room: string;
+  /** Run configuration keys (as in the URL); used only if this tab creates the room. */
+  config?: Record<string, unknown>;
+  name?: string;
+}
+
+export interface JoinResult {
+  peerId: string;
+  room: string;
+  /** The room's configuration, which may differ from the one this tab asked for. */
+  config: RunConfig;
+  epoch: number;
+  /** Sorted peer ids, this tab's included. */
+  members: string[];
+}
+
+export interface RelayRequest {
+  /** Peer id of a member of the sender's room. */
+  to: string;
+  /** A simple-peer signal: a JSON object of at most MAX_SIGNAL_BYTES. */
+  data: unknown;
+}
+
+/**
+ * After a failed step (a missed deadline, a closed channel) members ask for a fresh epoch with the
+ * same members, so the redone step cannot mix with remains of the failed one. `epoch` is the one
+ * that failed: many members asking about the same epoch bump it once.
+ */
+export interface ResyncRequest {
+  epoch: number;
+}
+
+export interface ReportRequest {
+  kind: 'status';
+  text: string;
+}
+
+export interface MembersEvent {
+  room: string;
+  epoch: number;
+  /** Sorted peer ids. */
+  members: string[];
+}
+
+export interface SignalEvent {
+  from: string;
+  data: unknown;
+}
+
+export interface ClientToServerEvents {
+  'room:join': (request: JoinRequest, ack: AckCallback<JoinResult>) => void;
+  /**
+   * The server also takes it without an ack (failures then come as `server:error`), but the ack is
+   * declared required: socket.io's `timeout().emit()` types only non-optional acks.
+   */
+  'signal:relay': (request: RelayRequest, ack: AckCallback<null>) => void;
+  'room:leave': () => void;
+  'room:report': (report: ReportRequest) => void;
+  'room:resync': (request: ResyncRequest) => void;
+}
+
+export interface ServerToClientEvents {
+  'room:members': (event: MembersEvent) => void;
+  signal: (event: SignalEvent) => void;
+  'server:error': (error: ErrorPayload) => void;
+}
