@@ -13,7 +13,6 @@ declare global {
     readonly signal: AbortSignal;
     abort(reason?: unknown): void;
   }
-  // eslint-disable-next-line no-var
   var AbortController: { prototype: AbortController; new (): AbortController };
   function setTimeout(handler: () => void, ms?: number): unknown;
   function clearTimeout(handle: unknown): void;
@@ -25,7 +24,10 @@ declare global {
     constructor(label?: string, options?: { fatal?: boolean });
     decode(input?: Uint8Array): string;
   }
-  // eslint-disable-next-line no-var
   var performance: { now(): number };
+  class MessageChannel {
+    readonly port1: { onmessage: (() => void) | null; close(): void };
+    readonly port2: { postMessage(message: unknown): void; close(): void };
+  }
 }
 export {};

@@ -1,0 +1,40 @@
+/**
+ * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
+ * `signal` (signaling server URL, default this page's origin), and the run configuration keys
+ * (see shared/src/train/config.ts), which apply if this tab creates the room.
+ */
+import { TabApp } from './app.ts';
+import type { TabStatus } from './status.ts';
+import { Ui } from './ui.ts';
+import type { StepRecord } from '../../shared/src/train/session.ts';
+
+declare global {
+  interface Window {
+    tabswarm: { status(): TabStatus; history(): readonly StepRecord[] };
+  }
+}
+
+const params = new URLSearchParams(location.search);
+const ui = new Ui(document.getElementById('app')!);
+let renderQueued = false;
+
+const app = new TabApp(
+  {
+    room: params.get('room') ?? 'default',
+    backend: params.get('backend'),
+    signalingUrl: params.get('signal') ?? undefined,
+    params: Object.fromEntries(params),
+  },
+  () => {
+    // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      ui.render(app.status(), app.history());
+    });
+  },
+);
+
+window.tabswarm = { status: () => app.status(), history: () => app.history() };
+void app.start();

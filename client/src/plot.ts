@@ -1,0 +1,58 @@
+/** A small live line chart on a canvas: one or more series against the step. */
+export interface Series {
+  label: string;
+  color: string;
+  points: Array<[number, number]>;
+}
+
+export class LinePlot {
+  private readonly ctx: CanvasRenderingContext2D;
+
+  constructor(readonly canvas: HTMLCanvasElement, private readonly title: string, private readonly format: (v: number) => string) {
+    this.ctx = canvas.getContext('2d')!;
+  }
+
+  draw(series: Series[]): void {
+    const { ctx, canvas } = this;
+    const w = canvas.width;
+    const h = canvas.height;
+    const pad = { left: 56, right: 10, top: 22, bottom: 22 };
+    ctx.clearRect(0, 0, w, h);
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.fillStyle = '#222';
+    ctx.fillText(this.title, pad.left, 14);
+    const all = series.flatMap((s) => s.points);
+    if (all.length === 0) {
+      ctx.fillStyle = '#888';
+      ctx.fillText('waiting for the first step…', pad.left, h / 2);
+      return;
+    }
+    const xs = all.map((p) => p[0]);
+    const ys = all.map((p) => p[1]);
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+    let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    const px = (x: number): number => pad.left + ((x - x0) / (x1 - x0)) * (w - pad.left - pad.right);
+    const py = (y: number): number => h - pad.bottom - ((y - y0) / (y1 - y0)) * (h - pad.top - pad.bottom);
+    ctx.strokeStyle = '#ccc';
+    ctx.beginPath();
+    ctx.moveTo(pad.left, pad.top);
+    ctx.lineTo(pad.left, h - pad.bottom);
+    ctx.lineTo(w - pad.right, h - pad.bottom);
+    ctx.stroke();
+    ctx.fillStyle = '#555';
+    ctx.fillText(this.format(y1), 2, pad.top + 4);
+    ctx.fillText(this.format(y0), 2, h - pad.bottom);
+    ctx.fillText(`step ${x0}`, pad.left, h - 6);
+    ctx.fillText(`${x1}`, w - pad.right - 30, h - 6);
+    series.forEach((s, i) => {
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      s.points.forEach(([x, y], j) => (j === 0 ? ctx.moveTo(px(x), py(y)) : ctx.lineTo(px(x), py(y))));
+      ctx.stroke();
+      ctx.fillStyle = s.color;
+      if (series.length > 1) ctx.fillText(s.label, w - pad.right - 120 + i * 60, 14);
+    });
+  }
+}

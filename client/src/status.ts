@@ -1,0 +1,38 @@
+/**
+ * `window.tabswarm.status()`: the tab's state for tests and tools. A stable interface: fields are
+ * added, never renamed or removed.
+ */
+import type { RunConfig } from '../../shared/src/train/config.ts';
+import type { SessionEvent } from '../../shared/src/train/session.ts';
+
+export interface TabStatus {
+  peerId: string | null;
+  room: string;
+  /** Membership epoch this tab trains in. */
+  epoch: number;
+  /** The other members of the room (peer ids, sorted). */
+  peers: string[];
+  /** Members with an open data channel to this tab. */
+  connectedPeers: string[];
+  /** The tfjs backend really in use. */
+  backend: string | null;
+  /** Why the requested backend is not in use, if it is not. */
+  backendFallback: string | null;
+  step: number;
+  loss: number | null;
+  testAccuracy: number | null;
+  weightsHash: string;
+  /** Totals since the tab opened, every frame on every data channel counted. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Bytes sent and received in the last step. */
+  lastStepBytesSent: number;
+  lastStepBytesReceived: number;
+  state: 'connecting' | 'training' | 'done' | 'error';
+  error: string | null;
+  config: RunConfig | null;
+  compressor: string | null;
+  /** Steps per second over the last 10 steps. */
+  stepsPerSecond: number | null;
+  events: SessionEvent[];
+}

@@ -1,0 +1,135 @@
+/** The page: who this tab is, who it trains with, how training goes, and why anything failed. */
+import type { StepRecord } from '../../shared/src/train/session.ts';
+import { LinePlot } from './plot.ts';
+import type { TabStatus } from './status.ts';
+
+const STYLE = `
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }
+  main { max-width: 980px; margin: 0 auto; padding: 16px; }
+  h1 { font-size: 20px; margin: 0 0 8px; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 12px; }
+  .card { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 10px 12px; }
+  .card h2 { font-size: 13px; text-transform: uppercase; color: #666; margin: 0 0 6px; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 10px; margin: 0; }
+  dt { color: #666; } dd { margin: 0; font-family: ui-monospace, monospace; word-break: break-all; }
+  .state { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #ddd; }
+  .state.training { background: #cde8ff; } .state.done { background: #cdf5d2; } .state.error { background: #ffd3d3; }
+  progress { width: 100%; height: 14px; }
+  #error { color: #a00; font-weight: 600; white-space: pre-wrap; }
+  #error:empty { display: none; }
+  .warn { color: #a60; }
+  ul { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
+  #events { max-height: 160px; overflow: auto; }
+  canvas { width: 100%; height: 160px; }
+`;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+export class Ui {
+  private readonly fields = new Map<string, HTMLElement>();
+  private readonly progress = el('progress', { max: '1', value: '0' });
+  private readonly progressText = el('span');
+  private readonly stateBadge = el('span', { class: 'state' });
+  private readonly error = el('div', { id: 'error', role: 'alert' });
+  private readonly peers = el('ul', { id: 'peers' });
+  private readonly events = el('ul', { id: 'events' });
+  private readonly config = el('dl');
+  private readonly lossPlot: LinePlot;
+  private readonly accuracyPlot: LinePlot;
+  private readonly bytesPlot: LinePlot;
+
+  constructor(root: HTMLElement) {
+    document.head.append(el('style', {}, STYLE));
+    const title = el('h1', {}, 'tabswarm ');
+    title.append(this.stateBadge);
+    const identity = this.card('This tab', ['peerId', 'room', 'epoch', 'backend', 'compressor', 'weightsHash']);
+    const training = this.card('Training', ['step', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal']);
+    training.append(this.progress, this.progressText);
+    const peers = el('div', { class: 'card' });
+    peers.append(el('h2', {}, 'Peers'), this.peers);
+    const config = el('div', { class: 'card' });
+    config.append(el('h2', {}, 'Room configuration'), this.config);
+    const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, width: '900', height: '160' }));
+    const plots = el('div', { class: 'card' });
+    plots.append(el('h2', {}, 'Live'), ...canvases);
+    this.lossPlot = new LinePlot(canvases[0]!, 'training loss', (v) => v.toFixed(3));
+    this.accuracyPlot = new LinePlot(canvases[1]!, 'test accuracy', (v) => v.toFixed(3));
+    this.bytesPlot = new LinePlot(canvases[2]!, 'bytes per step (sent, received)', formatBytes);
+    const events = el('div', { class: 'card' });
+    events.append(el('h2', {}, 'Events'), this.events);
+    const grid = el('div', { class: 'grid' });
+    grid.append(identity, training, peers, config);
+    root.append(title, this.error, grid, plots, events);
+  }
+
+  render(status: TabStatus, history: readonly StepRecord[]): void {
+    this.stateBadge.textContent = status.state;
+    this.stateBadge.className = `state ${status.state}`;
+    this.error.textContent = status.error ?? '';
+    const backend = status.backendFallback ? `${status.backend} (fallback: ${status.backendFallback})` : status.backend;
+    this.set('peerId', status.peerId ?? '…');
+    this.set('room', status.room);
+    this.set('epoch', String(status.epoch));
+    this.set('backend', backend ?? '…', status.backendFallback ? 'warn' : '');
+    this.set('compressor', status.compressor ?? '…');
+    this.set('weightsHash', status.weightsHash || '…');
+    const steps = status.config?.steps ?? 0;
+    this.set('step', steps ? `${status.step} / ${steps}` : String(status.step));
+    this.set('loss', status.loss === null ? '…' : status.loss.toFixed(4));
+    this.set('testAccuracy', status.testAccuracy === null ? '…' : `${(100 * status.testAccuracy).toFixed(2)} %`);
+    this.set('stepsPerSecond', status.stepsPerSecond === null ? '…' : status.stepsPerSecond.toFixed(2));
+    this.set('bytesPerStep', `${formatBytes(status.lastStepBytesSent)} sent, ${formatBytes(status.lastStepBytesReceived)} received`);
+    this.set('bytesTotal', `${formatBytes(status.bytesSent)} sent, ${formatBytes(status.bytesReceived)} received`);
+    this.progress.value = steps ? status.step / steps : 0;
+    this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
+    this.peers.replaceChildren(
+      ...(status.peers.length === 0
+        ? [el('li', {}, 'alone in the room: open this URL in another tab')]
+        : status.peers.map((id) => el('li', {}, `${id} ${status.connectedPeers.includes(id) ? '(connected)' : '(connecting…)'}`))),
+    );
+    if (status.config && this.config.childElementCount === 0) {
+      for (const [k, v] of Object.entries(status.config)) this.config.append(el('dt', {}, k), el('dd', {}, String(v)));
+    }
+    this.events.replaceChildren(
+      ...status.events.slice(-30).reverse().map((e) => el('li', {}, `${new Date(e.time).toLocaleTimeString()} ${e.kind}: ${e.message}${e.ms !== undefined ? ` (${Math.round(e.ms)} ms)` : ''}`)),
+    );
+    this.lossPlot.draw([{ label: 'loss', color: '#d33', points: history.map((r) => [r.step, r.loss]) }]);
+    this.accuracyPlot.draw([{
+      label: 'accuracy', color: '#070',
+      points: history.filter((r) => r.testAccuracy !== undefined).map((r) => [r.step, r.testAccuracy!]),
+    }]);
+    this.bytesPlot.draw([
+      { label: 'sent', color: '#06c', points: history.map((r) => [r.step, r.bytesSent]) },
+      { label: 'received', color: '#c60', points: history.map((r) => [r.step, r.bytesReceived]) },
+    ]);
+  }
+
+  private card(title: string, keys: string[]): HTMLElement {
+    const card = el('div', { class: 'card' });
+    const list = el('dl');
+    for (const key of keys) {
+      const value = el('dd', { id: `field-${key}` }, '…');
+      this.fields.set(key, value);
+      list.append(el('dt', {}, key), value);
+    }
+    card.append(el('h2', {}, title), list);
+    return card;
+  }
+
+  private set(key: string, text: string, className = ''): void {
+    const field = this.fields.get(key)!;
+    field.textContent = text;
+    field.className = className;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}

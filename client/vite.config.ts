@@ -1,0 +1,15 @@
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  resolve: {
+    // simple-peer's own browser build: the CommonJS entry needs Node's `global`, `events`, `process`.
+    alias: { 'simple-peer': 'simple-peer/simplepeer.min.js' },
+  },
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4000,
+  },
+  // The MNIST IDX files have no extension; serve them as plain assets.
+  assetsInclude: ['**/*-idx3-ubyte', '**/*-idx1-ubyte'],
+  server: { port: 5173 },
+});

@@ -1,0 +1,65 @@
+/** What every end-to-end test shares: the browser, the server address, and waiting on tabs. */
+import { expect, type Browser, type Page } from '@playwright/test';
+import type { TabStatus } from '../client/src/status.ts';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** See ../shared/PLATFORM.md: these let Chromium run as root on a closed network, and use host ICE candidates. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  // Tabs in the background must keep training at full speed.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
+export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
+
+export async function openTabs(browser: Browser, count: number, query: string): Promise<Page[]> {
+  const context = await browser.newContext();
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i++) {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.log(`[tab ${i}] page error: ${err.message}`));
+    page.on('console', (msg) => {
+      // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise here.
+      if ((msg.type() === 'error' || msg.type() === 'warning') && !msg.text().includes('GL Driver Message')) console.log(`[tab ${i}] ${msg.type()}: ${msg.text()}`);
+    });
+    await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });
+    pages.push(page);
+  }
+  return pages;
+}
+
+export async function status(page: Page): Promise<TabStatus> {
+  await page.waitForFunction(() => window.tabswarm !== undefined, undefined, { timeout: 30_000 });
+  return page.evaluate(() => window.tabswarm.status());
+}
+
+export async function historyOf(page: Page): Promise<Array<{ step: number; loss: number; bytesSent: number; bytesReceived: number }>> {
+  return page.evaluate(() => window.tabswarm.history().map((r) => ({ step: r.step, loss: r.loss, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived })));
+}
+
+/** Polls every tab until `done(statuses)` holds; fails with the last statuses after `timeoutMs`. */
+export async function waitForTabs(pages: Page[], done: (s: TabStatus[]) => boolean, timeoutMs: number): Promise<TabStatus[]> {
+  const start = Date.now();
+  let last: TabStatus[] = [];
+  while (Date.now() - start < timeoutMs) {
+    last = await Promise.all(pages.map(status));
+    const failed = last.find((s) => s.state === 'error');
+    if (failed) throw new Error(`a tab failed: ${failed.error}`);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(last.map((s) => ({ state: s.state, step: s.step, epoch: s.epoch, peers: s.peers.length, error: s.error }))).toBe('done within the deadline');
+  return last;
+}
+
+export function uniqueRoom(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}

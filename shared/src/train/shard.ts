@@ -1,0 +1,12 @@
+/**
+ * Which training examples a worker holds: a seeded permutation of the data set cut into `size`
+ * disjoint, nearly equal contiguous pieces; piece `rank` is this worker's. Every worker computes
+ * the same permutation, so the shards are disjoint and cover the data set.
+ */
+import { Rng } from '../rng.ts';
+
+export function iidShard(total: number, rank: number, size: number, seed: number): Int32Array {
+  if (!(rank >= 0 && rank < size)) throw new RangeError(`rank ${rank} not in [0, ${size})`);
+  const order = Rng.derive(seed, 'shard-permutation').shuffle(Int32Array.from({ length: total }, (_, i) => i)) as Int32Array;
+  return order.slice(Math.floor((rank * total) / size), Math.floor(((rank + 1) * total) / size));
+}
