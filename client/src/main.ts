@@ -3,27 +3,22 @@
  * `signal` (signaling server URL, default this page's origin), and the run configuration keys
  * (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
-import { TabApp } from './app.ts';
-import type { TabStatus } from './status.ts';
+import { parseBackend, selectBackend } from './backend.ts';
+import { loadMnist } from './data.ts';
+import { SwarmWorker } from './worker.ts';
 import { Ui } from './ui.ts';
-import type { StepRecord } from '../../shared/src/train/session.ts';
-
-declare global {
-  interface Window {
-    tabswarm: { status(): TabStatus; history(): readonly StepRecord[] };
-  }
-}
 
 const params = new URLSearchParams(location.search);
 const ui = new Ui(document.getElementById('app')!);
 let renderQueued = false;
 
-const app = new TabApp(
+const app = new SwarmWorker(
   {
     room: params.get('room') ?? 'default',
-    backend: params.get('backend'),
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
+    startBackend: () => selectBackend(parseBackend(params.get('backend'))),
+    loadData: loadMnist,
   },
   () => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).

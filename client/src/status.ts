@@ -3,7 +3,7 @@
  * added, never renamed or removed.
  */
 import type { RunConfig } from '../../shared/src/train/config.ts';
-import type { SessionEvent } from '../../shared/src/train/session.ts';
+import type { SessionEvent, StepRecord } from '../../shared/src/train/session.ts';
 
 export interface TabStatus {
   peerId: string | null;
@@ -35,4 +35,17 @@ export interface TabStatus {
   /** Steps per second over the last 10 steps. */
   stepsPerSecond: number | null;
   events: SessionEvent[];
+}
+
+/** What a tab exposes to tests and tools. */
+export interface TabswarmApi {
+  status(): TabStatus;
+  /** Every step's record: loss, accuracy where measured, bytes, time per phase. */
+  history(): readonly StepRecord[];
+}
+
+declare global {
+  interface Window {
+    tabswarm: TabswarmApi;
+  }
 }

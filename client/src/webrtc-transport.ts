@@ -31,6 +31,8 @@ export interface WebRtcTransportInit {
   iceServers?: RTCIceServer[];
   /** Sends a signal to a peer through the signaling server. */
   relay(to: string, data: WireSignal): void;
+  /** simple-peer's `wrtc` option: a WebRTC implementation where the platform has none (Node). */
+  wrtc?: unknown;
 }
 
 type FrameHandler = (from: string, frame: Uint8Array) => void;
@@ -129,7 +131,12 @@ export class WebRtcTransport implements Transport {
   }
 
   private open(id: string, connId: string, initiator: boolean): Connection {
-    const peer = new SimplePeer({ initiator, trickle: true, config: { iceServers: this.init.iceServers ?? [] } });
+    const peer = new SimplePeer({
+      initiator,
+      trickle: true,
+      config: { iceServers: this.init.iceServers ?? [] },
+      ...(this.init.wrtc ? { wrtc: this.init.wrtc as SimplePeer.Options['wrtc'] } : {}),
+    });
     let markOpen!: () => void;
     let markFailed!: (e: Error) => void;
     const opened = new Promise<void>((resolve, reject) => {

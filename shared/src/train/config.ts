@@ -12,12 +12,14 @@ export const COMPRESSORS = [
   'none', 'fp16', 'randomk', 'topk', 'qsgd', 'sketch-gaussian', 'sketch-haar', 'powersgd', 'greedylore',
 ] as const;
 export const ERROR_CONTROLS = ['none', 'ef14', 'ef21', 'diana'] as const;
+export const SHARDINGS = ['iid', 'label-skew', 'dirichlet'] as const;
 
 export type ModelName = (typeof MODELS)[number];
 export type DatasetName = (typeof DATASETS)[number];
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type CompressorName = (typeof COMPRESSORS)[number];
 export type ErrorControlName = (typeof ERROR_CONTROLS)[number];
+export type ShardingName = (typeof SHARDINGS)[number];
 
 export interface RunConfig {
   model: ModelName;
@@ -50,6 +52,14 @@ export interface RunConfig {
   period: number;
   ef: ErrorControlName;
   staleness: 0 | 1;
+  /** How the training set is split among workers. */
+  shard: ShardingName;
+  /** Classes per worker with `shard=label-skew`. */
+  classes: number;
+  /** Concentration of `shard=dirichlet` (small = more skewed). */
+  alpha: number;
+  /** Members compare weight hashes every this many steps (0 = never). */
+  checkEvery: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -71,6 +81,10 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   period: 100,
   ef: 'none',
   staleness: 0,
+  shard: 'iid',
+  classes: 2,
+  alpha: 0.5,
+  checkEvery: 10,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -94,6 +108,10 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   period: { kind: 'int', min: 1, max: 1_000_000 },
   ef: { kind: 'enum', values: ERROR_CONTROLS },
   staleness: { kind: 'int', min: 0, max: 1 },
+  shard: { kind: 'enum', values: SHARDINGS },
+  classes: { kind: 'int', min: 1, max: 1000 },
+  alpha: { kind: 'number', min: 1e-3, max: 1000 },
+  checkEvery: { kind: 'int', min: 0, max: 1_000_000 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;

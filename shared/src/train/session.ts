@@ -24,7 +24,7 @@ import { yieldToEventLoop } from '../yield.ts';
 import type { RunConfig } from './config.ts';
 import { hashArrays, hasNonFinite } from './hash.ts';
 import { createOptimizer, type Optimizer } from './optimizer.ts';
-import { iidShard } from './shard.ts';
+import { assignShard } from './shard.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 
 export interface MembershipView {
@@ -238,7 +238,8 @@ export class TrainingSession {
       const best = hellos.get(source)!;
       if (best.step !== this.step || best.hash !== this.weightsHash) await this.fetchState(source, view.epoch, limit.signal);
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
-      this.shard = iidShard(this.init.train.count, view.members.indexOf(this.init.selfId), view.members.length, this.init.config.seed);
+      const { train, config, selfId } = this.init;
+      this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);
     } finally {
       limit.clear();

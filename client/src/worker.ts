@@ -1,28 +1,34 @@
 /**
- * One tab as a worker: URL -> backend -> signaling (room, config, membership) -> WebRTC mesh ->
- * MNIST shard -> the shared TrainingSession. Everything it knows is in `status()`.
+ * One worker, in a tab or in Node: backend -> data -> signaling (room, config, membership) ->
+ * WebRTC mesh -> the shared TrainingSession. Everything it knows is in `status()`. What differs
+ * between a tab and Node (how to start a tfjs backend, how to read MNIST, which WebRTC
+ * implementation) comes in through WorkerOptions.
  */
 import { errorMessage } from '../../shared/src/errors.ts';
 import { Model } from '../../shared/src/model/model.ts';
 import { pickConfigParams, type RunConfig } from '../../shared/src/train/config.ts';
 import { TrainingSession, type MembershipView, type StepRecord } from '../../shared/src/train/session.ts';
 import { Messenger } from '../../shared/src/wire/messenger.ts';
-import { parseBackend, selectBackend, type BackendChoice } from './backend.ts';
-import { loadMnist } from './data.ts';
+import type { Dataset } from '../../shared/src/data/mnist.ts';
+import type { BackendChoice } from './backend.ts';
 import { SignalingClient } from './signaling.ts';
 import type { TabStatus } from './status.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
-export interface TabOptions {
+export interface WorkerOptions {
   room: string;
-  backend: string | null;
   /** Signaling server URL; the page's own origin by default. */
   signalingUrl: string | undefined;
-  /** URL parameters: the run configuration this tab proposes if it creates the room. */
+  /** URL parameters or CLI flags: the run configuration this worker proposes if it creates the room. */
   params: Record<string, string>;
+  /** Starts the tfjs backend and says which one runs. */
+  startBackend(): Promise<BackendChoice>;
+  loadData(): Promise<{ train: Dataset; test: Dataset }>;
+  /** A WebRTC implementation for simple-peer where the platform has none (Node). */
+  wrtc?: unknown;
 }
 
-export class TabApp {
+export class SwarmWorker {
   private peerId: string | null = null;
   private config: RunConfig | null = null;
   private backend: BackendChoice | null = null;
@@ -33,7 +39,7 @@ export class TabApp {
   private signaling: SignalingClient | undefined;
   private failure: string | null = null;
 
-  constructor(private readonly options: TabOptions, private readonly onChange: () => void) {}
+  constructor(private readonly options: WorkerOptions, private readonly onChange: () => void) {}
 
   status(): TabStatus {
     const s = this.session;
@@ -71,10 +77,10 @@ export class TabApp {
 
   async start(): Promise<void> {
     try {
-      this.backend = await selectBackend(parseBackend(this.options.backend));
+      this.backend = await this.options.startBackend();
       this.onChange();
       // Load and warm up before joining: a member must be ready to train the moment it counts.
-      const data = await loadMnist();
+      const data = await this.options.loadData();
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
         onSignal: (e) => this.transport?.handleSignal(e.from, e.data),
@@ -83,7 +89,10 @@ export class TabApp {
       const joined = await this.signaling.join(this.options.room, pickConfigParams(this.options.params));
       this.peerId = joined.peerId;
       this.config = joined.config;
-      this.transport = new WebRtcTransport(joined.peerId, { relay: (to, data) => this.signaling!.relay(to, data) });
+      this.transport = new WebRtcTransport(joined.peerId, {
+        relay: (to, data) => this.signaling!.relay(to, data),
+        ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
+      });
       this.messenger = new Messenger(this.transport, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
       this.setView({ epoch: joined.epoch, members: joined.members });
       const model = new Model(joined.config.model, data.train.shape, data.train.classes);
