@@ -1,6 +1,7 @@
 /** What every end-to-end test shares: the browser, the server address, and waiting on tabs. */
 import { expect, type Browser, type Page } from '@playwright/test';
 import type { TabStatus } from '../client/src/status.ts';
+import type { StepRecord } from '../shared/src/train/session.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** See ../shared/PLATFORM.md: these let Chromium run as root on a closed network, and use host ICE candidates. */
@@ -20,7 +21,8 @@ export const CHROMIUM_ARGS = [
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
 export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 
-export async function openTabs(browser: Browser, count: number, query: string): Promise<Page[]> {
+/** `prepare` runs on each tab before it loads, e.g. to emulate its network (./network.ts). */
+export async function openTabs(browser: Browser, count: number, query: string, prepare?: (page: Page, index: number) => Promise<void>): Promise<Page[]> {
   const context = await browser.newContext();
   const pages: Page[] = [];
   for (let i = 0; i < count; i++) {
@@ -30,6 +32,7 @@ export async function openTabs(browser: Browser, count: number, query: string): 
       // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise here.
       if ((msg.type() === 'error' || msg.type() === 'warning') && !msg.text().includes('GL Driver Message')) console.log(`[tab ${i}] ${msg.type()}: ${msg.text()}`);
     });
+    await prepare?.(page, i);
     await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });
     pages.push(page);
   }
@@ -41,8 +44,8 @@ export async function status(page: Page): Promise<TabStatus> {
   return page.evaluate(() => window.tabswarm.status());
 }
 
-export async function historyOf(page: Page): Promise<Array<{ step: number; loss: number; bytesSent: number; bytesReceived: number }>> {
-  return page.evaluate(() => window.tabswarm.history().map((r) => ({ step: r.step, loss: r.loss, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived })));
+export function historyOf(page: Page): Promise<StepRecord[]> {
+  return page.evaluate(() => [...window.tabswarm.history()]);
 }
 
 /** Polls every tab until `done(statuses)` holds; fails with the last statuses after `timeoutMs`. */

@@ -4,7 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
-  Ack, ClientToServerEvents, JoinResult, MembersEvent, ServerToClientEvents, SignalEvent,
+  Ack, ClientToServerEvents, EvictedEvent, JoinResult, MembersEvent, ServerToClientEvents, SignalEvent,
 } from '../../signaling-server/src/protocol.ts';
 import { TimeoutError } from '../../shared/src/errors.ts';
 
@@ -18,6 +18,10 @@ export interface SignalingHandlers {
   onMembers(event: MembersEvent): void;
   onSignal(event: SignalEvent): void;
   onError(message: string): void;
+  /** The server removed this worker from its room for missing deadlines. */
+  onEvicted(event: EvictedEvent): void;
+  /** The socket reconnected after a loss: the server forgot the old membership. */
+  onReconnected(): void;
 }
 
 export class SignalingClient {
@@ -29,6 +33,12 @@ export class SignalingClient {
     this.socket.on('signal', (e) => handlers.onSignal(e));
     this.socket.on('server:error', (e) => handlers.onError(`${e.name}: ${e.message}`));
     this.socket.on('connect_error', (e) => handlers.onError(`signaling server unreachable: ${e.message}`));
+    this.socket.on('room:evicted', (e) => handlers.onEvicted(e));
+    let connectedBefore = false;
+    this.socket.on('connect', () => {
+      if (connectedBefore) handlers.onReconnected();
+      connectedBefore = true;
+    });
   }
 
   /** Joins `room`; `config` fixes the room's run configuration if this tab creates it. */
@@ -49,9 +59,9 @@ export class SignalingClient {
     });
   }
 
-  /** Asks for a new epoch with the same members after a step of `epoch` failed. */
-  resync(epoch: number): void {
-    this.socket.emit('room:resync', { epoch });
+  /** Asks for a new epoch after a step of `epoch` failed, blaming `suspect` if known. */
+  resync(epoch: number, suspect?: string): void {
+    this.socket.emit('room:resync', suspect ? { epoch, suspect } : { epoch });
   }
 
   close(): void {

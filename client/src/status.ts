@@ -2,6 +2,7 @@
  * `window.tabswarm.status()`: the tab's state for tests and tools. A stable interface: fields are
  * added, never renamed or removed.
  */
+import type { LinkSettings } from '../../shared/src/link.ts';
 import type { RunConfig } from '../../shared/src/train/config.ts';
 import type { SessionEvent, StepRecord } from '../../shared/src/train/session.ts';
 
@@ -32,9 +33,15 @@ export interface TabStatus {
   error: string | null;
   config: RunConfig | null;
   compressor: string | null;
+  /** fp32 ring bytes per step over this compressor's (declared), e.g. 37 for PowerSGD rank 4. */
+  compressionRatio: number | null;
   /** Steps per second over the last 10 steps. */
   stepsPerSecond: number | null;
   events: SessionEvent[];
+  /** Milliseconds from the last failed step to the next completed one (peer left, timeout, resync). */
+  lastRecoveryMs: number | null;
+  /** How this tab shapes what it sends (URL `bandwidth`, `latency`, `jitter`, `loss`); null if it does not. */
+  link: LinkSettings | null;
 }
 
 /** What a tab exposes to tests and tools. */

@@ -1,4 +1,5 @@
 /** The page: who this tab is, who it trains with, how training goes, and why anything failed. */
+import { formatLinkSettings } from '../../shared/src/link.ts';
 import type { StepRecord } from '../../shared/src/train/session.ts';
 import { LinePlot } from './plot.ts';
 import type { TabStatus } from './status.ts';
@@ -47,8 +48,8 @@ export class Ui {
     document.head.append(el('style', {}, STYLE));
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
-    const identity = this.card('This tab', ['peerId', 'room', 'epoch', 'backend', 'compressor', 'weightsHash']);
-    const training = this.card('Training', ['step', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal']);
+    const identity = this.card('This tab', ['peerId', 'room', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
+    const training = this.card('Training', ['step', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'lastRecovery']);
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
     peers.append(el('h2', {}, 'Peers'), this.peers);
@@ -76,8 +77,10 @@ export class Ui {
     this.set('room', status.room);
     this.set('epoch', String(status.epoch));
     this.set('backend', backend ?? '…', status.backendFallback ? 'warn' : '');
-    this.set('compressor', status.compressor ?? '…');
+    this.set('compressor', status.compressor === null ? '…' : `${status.compressor}${status.compressionRatio ? ` (${status.compressionRatio.toFixed(1)}x fewer bytes than fp32)` : ''}`);
+    this.set('lastRecovery', status.lastRecoveryMs === null ? 'none' : `${(status.lastRecoveryMs / 1000).toFixed(1)} s`);
     this.set('weightsHash', status.weightsHash || '…');
+    this.set('link', formatLinkSettings(status.link));
     const steps = status.config?.steps ?? 0;
     this.set('step', steps ? `${status.step} / ${steps}` : String(status.step));
     this.set('loss', status.loss === null ? '…' : status.loss.toFixed(4));

@@ -5,9 +5,11 @@
  * implementation) comes in through WorkerOptions.
  */
 import { errorMessage } from '../../shared/src/errors.ts';
+import { isShaped, parseLinkSettings, type LinkSettings } from '../../shared/src/link.ts';
 import { Model } from '../../shared/src/model/model.ts';
 import { pickConfigParams, type RunConfig } from '../../shared/src/train/config.ts';
-import { TrainingSession, type MembershipView, type StepRecord } from '../../shared/src/train/session.ts';
+import { TrainingSession, type MembershipView, type SessionEvent, type StepRecord } from '../../shared/src/train/session.ts';
+import { ShapedTransport } from '../../shared/src/transport/shaped-transport.ts';
 import { Messenger } from '../../shared/src/wire/messenger.ts';
 import type { Dataset } from '../../shared/src/data/mnist.ts';
 import type { BackendChoice } from './backend.ts';
@@ -28,6 +30,9 @@ export interface WorkerOptions {
   wrtc?: unknown;
 }
 
+/** How long an evicted or disconnected worker waits before it joins again. */
+const REJOIN_DELAY_MS = 3_000;
+
 export class SwarmWorker {
   private peerId: string | null = null;
   private config: RunConfig | null = null;
@@ -38,6 +43,14 @@ export class SwarmWorker {
   private session: TrainingSession | undefined;
   private signaling: SignalingClient | undefined;
   private failure: string | null = null;
+  /** This worker's shaped link (`bandwidth`, `latency`, `jitter`, `loss` params), null if unshaped. */
+  private link: LinkSettings | null = null;
+  /** Why the current membership ended early (eviction, lost signaling connection), if it did. */
+  private interrupted: string | null = null;
+  /** Events of this worker that outlive one membership. */
+  private readonly notes: SessionEvent[] = [];
+  /** Traffic of earlier memberships, so totals count since the worker started. */
+  private earlierTraffic = { sent: 0, received: 0 };
 
   constructor(private readonly options: WorkerOptions, private readonly onChange: () => void) {}
 
@@ -58,16 +71,19 @@ export class SwarmWorker {
       loss: s?.loss ?? null,
       testAccuracy: s?.testAccuracy ?? null,
       weightsHash: s?.weightsHash ?? '',
-      bytesSent: this.messenger?.stats.bytesSent ?? 0,
-      bytesReceived: this.messenger?.stats.bytesReceived ?? 0,
+      bytesSent: this.earlierTraffic.sent + (this.messenger?.stats.bytesSent ?? 0),
+      bytesReceived: this.earlierTraffic.received + (this.messenger?.stats.bytesReceived ?? 0),
       lastStepBytesSent: last?.bytesSent ?? 0,
       lastStepBytesReceived: last?.bytesReceived ?? 0,
       state: this.failure ? 'error' : (s?.state ?? 'connecting'),
       error: this.failure ?? s?.error ?? null,
       config: this.config,
       compressor: s?.compressorName ?? null,
+      compressionRatio: s?.compressionRatio ?? null,
       stepsPerSecond: span > 0 ? (recent.length - 1) / span : null,
-      events: s?.events.slice(-50) ?? [],
+      events: [...this.notes, ...(s?.events ?? [])].sort((a, b) => a.time - b.time).slice(-50),
+      lastRecoveryMs: s?.lastRecoveryMs ?? null,
+      link: this.link,
     };
   }
 
@@ -77,45 +93,80 @@ export class SwarmWorker {
 
   async start(): Promise<void> {
     try {
+      const link = parseLinkSettings(this.options.params);
+      this.link = isShaped(link) ? link : null;
       this.backend = await this.options.startBackend();
       this.onChange();
-      // Load and warm up before joining: a member must be ready to train the moment it counts.
+      // Load before joining: a member must be ready to train the moment it counts.
       const data = await this.options.loadData();
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
         onSignal: (e) => this.transport?.handleSignal(e.from, e.data),
         onError: (message) => this.warn(message),
+        onEvicted: (e) => this.interrupt(`evicted from room ${e.room}: ${e.reason}`),
+        onReconnected: () => this.interrupt('the signaling connection was lost; joining again'),
       });
-      const joined = await this.signaling.join(this.options.room, pickConfigParams(this.options.params));
-      this.peerId = joined.peerId;
-      this.config = joined.config;
-      this.transport = new WebRtcTransport(joined.peerId, {
-        relay: (to, data) => this.signaling!.relay(to, data),
-        ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
-      });
-      this.messenger = new Messenger(this.transport, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
-      this.setView({ epoch: joined.epoch, members: joined.members });
-      const model = new Model(joined.config.model, data.train.shape, data.train.classes);
-      this.session = new TrainingSession({
-        selfId: joined.peerId,
-        config: joined.config,
-        messenger: this.messenger,
-        model,
-        train: data.train,
-        test: data.test,
-        connect: (members, signal) => this.transport!.connect(members, signal),
-        requestNewEpoch: () => this.signaling?.resync(this.view.epoch),
-        onUpdate: () => this.onChange(),
-      });
-      this.session.setView(this.view);
-      this.onChange();
-      await this.session.run();
+      // A worker evicted for missing deadlines, or cut off from the signaling server, joins again
+      // as a new member and catches up through the usual state transfer.
+      while ((await this.trainAsMember(data)) === 'interrupted') {
+        await new Promise((resolve) => setTimeout(resolve, REJOIN_DELAY_MS));
+      }
     } catch (err) {
       this.failure = errorMessage(err);
       console.error('tabswarm:', err);
     } finally {
       this.onChange();
     }
+  }
+
+  /** One membership: join, connect, train until done or interrupted. */
+  private async trainAsMember(data: { train: Dataset; test: Dataset }): Promise<'done' | 'interrupted'> {
+    this.interrupted = null;
+    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params));
+    this.peerId = joined.peerId;
+    this.config = joined.config;
+    this.view = { epoch: 0, members: [] };
+    this.transport = new WebRtcTransport(joined.peerId, {
+      relay: (to, data) => this.signaling!.relay(to, data),
+      ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
+    });
+    const shaped = this.link ? new ShapedTransport(this.transport, { link: this.link, seed: joined.config.seed }) : this.transport;
+    this.messenger = new Messenger(shaped, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
+    const model = new Model(joined.config.model, data.train.shape, data.train.classes);
+    this.session = new TrainingSession({
+      selfId: joined.peerId,
+      config: joined.config,
+      messenger: this.messenger,
+      model,
+      train: data.train,
+      test: data.test,
+      connect: (members, signal) => this.transport!.connect(members, signal),
+      requestNewEpoch: (suspect) => this.signaling?.resync(this.view.epoch, suspect),
+      onUpdate: () => this.onChange(),
+    });
+    this.setView({ epoch: joined.epoch, members: joined.members });
+    this.onChange();
+    try {
+      await this.session.run();
+    } finally {
+      if (this.interrupted) {
+        this.earlierTraffic.sent += this.messenger.stats.bytesSent;
+        this.earlierTraffic.received += this.messenger.stats.bytesReceived;
+        this.session.dispose();
+        this.messenger.dispose();
+        this.transport.close();
+        model.dispose();
+      }
+    }
+    return this.interrupted ? 'interrupted' : 'done';
+  }
+
+  private interrupt(reason: string): void {
+    if (!this.session || this.interrupted) return;
+    this.interrupted = reason;
+    this.notes.push({ time: Date.now(), kind: 'evicted', message: reason });
+    this.session.stop();
+    this.onChange();
   }
 
   private setView(view: MembershipView): void {
@@ -128,7 +179,7 @@ export class SwarmWorker {
 
   private warn(message: string): void {
     console.warn('tabswarm:', message);
-    this.session?.events.push({ time: Date.now(), kind: 'error', message });
+    this.notes.push({ time: Date.now(), kind: 'error', message });
     this.onChange();
   }
 }

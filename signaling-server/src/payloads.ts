@@ -65,9 +65,10 @@ export function parseReportRequest(value: unknown): ReportRequest {
 }
 
 export function parseResyncRequest(value: unknown): ResyncRequest {
-  const { epoch } = payloadObject(value, 'room:resync');
+  const { epoch, suspect } = payloadObject(value, 'room:resync');
   if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) throw invalid('epoch must be a non-negative integer');
-  return { epoch };
+  if (suspect !== undefined && (typeof suspect !== 'string' || suspect.length > 64)) throw invalid('suspect must be a peer id');
+  return suspect === undefined ? { epoch } : { epoch, suspect };
 }
 
 function jsonBytes(value: unknown): number {

@@ -84,6 +84,14 @@ export interface RelayRequest {
  */
 export interface ResyncRequest {
   epoch: number;
+  /** The member the reporter blames (e.g. the peer a missed deadline points at). */
+  suspect?: string;
+}
+
+/** Sent to a member removed for missing deadlines again and again; it may join again. */
+export interface EvictedEvent {
+  room: string;
+  reason: string;
 }
 
 export interface ReportRequest {
@@ -119,4 +127,5 @@ export interface ServerToClientEvents {
   'room:members': (event: MembersEvent) => void;
   signal: (event: SignalEvent) => void;
   'server:error': (error: ErrorPayload) => void;
+  'room:evicted': (event: EvictedEvent) => void;
 }

@@ -51,6 +51,13 @@ export interface SignalingOptions {
   /** @default 1000 */
   maxRooms?: number;
   /**
+   * A member that the majority of reporters blamed (`room:resync` naming it) in each of the last
+   * this many failed epochs is removed from the room and told so with `room:evicted`; it may join
+   * again. With two members there is no majority: nobody is evicted.
+   * @default 3
+   */
+  evictAfter?: number;
+  /**
    * Per-socket event budget: `burst` events at once, `perSecond` sustained; the rest are dropped.
    * @default { burst: 200, perSecond: 100 }
    */
@@ -83,6 +90,8 @@ interface Room {
   epoch: number;
   config: RunConfig;
   members: Map<string, TabSocket>;
+  /** The last failed epochs, with who blamed whom (suspect -> reporters). */
+  failures: Array<{ epoch: number; reporters: Set<string>; votes: Map<string, Set<string>> }>;
 }
 
 const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../client/dist', import.meta.url));
@@ -120,6 +129,9 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const maxMembersPerRoom = positiveInteger('maxMembersPerRoom', options.maxMembersPerRoom ?? 64);
   const maxRooms = positiveInteger('maxRooms', options.maxRooms ?? 1000);
+  const evictAfter = positiveInteger('evictAfter', options.evictAfter ?? 3);
+  /** How to remove a member from outside its own connection (eviction), by peer id. */
+  const evictors = new Map<string, (reason: string) => void>();
   const { burst, perSecond } = options.rateLimit ?? { burst: 200, perSecond: 100 };
   positiveInteger('rateLimit.burst', burst);
   positiveInteger('rateLimit.perSecond', perSecond);
@@ -201,6 +213,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
       if (!current) return;
       const { room, peerId } = current;
       current = undefined;
+      evictors.delete(peerId);
       room.members.delete(peerId);
       room.epoch += 1;
       void socket.leave(channel(room.name));
@@ -218,13 +231,17 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
       if (!room) {
         if (rooms.size >= maxRooms) throw new ProtocolError('TooManyRoomsError', `the server holds ${maxRooms} rooms already`);
         const config = parseRunConfig(request.config ?? {}, defaultConfig);
-        room = { name: request.room, epoch: 0, config, members: new Map() };
+        room = { name: request.room, epoch: 0, config, members: new Map(), failures: [] };
         rooms.set(room.name, room);
       } else if (room.members.size >= maxMembersPerRoom) {
         throw new ProtocolError('RoomFullError', `room ${room.name} has ${maxMembersPerRoom} members already`);
       }
       const peerId = newPeerId();
       room.members.set(peerId, socket);
+      evictors.set(peerId, (reason) => {
+        leave(`evicted: ${reason}`);
+        socket.emit('room:evicted', { room: room.name, reason });
+      });
       room.epoch += 1;
       void socket.join(channel(room.name));
       current = { room, peerId };
@@ -259,12 +276,30 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
 
     socket.on('room:resync', (...args: unknown[]) => {
       respond('room:resync', args, (payload) => {
-        const { epoch } = parseResyncRequest(payload);
+        const { epoch, suspect } = parseResyncRequest(payload);
         const { room, peerId } = member();
-        if (epoch !== room.epoch) return null; // already moved on: that new epoch serves as well
-        room.epoch += 1;
-        log.info(`resync room=${room.name} peer=${peerId} epoch=${room.epoch} members=${room.members.size}`);
-        announce(room);
+        let failure = room.failures.find((f) => f.epoch === epoch);
+        if (!failure) {
+          if (epoch !== room.epoch) return null; // stale, and not a failure we track
+          failure = { epoch, reporters: new Set(), votes: new Map() };
+          room.failures = [...room.failures, failure].slice(-evictAfter);
+          // The first report of a failed epoch starts the next one at once; later reports only vote.
+          room.epoch += 1;
+          log.info(`resync room=${room.name} peer=${peerId} epoch=${room.epoch} members=${room.members.size}`);
+          announce(room);
+        }
+        failure.reporters.add(peerId);
+        if (suspect !== undefined && suspect !== peerId && room.members.has(suspect)) {
+          const voters = failure.votes.get(suspect) ?? new Set<string>();
+          failure.votes.set(suspect, voters.add(peerId));
+          const blamedEachTime = room.failures.length >= evictAfter
+            && room.failures.every((f) => 2 * (f.votes.get(suspect)?.size ?? 0) > f.reporters.size && f.reporters.size > 1);
+          if (blamedEachTime) {
+            log.info(`evict room=${room.name} peer=${suspect}: blamed by the majority in ${evictAfter} failed epochs`);
+            room.failures = [];
+            evictors.get(suspect)?.(`blamed by the majority for ${evictAfter} failed steps in a row`);
+          }
+        }
         return null;
       });
     });

@@ -14,7 +14,12 @@
  *
  * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
  * membership change or a missed deadline; the operation then rejects and nothing is returned.
+ * A missed deadline names a suspect. In the ring, a peer late with its hop-0 segment stalls its
+ * successor at hop 0, the next peer at hop 1, and so on; so a peer stuck at global hop h waiting
+ * on its predecessor blames the peer h+1 places before it, and every peer blames the same one.
+ * In a direct exchange the suspect is the first peer whose message is missing.
  */
+import { TimeoutError } from '../errors.ts';
 import { MessageKind } from '../wire/frame.ts';
 import type { Messenger } from '../wire/messenger.ts';
 import type { Collective } from './collective.ts';
@@ -64,9 +69,17 @@ export class RingCollective implements Collective {
   private async exchange(kind: MessageKind, tag: number, payload: Uint8Array): Promise<Uint8Array[]> {
     const header = { kind, codec: 0, tag, epoch: this.init.epoch, step: this.step, seq: 0 };
     const others = this.members.filter((_, r) => r !== this.rank);
+    const arrived = new Set<string>();
     const sends = others.map((peer) => this.init.messenger.send(peer, header, payload));
-    const receives = others.map((peer) => this.init.messenger.receive(peer, header, this.init.signal));
-    const [, received] = await Promise.all([Promise.all(sends), Promise.all(receives)]);
+    const receives = others.map((peer) =>
+      this.init.messenger.receive(peer, header, this.init.signal).then((m) => {
+        arrived.add(peer);
+        return m;
+      }),
+    );
+    const [, received] = await Promise.all([Promise.all(sends), Promise.all(receives)]).catch((err: unknown) => {
+      throw blame(err, others.find((peer) => !arrived.has(peer)));
+    });
     const out: Uint8Array[] = [];
     let next = 0;
     for (let r = 0; r < this.size; r++) out.push(r === this.rank ? payload : received[next++]!.payload);
@@ -109,7 +122,10 @@ export class RingCollective implements Collective {
       const [, message] = await Promise.all([
         this.init.messenger.send(next, header, encode(segment(sendIndex))),
         this.init.messenger.receive(prev, header, this.init.signal),
-      ]);
+      ]).catch((err: unknown) => {
+        const globalHop = kind === MessageKind.Reduce ? seq : n - 1 + seq;
+        throw blame(err, this.members[mod(r - 1 - globalHop)]);
+      });
       return decode(message.payload);
     };
 
@@ -129,4 +145,10 @@ export class RingCollective implements Collective {
     }
     return acc;
   }
+}
+
+/** A timeout that names the peer at fault; other errors pass through. */
+function blame(err: unknown, suspect: string | undefined): unknown {
+  if ((err as Error | null)?.name !== 'TimeoutError') return err;
+  return new TimeoutError((err as Error).message + (suspect ? ` (suspect ${suspect.slice(0, 8)})` : ''), suspect);
 }

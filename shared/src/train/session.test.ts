@@ -3,27 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/mnist.ts';
 import { Model } from '../model/model.ts';
-import { Rng } from '../rng.ts';
+import { quadrantImages } from '../data/synthetic.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
 import { Messenger } from '../wire/messenger.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import { TrainingSession, chooseSource } from './session.ts';
 
-/** A small learnable problem: the class is which quadrant of a 4x4 image is brightest. */
-function synthetic(count: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const images = new Float32Array(count * 16);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const label = rng.int(4);
-    labels[i] = label;
-    for (let p = 0; p < 16; p++) {
-      const quadrant = (Math.floor(p / 8) << 1) | (p % 4 >= 2 ? 1 : 0);
-      images[i * 16 + p] = rng.next() * 0.5 + (quadrant === label ? 0.5 : 0);
-    }
-  }
-  return { images, labels, count, shape: [4, 4, 1], classes: 4 };
-}
+const synthetic = (count: number, seed: number): Dataset => quadrantImages(count, 4, seed);
 
 interface Peer {
   id: string;

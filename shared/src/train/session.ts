@@ -15,7 +15,8 @@ import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
 import { subset, type Dataset } from '../data/mnist.ts';
 import { deadline } from '../deadline.ts';
-import { errorMessage, isRecoverable, PeerLeftError, WireFormatError } from '../errors.ts';
+import { DivergenceError, errorMessage, isRecoverable, PeerLeftError, suspectOf, TimeoutError, WireFormatError } from '../errors.ts';
+import type { Collective } from '../collective/collective.ts';
 import type { Model } from '../model/model.ts';
 import { Rng } from '../rng.ts';
 import { MessageKind } from '../wire/frame.ts';
@@ -44,15 +45,22 @@ export interface StepRecord {
   testAccuracy?: number;
   bytesSent: number;
   bytesReceived: number;
-  /** Milliseconds spent in each phase of the step. */
-  ms: { compute: number; communicate: number; apply: number; total: number };
+  /** Hash of the weights after this step: equal on every replica. */
+  weightsHash: string;
+  /**
+   * Milliseconds in each phase: the local gradient; compression and decompression (the
+   * aggregator's own work); waiting inside collectives; the optimizer, hashing and evaluation.
+   */
+  ms: { compute: number; compress: number; communicate: number; apply: number; total: number };
   /** Wall-clock time at the end of the step (ms since epoch). */
   time: number;
 }
 
 export interface SessionEvent {
   time: number;
-  kind: 'joined' | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'nonfinite' | 'done' | 'error';
+  kind:
+    | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'recovered' | 'divergence'
+    | 'nonfinite' | 'evicted' | 'done' | 'error';
   message: string;
   /** How long the recovery or transfer took, where that applies. */
   ms?: number;
@@ -67,12 +75,18 @@ export interface SessionInit {
   test: Dataset;
   /** Opens channels to every member; resolves when all are open, rejects by the signal. */
   connect(members: string[], signal: AbortSignal): Promise<void>;
-  /** Asks the signaling server for a new epoch (same members) after a failed step. */
-  requestNewEpoch?(): void;
+  /** Asks the signaling server for a new epoch after a failed step, naming the peer at fault if known. */
+  requestNewEpoch?(suspect: string | undefined): void;
   /** Called after every step and state change. */
   onUpdate?(session: TrainingSession): void;
-  /** Deadline of one step's collectives. @default 30 s */
+  /**
+   * Ceiling of a step's deadline. The deadline adapts to recent steps (five times the median
+   * plus two seconds, at least `minStepTimeoutMs`); the first step after a sync gets the ceiling,
+   * since it may include a newcomer's warm-up. @default 30 s
+   */
   stepTimeoutMs?: number;
+  /** Floor of a step's deadline. @default 5 s */
+  minStepTimeoutMs?: number;
   /** Deadline for channels to open and hellos to arrive. @default 20 s */
   syncTimeoutMs?: number;
 }
@@ -83,6 +97,44 @@ interface Hello {
 }
 
 const TEST_SEED_PURPOSE = 'test-subset';
+/** Collective tag of the periodic replica check (the compressors use small tags). */
+const TAG_REPLICA_CHECK = 100;
+
+/** Times the waits inside collectives, so a step's time splits into compress and communicate. */
+class TimedCollective implements Collective {
+  waitedMs = 0;
+  constructor(private readonly inner: Collective) {}
+  get size(): number {
+    return this.inner.size;
+  }
+  get rank(): number {
+    return this.inner.rank;
+  }
+  get step(): number {
+    return this.inner.step;
+  }
+  allReduceSum(values: Float32Array, tag: number, options?: { wire?: 'f32' | 'f16' }): Promise<Float32Array> {
+    return this.timed(this.inner.allReduceSum(values, tag, options));
+  }
+  allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {
+    return this.timed(this.inner.allGather(blob, tag));
+  }
+  private async timed<T>(work: Promise<T>): Promise<T> {
+    const began = performance.now();
+    try {
+      return await work;
+    } finally {
+      this.waitedMs += performance.now() - began;
+    }
+  }
+}
+
+interface LocalGradient {
+  step: number;
+  grads: Float32Array[];
+  loss: number;
+  ms: number;
+}
 
 export class TrainingSession {
   state: SessionState = 'connecting';
@@ -94,6 +146,8 @@ export class TrainingSession {
   readonly history: StepRecord[] = [];
   readonly events: SessionEvent[] = [];
   view: MembershipView | undefined;
+  /** How long the last recovery took, from the failed step to the next completed one. */
+  lastRecoveryMs: number | null = null;
 
   private weights: Float32Array[];
   private readonly optimizer: Optimizer;
@@ -105,6 +159,12 @@ export class TrainingSession {
   private started = false;
   private stopped = false;
   private syncedEpoch = -1;
+  /** When the step under way first failed; cleared by the next completed step. */
+  private failedAt: number | undefined;
+  /** With staleness 1: the next step's gradient, computed while this step's update travelled. */
+  private prefetched: LocalGradient | undefined;
+  /** The first step after a sync gets the ceiling deadline. */
+  private freshSync = true;
 
   constructor(private readonly init: SessionInit) {
     const { config, model } = init;
@@ -129,6 +189,14 @@ export class TrainingSession {
   /** Bytes this peer sends per step with the current membership, by the codec's declaration. */
   get declaredBytesPerStep(): number {
     return this.aggregator.bytesPerStep(this.view?.members.length ?? 1);
+  }
+
+  /** How many times fewer bytes than an uncompressed (fp32) ring all-reduce, or null alone. */
+  get compressionRatio(): number | null {
+    const peers = this.view?.members.length ?? 1;
+    const fp32 = ((2 * (peers - 1)) / peers) * 4 * this.init.model.size;
+    const sent = this.declaredBytesPerStep;
+    return peers > 1 && sent > 0 ? fp32 / sent : null;
   }
 
   /** A new membership from the signaling server: aborts the step under way if the epoch moved. */
@@ -172,6 +240,7 @@ export class TrainingSession {
           if (this.syncedEpoch !== view.epoch) {
             await this.sync(view, signal);
             this.syncedEpoch = view.epoch;
+            this.freshSync = true;
             this.note('synced', `epoch ${view.epoch}: ${view.members.length} peers at step ${this.step}`, Date.now() - began);
           }
           this.state = 'training';
@@ -179,11 +248,13 @@ export class TrainingSession {
         } catch (err) {
           if (this.stopped) break;
           if (!isRecoverable(err)) throw err;
+          this.failedAt ??= Date.now();
+          this.prefetched = undefined;
           this.note('step-aborted', `step ${this.step} in epoch ${view.epoch}: ${errorMessage(err)}`);
           this.syncedEpoch = -1;
           if (this.view === view) {
             // Nobody told us the membership changed: ask for a fresh epoch and wait for it.
-            this.init.requestNewEpoch?.();
+            this.init.requestNewEpoch?.(suspectOf(err));
             await this.waitForView(10_000);
           }
         }
@@ -228,10 +299,14 @@ export class TrainingSession {
       const header = { kind: MessageKind.Hello, codec: 0, tag: 0, epoch: view.epoch, step: 0, seq: 0 };
       const mine: Hello = { step: this.step, hash: this.weightsHash };
       const payload = new TextEncoder().encode(JSON.stringify(mine));
+      const heard = new Set<string>();
       const [, replies] = await Promise.all([
         Promise.all(others.map((id) => messenger.send(id, header, payload))),
-        Promise.all(others.map((id) => messenger.receive(id, header, limit.signal))),
-      ]);
+        Promise.all(others.map((id) => messenger.receive(id, header, limit.signal).then((m) => (heard.add(id), m)))),
+      ]).catch((err: unknown) => {
+        const silent = others.find((id) => !heard.has(id));
+        throw (err as Error).name === 'TimeoutError' && silent ? new TimeoutError(`${(err as Error).message} (no hello from ${silent.slice(0, 8)})`, silent) : err;
+      });
       const hellos = new Map<string, Hello>([[this.init.selfId, mine]]);
       for (const reply of replies) hellos.set(reply.from, parseHello(reply.payload));
       const source = chooseSource(view.members, hellos);
@@ -280,35 +355,40 @@ export class TrainingSession {
   }
 
   private async trainStep(view: MembershipView, signal: AbortSignal): Promise<void> {
-    const { config, model, messenger, selfId } = this.init;
+    const { config, messenger, selfId } = this.init;
     const rank = view.members.indexOf(selfId);
     const t0 = performance.now();
-    const batch = this.sampleBatch(rank);
-    const { grads, loss } = model.gradient(batch);
-    if (hasNonFinite(grads) || !Number.isFinite(loss)) {
-      // A bad local gradient must not poison the others: contribute zeros this step and say so.
-      this.note('nonfinite', `non-finite gradient at step ${this.step}; contributed zeros`);
-      for (const g of grads) g.fill(0);
-    }
-    const t1 = performance.now();
+    const local = this.prefetched?.step === this.step ? this.prefetched : this.localGradient(this.step, rank);
+    this.prefetched = undefined;
+    let prefetchMs = 0;
     const sentBefore = messenger.stats.bytesSent;
     const receivedBefore = messenger.stats.bytesReceived;
-    const limit = deadline(this.init.stepTimeoutMs ?? 30_000, `step ${this.step}`, signal);
+    const limit = deadline(this.stepDeadlineMs(), `step ${this.step}`, signal);
+    const t1 = performance.now();
     let update: Float32Array[];
+    let collective: TimedCollective;
     try {
-      const collective = new RingCollective({ messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal });
-      update = await this.aggregator.aggregate(grads, collective);
+      collective = new TimedCollective(new RingCollective({ messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal }));
+      const pending = this.aggregator.aggregate(local.grads, collective);
+      if (config.staleness === 1 && this.step + 1 < config.steps) {
+        // Overlap: the next gradient is computed at the current weights while this update travels.
+        pending.catch(() => undefined);
+        this.prefetched = this.localGradient(this.step + 1, rank);
+        prefetchMs = this.prefetched.ms;
+      }
+      update = await pending;
     } finally {
       limit.clear();
     }
     const t2 = performance.now();
     // The update has identical bits everywhere, so every replica makes the same choice here.
     if (hasNonFinite(update)) this.note('nonfinite', `non-finite update at step ${this.step}; not applied`);
-    else this.optimizer.apply(this.weights, update);
-    model.setWeights(this.weights);
+    else this.optimizer.apply(this.weights, update, 1 / (1 + config.staleness));
+    this.init.model.setWeights(this.weights);
     this.weightsHash = hashArrays(this.weights);
     this.step++;
-    this.loss = loss;
+    this.loss = local.loss;
+    this.freshSync = false;
     messenger.advance(view.epoch, this.step);
     const measured = this.step % config.evalEvery === 0 || this.step === config.steps;
     if (measured) this.evaluate();
@@ -317,23 +397,80 @@ export class TrainingSession {
       step: this.step,
       epoch: view.epoch,
       peers: view.members.length,
-      loss,
+      loss: local.loss,
       ...(measured && this.testAccuracy !== null ? { testAccuracy: this.testAccuracy } : {}),
       bytesSent: messenger.stats.bytesSent - sentBefore,
       bytesReceived: messenger.stats.bytesReceived - receivedBefore,
-      ms: { compute: t1 - t0, communicate: t2 - t1, apply: t3 - t2, total: t3 - t0 },
+      weightsHash: this.weightsHash,
+      ms: {
+        compute: local.ms + prefetchMs,
+        // With staleness 1 the prefetch may run inside a collective's wait: the split is approximate.
+        compress: Math.max(0, t2 - t1 - collective.waitedMs - prefetchMs),
+        communicate: collective.waitedMs,
+        apply: t3 - t2,
+        total: t3 - t0,
+      },
       time: Date.now(),
     });
+    if (this.failedAt !== undefined) {
+      this.lastRecoveryMs = Date.now() - this.failedAt;
+      this.note('recovered', `training again at step ${this.step} with ${view.members.length} peers`, this.lastRecoveryMs);
+      this.failedAt = undefined;
+    }
+    if (config.checkEvery > 0 && this.step % config.checkEvery === 0) await this.checkReplicas(view, signal);
     this.init.onUpdate?.(this);
+  }
+
+  /**
+   * Every `checkEvery` steps the members compare weight hashes. A mismatch is a bug or a fault,
+   * never expected: report it and ask for a new epoch, whose sync adopts the majority's state.
+   */
+  private async checkReplicas(view: MembershipView, signal: AbortSignal): Promise<void> {
+    if (view.members.length < 2) return;
+    const limit = deadline(this.stepDeadlineMs(), `replica check at step ${this.step}`, signal);
+    try {
+      const collective = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal });
+      const hashes = (await collective.allGather(new TextEncoder().encode(this.weightsHash), TAG_REPLICA_CHECK)).map((b) => new TextDecoder().decode(b));
+      const differing = view.members.filter((_, r) => hashes[r] !== this.weightsHash);
+      if (differing.length > 0) {
+        const message = `weights differ at step ${this.step}: ${differing.map((id, i) => `${id.slice(0, 8)}=${hashes[view.members.indexOf(id)]}`).join(', ')} vs ours ${this.weightsHash}`;
+        this.note('divergence', message);
+        throw new DivergenceError(message);
+      }
+    } finally {
+      limit.clear();
+    }
+  }
+
+  /** Adaptive: five times the median of the last 20 steps plus 2 s, within [floor, ceiling]. */
+  private stepDeadlineMs(): number {
+    const ceiling = this.init.stepTimeoutMs ?? 30_000;
+    const floor = Math.min(ceiling, this.init.minStepTimeoutMs ?? 5_000);
+    const recent = this.history.slice(-20).map((r) => r.ms.total).sort((a, b) => a - b);
+    if (this.freshSync || recent.length < 3) return ceiling;
+    const median = recent[Math.floor(recent.length / 2)]!;
+    return Math.min(ceiling, Math.max(floor, 5 * median + 2000));
+  }
+
+  /** The gradient of `step`'s batch at the current weights; a non-finite one is replaced by zeros. */
+  private localGradient(step: number, rank: number): LocalGradient {
+    const began = performance.now();
+    const { grads, loss } = this.init.model.gradient(this.sampleBatch(step, rank));
+    if (hasNonFinite(grads) || !Number.isFinite(loss)) {
+      // A bad local gradient must not poison the others: contribute zeros this step and say so.
+      this.note('nonfinite', `non-finite gradient at step ${step}; contributed zeros`);
+      for (const g of grads) g.fill(0);
+    }
+    return { step, grads, loss, ms: performance.now() - began };
   }
 
   private evaluate(): void {
     this.testAccuracy = this.init.model.accuracy(this.testSet);
   }
 
-  /** This step's batch: drawn with replacement from the shard, seeded by (seed, step, rank). */
-  private sampleBatch(rank: number): Dataset {
-    const rng = Rng.derive(this.init.config.seed, 'batch', this.step, rank);
+  /** A step's batch: drawn with replacement from the shard, seeded by (seed, step, rank). */
+  private sampleBatch(step: number, rank: number): Dataset {
+    const rng = Rng.derive(this.init.config.seed, 'batch', step, rank);
     const indices = new Int32Array(this.init.config.batchSize);
     for (let i = 0; i < indices.length; i++) indices[i] = this.shard[rng.int(this.shard.length)]!;
     return subset(this.init.train, indices);

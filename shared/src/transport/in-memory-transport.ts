@@ -1,7 +1,8 @@
 /**
  * An in-memory network for Node tests and simulations: every link delivers frames in order,
  * after `latencyMs` (+ uniform jitter) and at most `bandwidthBytesPerSec` (a queue per link).
- * Faults are injected with `kill`, `dropFrames` and `duplicateFrames`.
+ * Faults: `kill` a peer, `cut` one link (its channels close; `reconnect` opens them again), and a
+ * per-frame `faultHook` that drops, duplicates or delays (and so reorders) frames.
  */
 import { PeerLeftError } from '../errors.ts';
 import { Rng } from '../rng.ts';
@@ -18,6 +19,8 @@ export interface InMemoryNetworkInit {
   seed?: number;
 }
 
+export type FrameFault = 'drop' | 'duplicate' | { delayMs: number };
+
 type Handler = (from: string, frame: Uint8Array) => void;
 type CloseHandler = (peerId: string) => void;
 
@@ -32,8 +35,9 @@ export class InMemoryNetwork {
   private readonly nodes = new Map<string, InMemoryTransport>();
   private readonly links = new Map<string, Link>();
   private readonly rng: Rng;
-  /** Per-frame fault hook: return 'drop', 'duplicate' or undefined to deliver normally. */
-  faultHook: ((from: string, to: string, frame: Uint8Array) => 'drop' | 'duplicate' | undefined) | undefined;
+  /** Per-frame fault hook: drop, duplicate, or deliver `delayMs` late (out of order); undefined = normal. */
+  faultHook: ((from: string, to: string, frame: Uint8Array) => FrameFault | undefined) | undefined;
+  private readonly cutLinks = new Set<string>();
 
   constructor(readonly init: InMemoryNetworkInit = {}) {
     this.rng = new Rng(init.seed ?? 1);
@@ -60,14 +64,27 @@ export class InMemoryNetwork {
     return this.nodes.has(peerId);
   }
 
+  /** The channel between a and b closes (both stay alive); frames in flight on it are lost. */
+  cut(a: string, b: string): void {
+    this.cutLinks.add(linkKey(a, b));
+    this.nodes.get(a)?.emitClosed(b);
+    this.nodes.get(b)?.emitClosed(a);
+  }
+
+  /** Opens again every cut link between `peerId` and `others` (what a WebRTC reconnect does). */
+  reconnect(peerId: string, others: readonly string[]): void {
+    for (const other of others) this.cutLinks.delete(linkKey(peerId, other));
+  }
+
   peersOf(peerId: string): string[] {
-    return this.nodes.has(peerId) ? [...this.nodes.keys()].filter((id) => id !== peerId) : [];
+    if (!this.nodes.has(peerId)) return [];
+    return [...this.nodes.keys()].filter((id) => id !== peerId && !this.cutLinks.has(linkKey(peerId, id)));
   }
 
   /** Schedules delivery; resolves when the frame has left the sender (its link queue). */
   transmit(from: string, to: string, frame: Uint8Array): Promise<void> {
     if (!this.nodes.has(from)) return Promise.reject(new PeerLeftError(from, `peer ${from} is closed`));
-    if (!this.nodes.has(to)) return Promise.reject(new PeerLeftError(to));
+    if (!this.nodes.has(to) || this.cutLinks.has(linkKey(from, to))) return Promise.reject(new PeerLeftError(to));
     const copy = frame.slice(); // the sender may reuse its buffer
     const fault = this.faultHook?.(from, to, copy);
     const key = `${from}>${to}`;
@@ -81,16 +98,21 @@ export class InMemoryNetwork {
     const delivery = Math.max(link.busyUntil + (this.init.latencyMs ?? 0) + jitter, link.lastDelivery);
     link.lastDelivery = delivery;
     const deliver = (): void => {
-      if (!this.nodes.has(from)) return; // died while the frame was in flight
+      if (!this.nodes.has(from) || this.cutLinks.has(linkKey(from, to))) return; // lost in flight
       this.nodes.get(to)?.emitFrame(from, copy);
     };
     if (fault !== 'drop') {
-      setTimeout(deliver, delivery - now);
+      const extra = typeof fault === 'object' ? fault.delayMs : 0;
+      setTimeout(deliver, delivery - now + extra);
       if (fault === 'duplicate') setTimeout(deliver, delivery - now);
     }
     // Backpressure: the sender may go on once its bytes left the link queue.
     return new Promise((resolve) => setTimeout(resolve, Math.max(0, link.busyUntil - now)));
   }
+}
+
+function linkKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
 
 export class InMemoryTransport implements Transport {
