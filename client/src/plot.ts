@@ -8,7 +8,13 @@ export interface Series {
 export class LinePlot {
   private readonly ctx: CanvasRenderingContext2D;
 
-  constructor(readonly canvas: HTMLCanvasElement, private readonly title: string, private readonly format: (v: number) => string) {
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly title: string,
+    private readonly format: (v: number) => string,
+    /** Start the y axis at zero (for counts such as bytes). */
+    private readonly options: { fromZero?: boolean } = {},
+  ) {
     this.ctx = canvas.getContext('2d')!;
   }
 
@@ -30,7 +36,7 @@ export class LinePlot {
     const xs = all.map((p) => p[0]);
     const ys = all.map((p) => p[1]);
     const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
-    let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    let [y0, y1] = [this.options.fromZero ? 0 : Math.min(...ys), Math.max(...ys)];
     if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
     const px = (x: number): number => pad.left + ((x - x0) / (x1 - x0)) * (w - pad.left - pad.right);
     const py = (y: number): number => h - pad.bottom - ((y - y0) / (y1 - y0)) * (h - pad.top - pad.bottom);

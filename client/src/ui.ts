@@ -22,6 +22,7 @@ const STYLE = `
   ul { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
   #events { max-height: 160px; overflow: auto; }
   canvas { width: 100%; height: 160px; }
+  dl.compact { grid-template-columns: repeat(3, max-content minmax(60px, 1fr)); }
 `;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
@@ -39,7 +40,7 @@ export class Ui {
   private readonly error = el('div', { id: 'error', role: 'alert' });
   private readonly peers = el('ul', { id: 'peers' });
   private readonly events = el('ul', { id: 'events' });
-  private readonly config = el('dl');
+  private readonly config = el('dl', { class: 'compact' });
   private readonly lossPlot: LinePlot;
   private readonly accuracyPlot: LinePlot;
   private readonly bytesPlot: LinePlot;
@@ -60,12 +61,12 @@ export class Ui {
     plots.append(el('h2', {}, 'Live'), ...canvases);
     this.lossPlot = new LinePlot(canvases[0]!, 'training loss', (v) => v.toFixed(3));
     this.accuracyPlot = new LinePlot(canvases[1]!, 'test accuracy', (v) => v.toFixed(3));
-    this.bytesPlot = new LinePlot(canvases[2]!, 'bytes per step (sent, received)', formatBytes);
+    this.bytesPlot = new LinePlot(canvases[2]!, 'bytes per step (sent, received)', formatBytes, { fromZero: true });
     const events = el('div', { class: 'card' });
     events.append(el('h2', {}, 'Events'), this.events);
     const grid = el('div', { class: 'grid' });
-    grid.append(identity, training, peers, config);
-    root.append(title, this.error, grid, plots, events);
+    grid.append(identity, training, peers);
+    root.append(title, this.error, grid, config, plots, events);
   }
 
   render(status: TabStatus, history: readonly StepRecord[]): void {
