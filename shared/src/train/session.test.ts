@@ -103,6 +103,22 @@ describe('training session over the in-memory transport', () => {
     assert.ok(stale.testAccuracy! > 0.9, `stale accuracy ${stale.testAccuracy}`);
   });
 
+  it('a NaN gradient is contributed as zeros and reported; weights stay finite and identical', async () => {
+    const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
+    const network = new InMemoryNetwork();
+    const poisoned: Dataset = { ...train, images: train.images.slice().fill(NaN) };
+    const a = startPeer(network, 'a', config, train, test);
+    const b = startPeer(network, 'b', config, poisoned, test);
+    for (const p of [a, b]) p.session.setView({ epoch: 1, members: ['a', 'b'] });
+    await Promise.all([a.done, b.done]);
+    assert.equal(a.session.state, 'done');
+    assert.equal(b.session.weightsHash, a.session.weightsHash);
+    assert.equal(b.session.events.filter((e) => e.kind === 'nonfinite').length, 6);
+    const weights = (a.session as unknown as { weights: Float32Array[] }).weights;
+    assert.ok(weights.every((w) => w.every(Number.isFinite)));
+    for (const p of [a, b]) p.model.dispose();
+  });
+
   it('no tensors leak across steps', async () => {
     const config = parseRunConfig({ steps: 5, workers: 1, batchSize: 8, evalEvery: 1, evalSize: 50 });
     const network = new InMemoryNetwork();
