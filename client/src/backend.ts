@@ -26,9 +26,16 @@ async function start(name: BackendName): Promise<void> {
   if (tf.getBackend() !== name) throw new Error(`tfjs is running ${tf.getBackend()}, not ${name}`);
 }
 
-export async function selectBackend(requested: BackendName): Promise<BackendChoice> {
-  const reasons: string[] = [];
+/** Backends that cannot train a model, with the reason (see ../shared/PLATFORM.md). */
+export interface BackendExclusion {
+  name: string;
+  reason: string;
+}
+
+export async function selectBackend(requested: BackendName, exclude?: BackendExclusion): Promise<BackendChoice> {
+  const reasons: string[] = exclude ? [`${exclude.name} unavailable: ${exclude.reason}`] : [];
   for (const name of [requested, ...BACKENDS.filter((b) => b !== requested)]) {
+    if (name === exclude?.name) continue;
     try {
       await start(name);
       return { requested, active: tf.getBackend(), fallbackReason: reasons.length ? reasons.join('; ') : null };

@@ -17,7 +17,7 @@ const app = new SwarmWorker(
     room: params.get('room') ?? 'default',
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
-    startBackend: () => selectBackend(parseBackend(params.get('backend'))),
+    startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
     loadData: loadMnist,
   },
   () => {

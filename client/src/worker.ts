@@ -12,7 +12,7 @@ import { TrainingSession, type MembershipView, type SessionEvent, type StepRecor
 import { ShapedTransport } from '../../shared/src/transport/shaped-transport.ts';
 import { Messenger } from '../../shared/src/wire/messenger.ts';
 import type { Dataset } from '../../shared/src/data/mnist.ts';
-import type { BackendChoice } from './backend.ts';
+import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { SignalingClient } from './signaling.ts';
 import type { TabStatus } from './status.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
@@ -23,8 +23,8 @@ export interface WorkerOptions {
   signalingUrl: string | undefined;
   /** URL parameters or CLI flags: the run configuration this worker proposes if it creates the room. */
   params: Record<string, string>;
-  /** Starts the tfjs backend and says which one runs. */
-  startBackend(): Promise<BackendChoice>;
+  /** Starts the tfjs backend and says which one runs; `exclude` names one that cannot train the room's model. */
+  startBackend(exclude?: BackendExclusion): Promise<BackendChoice>;
   loadData(): Promise<{ train: Dataset; test: Dataset }>;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
@@ -125,6 +125,10 @@ export class SwarmWorker {
     const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params));
     this.peerId = joined.peerId;
     this.config = joined.config;
+    if (joined.config.model === 'cnn' && this.backend?.active === 'wasm') {
+      // Known gap of tfjs 4.22: the wasm backend has no Conv2DBackpropFilter kernel.
+      this.backend = await this.options.startBackend({ name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train the cnn' });
+    }
     this.view = { epoch: 0, members: [] };
     this.transport = new WebRtcTransport(joined.peerId, {
       relay: (to, data) => this.signaling!.relay(to, data),

@@ -1,0 +1,43 @@
+/**
+ * Tabs on different tfjs backends train together: their local gradients differ in the last bits,
+ * but everything after the all-reduce is deterministic TypeScript, so the replicas stay identical.
+ */
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { BASE_URL, historyOf, uniqueRoom, waitForTabs } from './harness.ts';
+
+async function openWith(browser: Browser, queries: string[]): Promise<Page[]> {
+  const context = await browser.newContext();
+  const pages: Page[] = [];
+  for (const query of queries) {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.log(`page error: ${err.message}`));
+    await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });
+    pages.push(page);
+  }
+  return pages;
+}
+
+test('webgl, wasm and cpu tabs train one model with identical weights', async ({ browser }) => {
+  const room = uniqueRoom('backends');
+  const common = `room=${room}&workers=3&steps=12&evalEvery=6&model=mlp`;
+  const pages = await openWith(browser, ['webgl', 'wasm', 'cpu'].map((b) => `${common}&backend=${b}`));
+  const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
+  expect(statuses.map((s) => s.backend)).toEqual(['webgl', 'wasm', 'cpu']);
+  expect(statuses.map((s) => s.backendFallback)).toEqual([null, null, null]);
+  const histories = await Promise.all(pages.map(historyOf));
+  for (const h of histories) expect(h.map((r) => r.weightsHash)).toEqual(histories[0]!.map((r) => r.weightsHash));
+  expect(statuses[0]!.testAccuracy).toBeGreaterThan(0.5);
+  await pages[0]!.context().close();
+});
+
+test('a wasm tab in a cnn room falls back to another backend and says why', async ({ browser }) => {
+  const room = uniqueRoom('cnn');
+  const common = `room=${room}&workers=2&steps=4&evalEvery=4&evalSize=200&model=cnn&batchSize=16`;
+  const pages = await openWith(browser, [`${common}`, `${common}&backend=wasm`]);
+  const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
+  expect(statuses[1]!.backend).not.toBe('wasm');
+  expect(statuses[1]!.backendFallback).toContain('Conv2DBackpropFilter');
+  expect(statuses[1]!.weightsHash).toBe(statuses[0]!.weightsHash);
+  expect(statuses[0]!.config?.model).toBe('cnn');
+  await pages[0]!.context().close();
+});
