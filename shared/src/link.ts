@@ -13,7 +13,7 @@ export const LINK_KEYS = ['bandwidth', 'latency', 'jitter', 'loss'] as const;
 export interface LinkSettings {
   /** Bits per second this worker may send on each link; null means not limited. */
   bandwidthBitsPerSec: number | null;
-  /** Delay this worker adds to every round trip (in-transport: to every frame it sends). */
+  /** Delay this worker adds to every round trip (in-transport: to every frame it receives). */
   latencyMs: number;
   /** Extra uniform random delay in [0, jitterMs] per frame (order is kept). */
   jitterMs: number;

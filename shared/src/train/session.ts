@@ -433,7 +433,7 @@ export class TrainingSession {
       const hashes = (await collective.allGather(new TextEncoder().encode(this.weightsHash), TAG_REPLICA_CHECK)).map((b) => new TextDecoder().decode(b));
       const differing = view.members.filter((_, r) => hashes[r] !== this.weightsHash);
       if (differing.length > 0) {
-        const message = `weights differ at step ${this.step}: ${differing.map((id, i) => `${id.slice(0, 8)}=${hashes[view.members.indexOf(id)]}`).join(', ')} vs ours ${this.weightsHash}`;
+        const message = `weights differ at step ${this.step}: ${differing.map((id) => `${id.slice(0, 8)}=${hashes[view.members.indexOf(id)]}`).join(', ')} vs ours ${this.weightsHash}`;
         this.note('divergence', message);
         throw new DivergenceError(message);
       }
