@@ -13,6 +13,8 @@ import { MAX_FRAME_BYTES } from '../../shared/src/wire/frame.ts';
 /** Above this many bytes queued in a channel, senders wait for it to drain (Chromium throws at ~16 MiB). */
 const HIGH_WATER_BYTES = 1024 * 1024;
 // simple-peer sets the channel's bufferedAmountLowThreshold to 64 KiB: 'bufferedamountlow' fires below it.
+/** How often a sender waiting for a channel to drain also checks bufferedAmount itself. */
+const DRAIN_POLL_MS = 20;
 
 interface Connection {
   connId: string;
@@ -61,7 +63,14 @@ export class WebRtcTransport implements Transport {
       // The other side initiates; wait for its offer to create the connection.
       return conn ? conn.opened : this.waitForConnection(id, signal);
     });
-    await raceSignal(Promise.all(pending), signal, 'connecting to peers');
+    try {
+      await raceSignal(Promise.all(pending), signal, 'connecting to peers');
+    } catch (err) {
+      // Give up connections that did not open in time, so the next epoch negotiates them afresh:
+      // node-datachannel now and then leaves one side of a negotiation hanging with no error.
+      for (const id of this.members) if (this.connections.get(id)?.open === false) this.drop(id);
+      throw err;
+    }
   }
 
   /** A signal relayed from `from`. */
@@ -74,6 +83,9 @@ export class WebRtcTransport implements Transport {
       this.drop(from);
       conn = undefined;
     }
+    // Only the higher id answers: a late signal for a connection we initiated and dropped must not
+    // create an answering one that never opens (setMembers opens a fresh one on the next epoch).
+    if (!conn && this.selfId < from) return;
     conn ??= this.open(from, wire.connId, false);
     conn.peer.signal(wire.signal);
   }
@@ -92,6 +104,7 @@ export class WebRtcTransport implements Transport {
     if (!channel || channel.bufferedAmount <= HIGH_WATER_BYTES) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (): void => {
+        clearInterval(poll);
         channel.removeEventListener('bufferedamountlow', done);
         channel.removeEventListener('close', done);
         if (channel.readyState === 'open') resolve();
@@ -99,6 +112,10 @@ export class WebRtcTransport implements Transport {
       };
       channel.addEventListener('bufferedamountlow', done);
       channel.addEventListener('close', done);
+      // @roamhq/wrtc (a Node WebRTC) never fires 'bufferedamountlow': watch bufferedAmount as well.
+      const poll = setInterval(() => {
+        if (channel.readyState !== 'open' || channel.bufferedAmount <= channel.bufferedAmountLowThreshold) done();
+      }, DRAIN_POLL_MS);
     });
   }
 

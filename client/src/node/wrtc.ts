@@ -1,0 +1,51 @@
+/**
+ * WebRTC for simple-peer in Node, from `node-datachannel`'s W3C polyfill (libdatachannel, shipped
+ * as a binary inside the npm package). simple-peer rewrites `offer.sdp` before it sets the local
+ * description, but the polyfill hands out descriptions whose `sdp` cannot be assigned: this thin
+ * subclass returns plain `{ type, sdp }` objects instead. Everything else is the polyfill as is,
+ * including the `bufferedamountlow` event that the transport's backpressure waits on.
+ */
+import { createRequire } from 'node:module';
+import {
+  RTCIceCandidate,
+  RTCPeerConnection as PolyfillPeerConnection,
+  RTCSessionDescription,
+} from 'node-datachannel/polyfill';
+
+class PeerConnection extends PolyfillPeerConnection {
+  override async createOffer(): Promise<RTCSessionDescriptionInit> {
+    const offer = await super.createOffer();
+    return { type: offer.type, sdp: offer.sdp ?? '' };
+  }
+
+  override async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    // libdatachannel made and set its offer on its own when the data channel was created; setting
+    // it again would start a second negotiation while the answer may already be on its way.
+    if (description.type === 'offer' && this.signalingState === 'have-local-offer') return;
+    return super.setLocalDescription(description);
+  }
+
+  override async createAnswer(): Promise<RTCSessionDescriptionInit> {
+    const answer = await super.createAnswer();
+    return { type: answer.type, sdp: answer.sdp ?? '' };
+  }
+}
+
+/** simple-peer's `wrtc` option. */
+export const nodeWrtc = {
+  RTCPeerConnection: PeerConnection,
+  RTCSessionDescription,
+  RTCIceCandidate,
+};
+
+export const WRTC_IMPLEMENTATIONS = ['node-datachannel', 'roamhq'] as const;
+export type WrtcName = (typeof WRTC_IMPLEMENTATIONS)[number];
+
+/**
+ * simple-peer's `wrtc` option from `node-datachannel` (libdatachannel) or `@roamhq/wrtc`
+ * (Chromium's libwebrtc, built for Node). The latter has no `bufferedamountlow` event.
+ */
+export function loadWrtc(name: WrtcName): unknown {
+  if (name === 'node-datachannel') return nodeWrtc;
+  return createRequire(import.meta.url)('@roamhq/wrtc') as unknown;
+}

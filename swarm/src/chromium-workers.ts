@@ -1,0 +1,131 @@
+/**
+ * Tabs in headless Chromium (Debian's, driven by playwright-core): one page per worker, the pages
+ * spread over one or more browser processes. Tabs are polled through `window.tabswarm`.
+ */
+import { appendFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { StepRecord } from '../../shared/src/train/session.ts';
+import type { TabStatus } from '../../client/src/status.ts';
+import type { WorkerHandle } from './worker-handle.ts';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** As in e2e/harness.ts; see ../shared/PLATFORM.md. Root on a closed network, host ICE candidates, no throttling of background tabs. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+/** A tab whose main thread is busy answers later; the run loop does not wait longer than this for it. */
+const POLL_TIMEOUT_MS = 10_000;
+
+/** `promise`, or null after `ms` (the late answer is dropped; the next poll asks again). */
+function withinMs<T>(ms: number, promise: Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+interface Poll {
+  status: TabStatus;
+  records: StepRecord[];
+  /** Time of the history's first record: a tab that rejoins the room starts a new history. */
+  first: number | null;
+}
+
+class TabHandle implements WorkerHandle {
+  readonly runtime = 'chromium' as const;
+  status: TabStatus | null = null;
+  readonly records: StepRecord[] = [];
+  failure: string | null = null;
+  private stopped = false;
+  /** Records of the tab's current history already copied, and that history's first record time. */
+  private copied = 0;
+  private first: number | null = null;
+
+  constructor(readonly index: number, private readonly page: Page, logFile: string) {
+    const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+    page.on('console', (msg) => {
+      // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise.
+      if (!msg.text().includes('GL Driver Message')) log(`${msg.type()}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => log(`page error: ${err.message}`));
+    page.on('crash', () => {
+      this.failure = `tab ${index} crashed`;
+    });
+  }
+
+  async refresh(): Promise<void> {
+    if (this.stopped || this.failure) return;
+    try {
+      const poll: Poll | null = await withinMs(POLL_TIMEOUT_MS, this.page.evaluate(([from, first]) => {
+        if (!window.tabswarm) return null;
+        const history = window.tabswarm.history();
+        const head = history[0]?.time ?? null;
+        return { status: window.tabswarm.status(), records: history.slice(head === first ? from : 0), first: head };
+      }, [this.copied, this.first] as const));
+      if (!poll) return;
+      if (poll.first !== this.first) this.copied = 0;
+      this.first = poll.first;
+      this.copied += poll.records.length;
+      this.status = poll.status;
+      this.records.push(...poll.records);
+    } catch (err) {
+      if (!this.stopped) this.failure = `tab ${this.index}: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    await this.refresh();
+    this.stopped = true;
+    await this.page.close().catch(() => undefined);
+  }
+}
+
+export interface Tabs {
+  handles: WorkerHandle[];
+  close(): Promise<void>;
+}
+
+/** Opens `count` tabs at `url(i)` (worker indices `firstIndex`..), over `browsers` Chromium processes. */
+export async function launchTabs(init: {
+  count: number;
+  firstIndex: number;
+  browsers: number;
+  url: (index: number) => string;
+  logFile: (index: number) => string;
+}): Promise<Tabs> {
+  const browsers: Browser[] = [];
+  const handles: WorkerHandle[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
+  };
+  try {
+    for (let b = 0; b < Math.min(init.browsers, init.count); b++) {
+      browsers.push(await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }));
+    }
+    const contexts = await Promise.all(browsers.map((b) => b.newContext()));
+    for (let i = 0; i < init.count; i++) {
+      const index = init.firstIndex + i;
+      const page = await contexts[i % contexts.length]!.newPage();
+      const handle = new TabHandle(index, page, init.logFile(index));
+      // 'commit': a tab training on the cpu backend blocks its main thread, and with it 'load'.
+      await page.goto(init.url(index), { waitUntil: 'commit' });
+      handles.push(handle);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { handles, close };
+}
