@@ -12,22 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { build } from 'vite';
 import type { BackendResult, BenchOptions } from './core.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../swarm/src/chromium.ts';
 import { busyMachineWarning, CpuMeter, hostEnvironment, loadAverage1m } from './machine.ts';
 
 const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url));
 const DIST_DIR = path.join(BROWSER_DIR, 'dist');
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** PLATFORM.md: what lets Chromium run as root on this closed network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-];
 /** The whole page run; SwiftShader is slow and GreedyLore's refresh is a ~30 s f64 SVD. */
 const PAGE_TIMEOUT_MS = 20 * 60_000;
 

@@ -3,21 +3,7 @@ import { expect, type Browser, type Page } from '@playwright/test';
 import type { TabStatus } from '../client/src/status.ts';
 import type { StepRecord } from '../shared/src/train/session.ts';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** See ../shared/PLATFORM.md: these let Chromium run as root on a closed network, and use host ICE candidates. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  // Tabs in the background must keep training at full speed.
-  '--disable-background-timer-throttling',
-  '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-];
+export { CHROMIUM_ARGS, CHROMIUM_PATH } from '../swarm/src/chromium.ts';
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
 export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 

@@ -6,22 +6,9 @@ import { appendFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { StepRecord } from '../../shared/src/train/session.ts';
 import type { TabStatus } from '../../client/src/status.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** As in e2e/harness.ts; see ../shared/PLATFORM.md. Root on a closed network, host ICE candidates, no throttling of background tabs. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--disable-background-timer-throttling',
-  '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-];
 
 /** A tab whose main thread is busy answers later; the run loop does not wait longer than this for it. */
 const POLL_TIMEOUT_MS = 10_000;
