@@ -15,17 +15,13 @@
  *   shared machine hits all of them; time ratios to `none` are medians of per-round ratios.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Collective } from '../shared/src/collective/collective.ts';
-import { createAggregator, type AggregatorConfig, type CollectiveBytes, type GradientAggregator, type LayerShape } from '../shared/src/compress/index.ts';
-import { layerSize, matrixView, sentBytes } from '../shared/src/compress/layers.ts';
-import { simulatePeers } from '../shared/src/compress/testing.ts';
-import { Rng } from '../shared/src/rng.ts';
-import { yieldToEventLoop } from '../shared/src/yield.ts';
+import { type Collective, createAggregator, type AggregatorConfig, type CollectiveBytes, type GradientAggregator, type LayerShape, layerSize, matrixView, sentBytes, Rng, yieldToEventLoop } from '@tabswarm/shared';
+import { simulatePeers } from '@tabswarm/shared/testing';
 
 export const METHOD = [
   'Model: MLP 784-1024-256-10 with biases (1,068,810 parameters), gradients drawn once from the seeded Rng with a decaying spectrum (8 rank-1 terms, halving energy, plus 10% noise); 4 gradient sets rotate over steps and peers.',
   'Peer path (headline): one peer\'s `aggregate` for a 4-peer step against an echo collective (all-reduce returns 4x the input, all-gather returns 4 copies of the blob). This is compress + the tfjs products + decompress (all 4 blobs for all-gather codecs) + error-feedback bookkeeping; the echo\'s own copying is timed separately and subtracted. Chosen over simulatePeers total/4 because a real peer only pays for its own message and the interleaved peers of simulatePeers also pay for the in-memory reduction, which stands in for the network.',
-  'Simulated (cross-check): all 4 peers through shared/src/compress/testing.ts `simulatePeers`, wall time / 4, starting from the peer path\'s shared state (exportSharedState/importSharedState), so GreedyLore does not refresh again and EF21 is past its dense first step. It includes the in-memory reduction (and, for fp16, its per-hop half rounding).',
+  'Simulated (cross-check): all 4 peers through `simulatePeers` of @tabswarm/shared/testing, wall time / 4, starting from the peer path\'s shared state (exportSharedState/importSharedState), so GreedyLore does not refresh again and EF21 is past its dense first step. It includes the in-memory reduction (and, for fp16, its per-hop half rounding).',
   'Warm-up steps run first (JIT, shader compilation; GreedyLore\'s step 0 is its refresh, EF21\'s its dense initialisation, both reported as step 0). Timed rounds then interleave the cases: round r times one step of each case, so machine noise hits all of them; a case whose steps are slow gets fewer rounds (steps column) within a time budget.',
   'Times are medians and p90 (nearest rank) in ms over the timed steps. "vs none" is the median over rounds of (this case / none) measured in the same round. Bytes are `bytesPerStep(4)`: what one peer sends in one steady step with 4 peers (ring all-reduce 2(N-1)/N of its input, all-gather (N-1) times its blob), frame headers excluded; "ratio to fp32" is none\'s bytes / these bytes.',
 ].join('\n');

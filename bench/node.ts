@@ -1,4 +1,4 @@
-/** The benchmark on tfjs's cpu backend in this Node process (pure @tensorflow/tfjs, see PLATFORM.md). */
+/** The benchmark on tfjs's cpu backend in this Node process (pure JavaScript; tfjs-node cannot install here, it downloads a binary). */
 import { runBench, type BackendResult, type BenchOptions } from './core.ts';
 import { busyMachineWarning, CpuMeter, hostEnvironment, loadAverage1m } from './machine.ts';
 

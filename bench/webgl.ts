@@ -1,7 +1,7 @@
 /**
  * The benchmark on tfjs's webgl backend in headless Chromium: builds bench/browser with Vite,
  * serves it from 127.0.0.1 on a free port, opens it in Debian's Chromium through Playwright and
- * collects `window.benchResults`. On this machine WebGL is SwiftShader (software), see PLATFORM.md.
+ * collects `window.benchResults`. On machines without a GPU, WebGL is SwiftShader (software).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -9,10 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from '@playwright/test';
 import { build } from 'vite';
 import type { BackendResult, BenchOptions } from './core.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../swarm/src/chromium.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, isGlNotice, launchChromium } from '@tabswarm/launch';
 import { busyMachineWarning, CpuMeter, hostEnvironment, loadAverage1m } from './machine.ts';
 
 const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url));
@@ -60,14 +59,13 @@ export async function runWebglBench(options: Omit<BenchOptions, 'backend'>): Pro
 
   const { server, url } = await serve(DIST_DIR);
   const meter = CpuMeter.start();
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (msg) => {
       const text = msg.text();
       if (text.startsWith('[bench] ')) log(text.slice('[bench] '.length));
-      // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise.
-      else if ((msg.type() === 'error' || msg.type() === 'warning') && !text.includes('GL Driver Message')) log(`page ${msg.type()}: ${text}`);
+      else if ((msg.type() === 'error' || msg.type() === 'warning') && !isGlNotice(text)) log(`page ${msg.type()}: ${text}`);
     });
     page.on('pageerror', (err) => log(`page error: ${err.message}`));
     const query = new URLSearchParams();

@@ -1,9 +1,8 @@
 /** What every end-to-end test shares: the browser, the server address, and waiting on tabs. */
 import { expect, type Browser, type Page } from '@playwright/test';
-import type { TabStatus } from '../client/src/status.ts';
-import type { StepRecord } from '../shared/src/train/session.ts';
+import type { TabStatus, StepRecord } from '@tabswarm/shared/protocol';
 
-export { CHROMIUM_ARGS, CHROMIUM_PATH } from '../swarm/src/chromium.ts';
+import { isGlNotice } from '@tabswarm/launch';
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
 export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 
@@ -15,8 +14,7 @@ export async function openTabs(browser: Browser, count: number, query: string, p
     const page = await context.newPage();
     page.on('pageerror', (err) => console.log(`[tab ${i}] page error: ${err.message}`));
     page.on('console', (msg) => {
-      // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise here.
-      if ((msg.type() === 'error' || msg.type() === 'warning') && !msg.text().includes('GL Driver Message')) console.log(`[tab ${i}] ${msg.type()}: ${msg.text()}`);
+      if ((msg.type() === 'error' || msg.type() === 'warning') && !isGlNotice(msg.text())) console.log(`[tab ${i}] ${msg.type()}: ${msg.text()}`);
     });
     await prepare?.(page, i);
     await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });

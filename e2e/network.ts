@@ -12,7 +12,7 @@
  * - jitter: Chromium has none; asking for it is an error rather than a silent no-op.
  */
 import type { Page } from '@playwright/test';
-import type { LinkSettings } from '../shared/src/link.ts';
+import type { LinkSettings } from '@tabswarm/shared/protocol';
 
 /** An upload cap no data channel reaches here (~16 MB/s between tabs): it only switches emulation on. */
 const NO_CAP_BYTES_PER_SEC = 1e9;

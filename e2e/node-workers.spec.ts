@@ -3,10 +3,9 @@
  * stack in the tab): they train together and hold identical weights.
  */
 import { expect, test } from '@playwright/test';
-import type { TabStatus } from '../client/src/status.ts';
+import type { TabStatus } from '@tabswarm/shared/protocol';
 import { BASE_URL, historyOf, openTabs, status, uniqueRoom } from './harness.ts';
-import { launchNodeWorker } from '../swarm/src/node-workers.ts';
-import type { WorkerHandle } from '../swarm/src/worker-handle.ts';
+import { launchNodeWorker, type WorkerHandle } from '@tabswarm/launch';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

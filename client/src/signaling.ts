@@ -3,10 +3,7 @@
  * WebRTC signals. Gradients and weights never pass through here.
  */
 import { io, type Socket } from 'socket.io-client';
-import type {
-  Ack, ClientToServerEvents, EvictedEvent, JoinResult, MembersEvent, ServerToClientEvents, SignalEvent,
-} from '../../signaling-server/src/protocol.ts';
-import { TimeoutError } from '../../shared/src/errors.ts';
+import { type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ServerToClientEvents, type SignalEvent, TimeoutError } from '@tabswarm/shared/protocol';
 
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

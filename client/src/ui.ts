@@ -1,8 +1,6 @@
 /** The page: who this tab is, who it trains with, how training goes, and why anything failed. */
-import { formatLinkSettings } from '../../shared/src/link.ts';
-import type { StepRecord } from '../../shared/src/train/session.ts';
+import { formatLinkSettings, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
 import { LinePlot } from './plot.ts';
-import type { TabStatus } from './status.ts';
 
 const STYLE = `
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }

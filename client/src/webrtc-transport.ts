@@ -5,10 +5,8 @@
  * with the remains of an older connection.
  */
 import SimplePeer from 'simple-peer';
-import { raceSignal } from '../../shared/src/deadline.ts';
-import { PeerLeftError } from '../../shared/src/errors.ts';
-import type { Transport } from '../../shared/src/transport/transport.ts';
-import { MAX_FRAME_BYTES } from '../../shared/src/wire/frame.ts';
+import { raceSignal, type Transport, MAX_FRAME_BYTES } from '@tabswarm/shared';
+import { PeerLeftError } from '@tabswarm/shared/protocol';
 
 /** Above this many bytes queued in a channel, senders wait for it to drain (Chromium throws at ~16 MiB). */
 const HIGH_WATER_BYTES = 1024 * 1024;

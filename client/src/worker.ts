@@ -4,17 +4,10 @@
  * between a tab and Node (how to start a tfjs backend, how to read MNIST, which WebRTC
  * implementation) comes in through WorkerOptions.
  */
-import { errorMessage } from '../../shared/src/errors.ts';
-import { isShaped, parseLinkSettings, type LinkSettings } from '../../shared/src/link.ts';
-import { Model } from '../../shared/src/model/model.ts';
-import { pickConfigParams, type RunConfig } from '../../shared/src/train/config.ts';
-import { TrainingSession, type MembershipView, type SessionEvent, type StepRecord } from '../../shared/src/train/session.ts';
-import { ShapedTransport } from '../../shared/src/transport/shaped-transport.ts';
-import { Messenger } from '../../shared/src/wire/messenger.ts';
-import type { Dataset } from '../../shared/src/data/mnist.ts';
+import { errorMessage, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { Model, TrainingSession, type MembershipView, type SessionEvent, type StepRecord, ShapedTransport, Messenger, type Dataset } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { SignalingClient } from './signaling.ts';
-import type { TabStatus } from './status.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
 export interface WorkerOptions {

@@ -8,16 +8,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { io, type Socket } from 'socket.io-client';
-import { quadrantImages } from '../../shared/src/data/synthetic.ts';
-import { Model } from '../../shared/src/model/model.ts';
-import { parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
-import { TrainingSession } from '../../shared/src/train/session.ts';
-import { InMemoryNetwork } from '../../shared/src/transport/in-memory-transport.ts';
-import { decodeFrame, MessageKind } from '../../shared/src/wire/frame.ts';
-import { Messenger } from '../../shared/src/wire/messenger.ts';
-import type { Ack, ClientToServerEvents, JoinResult, ServerToClientEvents } from './protocol.ts';
+import { quadrantImages } from '@tabswarm/shared/testing';
+import { Model, TrainingSession, InMemoryNetwork, decodeFrame, MessageKind, Messenger } from '@tabswarm/shared';
+import { parseRunConfig, type RunConfig, type Ack, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { createSignalingServer, type SignalingOptions } from './server.ts';
 
 const silent = { info() {}, error() {} };

@@ -5,8 +5,7 @@
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { errorMessage } from '../../shared/src/errors.ts';
-import { CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
+import { errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
 import { createSignalingServer } from './server.ts';
 
 const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--KEY VALUE]...

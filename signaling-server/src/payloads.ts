@@ -2,17 +2,7 @@
  * Boundary checks of what tabs send. Everything arrives as `unknown`, whatever the event map says:
  * any client can emit anything.
  */
-import {
-  MAX_NAME_LENGTH,
-  MAX_REPORT_LENGTH,
-  MAX_SIGNAL_BYTES,
-  ROOM_NAME_PATTERN,
-  type JoinRequest,
-  type RelayRequest,
-  type ReportRequest,
-  type ResyncRequest,
-  type SignalingErrorName,
-} from './protocol.ts';
+import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_SIGNAL_BYTES, ROOM_NAME_PATTERN, type JoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest, type SignalingErrorName } from '@tabswarm/shared/protocol';
 
 /** An error the client caused or may act on; its name and message go back to the client. */
 export class ProtocolError extends Error {

@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import { DEFAULT_CONFIG } from '../../shared/src/train/config.ts';
-import type { Ack, ClientToServerEvents, ErrorPayload, JoinResult, MembersEvent, ServerToClientEvents } from './protocol.ts';
+import { DEFAULT_CONFIG, type Ack, type ClientToServerEvents, type ErrorPayload, type JoinResult, type MembersEvent, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { createSignalingServer, type Logger, type SignalingOptions, type SignalingServer } from './server.ts';
 
 type Tab = Socket<ServerToClientEvents, ClientToServerEvents>;

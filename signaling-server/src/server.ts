@@ -11,17 +11,8 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server, type Socket } from 'socket.io';
-import { errorMessage } from '../../shared/src/errors.ts';
-import { DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
+import { errorMessage, DEFAULT_CONFIG, parseRunConfig, type RunConfig, type Ack, type AckCallback, type ClientToServerEvents, type ErrorPayload, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { parseJoinRequest, parseRelayRequest, parseReportRequest, parseResyncRequest, ProtocolError } from './payloads.ts';
-import type {
-  Ack,
-  AckCallback,
-  ClientToServerEvents,
-  ErrorPayload,
-  JoinResult,
-  ServerToClientEvents,
-} from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { sendText, serveStatic } from './static-files.ts';
 

@@ -3,7 +3,7 @@
  * `npm run swarm -- sweep [options]` runs a sweep; `npm run swarm -- report DIR` draws stored
  * results again. See USAGE in options.ts and docs/SWARM.md.
  */
-import { errorMessage } from '../../shared/src/errors.ts';
+import { errorMessage } from '@tabswarm/shared/protocol';
 import { parseCommand, USAGE, type Command } from './options.ts';
 import { formatBytes, Progress } from './progress.ts';
 import { rerender } from './rerender.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StepRecord } from '../../shared/src/train/session.ts';
+import type { StepRecord } from '@tabswarm/shared/protocol';
 import { accuracyCurve, summarize, type RunMetrics, type WorkerMetrics } from './metrics.ts';
 
 function record(step: number, time: number, extra: Partial<StepRecord> = {}): StepRecord {

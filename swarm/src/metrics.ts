@@ -3,9 +3,8 @@
  * Pure functions over the workers' step records, so the numbers in summary.json, the report page
  * and the sweep table are computed once, here, and tested.
  */
-import type { LINK_KEYS } from '../../shared/src/link.ts';
-import type { RunConfig } from '../../shared/src/train/config.ts';
-import type { SessionEvent, StepRecord } from '../../shared/src/train/session.ts';
+import type { WorkerHandle } from '@tabswarm/launch';
+import type { LINK_KEYS, RunConfig, SessionEvent, StepRecord } from '@tabswarm/shared/protocol';
 
 export const RUNTIMES = ['node', 'chromium', 'mixed'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -251,4 +250,21 @@ function identicalWeights(workers: readonly WorkerMetrics[]): boolean | null {
   const first = workers[0];
   if (!first || workers.some((w) => w.step !== first.step)) return null;
   return workers.every((w) => w.weightsHash !== '' && w.weightsHash === first.weightsHash);
+}
+
+/** What the run's metrics keep of one worker. */
+export function workerMetrics(handle: WorkerHandle): WorkerMetrics {
+  const s = handle.status;
+  return {
+    index: handle.index,
+    runtime: handle.runtime,
+    peerId: s?.peerId ?? null,
+    backend: s?.backend ?? null,
+    state: handle.failure ? 'error' : (s?.state ?? 'connecting'),
+    error: handle.failure ?? s?.error ?? null,
+    step: s?.step ?? 0,
+    weightsHash: s?.weightsHash ?? '',
+    records: [...handle.records],
+    events: s?.events ?? [],
+  };
 }

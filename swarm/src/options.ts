@@ -4,9 +4,7 @@
  * kebab-case (`--target-accuracy`). A sweep takes comma-separated lists for any configuration or
  * link key and runs every combination.
  */
-import { ConfigError } from '../../shared/src/errors.ts';
-import { CONFIG_KEYS, parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
-import { LINK_KEYS, parseLinkSettings } from '../../shared/src/link.ts';
+import { ConfigError, CONFIG_KEYS, parseRunConfig, type RunConfig, LINK_KEYS, parseLinkSettings } from '@tabswarm/shared/protocol';
 import { RUNTIMES, type Link, type LinkKey, type Runtime } from './metrics.ts';
 
 export const TAB_BACKENDS = ['webgl', 'wasm', 'cpu'] as const;

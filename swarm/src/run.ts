@@ -7,16 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../../shared/src/errors.ts';
-import { parseRunConfig, type RunConfig } from '../../shared/src/train/config.ts';
-import { launchTabs, type Tabs } from './chromium-workers.ts';
-import { firstStepAtTarget, summarize, type RunMetrics, type RunSummary, type StopReason } from './metrics.ts';
-import { launchNodeWorker } from './node-workers.ts';
+import { errorMessage, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
+import { firstStepAtTarget, summarize, workerMetrics, type RunMetrics, type RunSummary, type StopReason } from './metrics.ts';
 import type { RunOptions } from './options.ts';
 import { Progress, type ProgressState } from './progress.ts';
 import { renderRunReport } from './report-html.ts';
-import { startServer, type RunningServer } from './server.ts';
-import { workerMetrics, type WorkerHandle } from './worker-handle.ts';
+import { launchNodeWorker, launchTabs, startServer, type RunningServer, type Tabs, type WorkerHandle } from '@tabswarm/launch';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How often the workers' state is read and the progress line redrawn. */

@@ -3,8 +3,7 @@
  * `--KEY VALUE` pair is what a tab reads from its URL parameters: the run configuration (used if
  * this worker creates the room) and link keys such as `bandwidth` or `latency`.
  */
-import { ConfigError } from '../../../shared/src/errors.ts';
-import { parseRunConfig, pickConfigParams } from '../../../shared/src/train/config.ts';
+import { ConfigError, parseRunConfig, pickConfigParams } from '@tabswarm/shared/protocol';
 import { WRTC_IMPLEMENTATIONS, type WrtcName } from './wrtc.ts';
 
 export interface NodeWorkerArgs {

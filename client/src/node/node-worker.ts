@@ -11,12 +11,10 @@
  * until the parent says stop: the parent decides when the whole swarm is finished.
  */
 import * as tf from '@tensorflow/tfjs';
-import { errorMessage } from '../../../shared/src/errors.ts';
+import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
 import type { BackendChoice, BackendExclusion } from '../backend.ts';
-import type { TabStatus } from '../status.ts';
 import { SwarmWorker } from '../worker.ts';
 import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeBackend, type NodeWorkerArgs } from './args.ts';
-import { isStopRequest, type WorkerReport } from './messages.ts';
 import { loadMnistFromFs } from './mnist-fs.ts';
 import { loadWrtc } from './wrtc.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../rng.ts';
-import { createLocalGroup } from './local-group.ts';
+import { createLocalGroup } from '../testing/local-group.ts';
 
 function inputs(n: number, length: number, seed: number): Float32Array[] {
   return Array.from({ length: n }, (_, i) => new Rng(seed * 100 + i).fillGaussian(new Float32Array(length)) as Float32Array);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { createAggregator, PowerSgdAggregator, type AggregatorConfig } from './index.ts';
 import { Rng } from '../rng.ts';
 import { TAG_DENSE } from './layers.ts';
-import { gaussianArray, simulatePeers, type CollectiveCall } from './testing.ts';
+import { gaussianArray, simulatePeers, type CollectiveCall } from '../testing/simulated-collective.ts';
 import type { GradientAggregator, LayerShape } from './types.ts';
 
 await tf.setBackend('cpu');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { fp16Codec } from './fp16.ts';
 import { CODEC_IDS } from './ids.ts';
 import { noneCodec } from './none.ts';
@@ -8,7 +9,7 @@ import { createQsgd } from './qsgd.ts';
 import { createRandomK } from './randomk.ts';
 import { createGaussianSketch } from './sketch-gaussian.ts';
 import { createHaarSketch } from './sketch-haar.ts';
-import { gaussianArray } from './testing.ts';
+import { gaussianArray } from '../testing/simulated-collective.ts';
 import { createTopK, topKIndices } from './topk.ts';
 import type { Codec, CodecContext, LayerShape, LinearCodec } from './types.ts';
 

@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { Rng } from '../rng.ts';
 import { createAggregator, type AggregatorConfig } from './index.ts';
-import { simulatePeers } from './testing.ts';
+import { simulatePeers } from '../testing/simulated-collective.ts';
 
 await tf.setBackend('cpu');
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { Rng } from '../rng.ts';
 import { multiplyTransposed, orthonormalizeColumns, svd } from './linalg.ts';
 import { PowerSgdAggregator, powerSgdView } from './powersgd.ts';
-import { gaussianArray, simulatePeers } from './testing.ts';
+import { gaussianArray, simulatePeers } from '../testing/simulated-collective.ts';
 import type { LayerShape } from './types.ts';
 
 await tf.setBackend('cpu');

@@ -3,7 +3,7 @@
  * only feed this peer's message, so backends may differ in the last bits; nothing computed here
  * decides shared state directly. Every tensor created here is disposed before returning.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** op(A) op(B) with op = transpose where asked; A is aRows x aCols, B is bRows x bCols as stored. */
 export function matMul(

@@ -4,8 +4,11 @@
  *
  * Initial weights come from the run seed (Glorot uniform, computed in TypeScript), so every
  * replica starts from the same bits without any transfer.
+ *
+ * Only tfjs-core is imported here: the runner (the tab, the Node worker, a test) sets tfjs up by
+ * importing `@tensorflow/tfjs`, which registers the backends and the gradients this needs.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape } from '../compress/types.ts';
 import { Rng } from '../rng.ts';
 import type { Dataset } from '../data/mnist.ts';
@@ -37,7 +40,7 @@ const ARCHITECTURES: Record<ModelName, (shape: [number, number, number], classes
         { name: 'dense2/bias', shape: [classes] },
       ],
       forward: (x, [w1, b1, w2, b2]) => {
-        const flat = x.reshape([x.shape[0], inputs]) as tf.Tensor2D;
+        const flat = tf.reshape(x, [x.shape[0], inputs]) as tf.Tensor2D;
         const hidden = tf.relu(tf.add(tf.matMul(flat, w1 as tf.Variable<tf.Rank.R2>), b1!));
         return tf.add(tf.matMul(hidden, w2 as tf.Variable<tf.Rank.R2>), b2!) as tf.Tensor2D;
       },
@@ -61,7 +64,7 @@ const ARCHITECTURES: Record<ModelName, (shape: [number, number, number], classes
         y = tf.maxPool(y, 2, 2, 'valid');
         y = tf.relu(tf.add(tf.conv2d(y, k2 as tf.Variable<tf.Rank.R4>, 1, 'valid'), b2!)) as tf.Tensor4D;
         y = tf.maxPool(y, 2, 2, 'valid');
-        const f = y.reshape([y.shape[0], flat]) as tf.Tensor2D;
+        const f = tf.reshape(y, [y.shape[0], flat]) as tf.Tensor2D;
         return tf.add(tf.matMul(f, wd as tf.Variable<tf.Rank.R2>), bd!) as tf.Tensor2D;
       },
     };
@@ -135,7 +138,7 @@ export class Model {
       const features = this.inputShape[0] * this.inputShape[1] * this.inputShape[2];
       const predicted = tf.tidy(() => {
         const x = tf.tensor4d(data.images.subarray(start * features, (start + n) * features), [n, ...this.inputShape]);
-        return this.arch.forward(x, this.variables).argMax(1);
+        return tf.argMax(this.arch.forward(x, this.variables), 1);
       });
       const labels = predicted.dataSync();
       predicted.dispose();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import type { Dataset } from '../data/mnist.ts';
 import { Model } from '../model/model.ts';
 import { quadrantImages } from '../data/synthetic.ts';

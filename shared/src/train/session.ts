@@ -26,6 +26,7 @@ import type { RunConfig } from './config.ts';
 import { hashArrays, hasNonFinite } from './hash.ts';
 import { createOptimizer, type Optimizer } from './optimizer.ts';
 import { assignShard } from './shard.ts';
+import type { SessionEvent, StepRecord } from '../protocol/status.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 
 export interface MembershipView {
@@ -35,36 +36,6 @@ export interface MembershipView {
 }
 
 export type SessionState = 'connecting' | 'training' | 'done' | 'error';
-
-export interface StepRecord {
-  step: number;
-  epoch: number;
-  peers: number;
-  loss: number;
-  /** Set on the steps where test accuracy was measured. */
-  testAccuracy?: number;
-  bytesSent: number;
-  bytesReceived: number;
-  /** Hash of the weights after this step: equal on every replica. */
-  weightsHash: string;
-  /**
-   * Milliseconds in each phase: the local gradient; compression and decompression (the
-   * aggregator's own work); waiting inside collectives; the optimizer, hashing and evaluation.
-   */
-  ms: { compute: number; compress: number; communicate: number; apply: number; total: number };
-  /** Wall-clock time at the end of the step (ms since epoch). */
-  time: number;
-}
-
-export interface SessionEvent {
-  time: number;
-  kind:
-    | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'recovered' | 'divergence'
-    | 'nonfinite' | 'evicted' | 'done' | 'error';
-  message: string;
-  /** How long the recovery or transfer took, where that applies. */
-  ms?: number;
-}
 
 export interface SessionInit {
   selfId: string;

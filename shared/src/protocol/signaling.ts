@@ -1,8 +1,7 @@
 /**
  * The socket.io protocol between a tab and the signaling server, shared by both sides
- * (`Server<ClientToServerEvents, ServerToClientEvents>` here, `Socket<ServerToClientEvents,
- * ClientToServerEvents>` in the client). The client imports this file by relative path, so it
- * holds only types, type-only imports and plain constants: no Node built-ins, no socket.io values.
+ * (`Server<ClientToServerEvents, ServerToClientEvents>` in the server, `Socket<ServerToClientEvents,
+ * ClientToServerEvents>` in the client). Types and plain constants only: no socket.io values.
  *
  * Membership contract:
  * - A peer id names one membership: every `room:join` yields a fresh id, also when the same socket
@@ -14,7 +13,7 @@
  *   so a client may ignore any `room:members` whose epoch is not above the last one it saw.
  * - The room's run configuration is fixed by its first joiner and lives until the room empties.
  */
-import type { RunConfig } from '../../shared/src/train/config.ts';
+import type { RunConfig } from '../train/config.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;

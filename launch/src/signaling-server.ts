@@ -1,9 +1,9 @@
-/** The signaling server, in this process, on a free port unless told otherwise. */
+/** The signaling server in this process, on a free port unless told otherwise (the swarm CLI, tests). */
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSignalingServer } from '../../signaling-server/src/server.ts';
-import type { RunConfig } from '../../shared/src/train/config.ts';
+import { createSignalingServer } from '@tabswarm/signaling-server';
+import type { RunConfig } from '@tabswarm/shared/protocol';
 
 export interface RunningServer {
   url: string;

@@ -1,10 +1,41 @@
 /**
- * `window.tabswarm.status()`: the tab's state for tests and tools. A stable interface: fields are
- * added, never renamed or removed.
+ * What a worker tells tools about itself: `window.tabswarm.status()` and `history()` in a tab,
+ * the same records over IPC from a Node worker, and in the swarm CLI's metrics. A stable
+ * interface: fields are added, never renamed or removed.
  */
-import type { LinkSettings } from '../../shared/src/link.ts';
-import type { RunConfig } from '../../shared/src/train/config.ts';
-import type { SessionEvent, StepRecord } from '../../shared/src/train/session.ts';
+import type { LinkSettings } from '../link.ts';
+import type { RunConfig } from '../train/config.ts';
+
+export interface StepRecord {
+  step: number;
+  epoch: number;
+  peers: number;
+  loss: number;
+  /** Set on the steps where test accuracy was measured. */
+  testAccuracy?: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Hash of the weights after this step: equal on every replica. */
+  weightsHash: string;
+  /**
+   * Milliseconds in each phase: the local gradient; compression and decompression (the
+   * aggregator's own work); waiting inside collectives; the optimizer, hashing and evaluation.
+   */
+  ms: { compute: number; compress: number; communicate: number; apply: number; total: number };
+  /** Wall-clock time at the end of the step (ms since epoch). */
+  time: number;
+}
+
+export interface SessionEvent {
+  time: number;
+  kind:
+    | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'recovered' | 'divergence'
+    | 'nonfinite' | 'evicted' | 'done' | 'error';
+  message: string;
+  /** How long the recovery or transfer took, where that applies. */
+  ms?: number;
+}
+
 
 export interface TabStatus {
   peerId: string | null;
@@ -49,10 +80,4 @@ export interface TabswarmApi {
   status(): TabStatus;
   /** Every step's record: loss, accuracy where measured, bytes, time per phase. */
   history(): readonly StepRecord[];
-}
-
-declare global {
-  interface Window {
-    tabswarm: TabswarmApi;
-  }
 }

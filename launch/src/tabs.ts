@@ -3,10 +3,9 @@
  * spread over one or more browser processes. Tabs are polled through `window.tabswarm`.
  */
 import { appendFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import type { StepRecord } from '../../shared/src/train/session.ts';
-import type { TabStatus } from '../../client/src/status.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
+import type { Browser, Page } from 'playwright-core';
+import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
+import { isGlNotice, launchChromium } from './chromium.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 
@@ -42,8 +41,7 @@ class TabHandle implements WorkerHandle {
   constructor(readonly index: number, private readonly page: Page, logFile: string) {
     const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     page.on('console', (msg) => {
-      // SwiftShader's "GPU stall due to ReadPixels" notices are expected noise.
-      if (!msg.text().includes('GL Driver Message')) log(`${msg.type()}: ${msg.text()}`);
+      if (!isGlNotice(msg.text())) log(`${msg.type()}: ${msg.text()}`);
     });
     page.on('pageerror', (err) => log(`page error: ${err.message}`));
     page.on('crash', () => {
@@ -99,7 +97,7 @@ export async function launchTabs(init: {
   };
   try {
     for (let b = 0; b < Math.min(init.browsers, init.count); b++) {
-      browsers.push(await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }));
+      browsers.push(await launchChromium());
     }
     const contexts = await Promise.all(browsers.map((b) => b.newContext()));
     for (let i = 0; i < init.count; i++) {

@@ -1,17 +1,16 @@
 /**
  * Node workers as child processes with an IPC channel: each pushes its status and new step
- * records (client/src/node/messages.ts); its stdout and stderr go to a log file.
+ * records (the IPC messages of `@tabswarm/shared/protocol`); its stdout and stderr go to a log file.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StepRecord } from '../../shared/src/train/session.ts';
-import type { TabStatus } from '../../client/src/status.ts';
-import { isWorkerReport, type StopRequest } from '../../client/src/node/messages.ts';
+import { isWorkerReport, type StepRecord, type StopRequest, type TabStatus } from '@tabswarm/shared/protocol';
 import type { WorkerHandle } from './worker-handle.ts';
 
-export const NODE_WORKER_ENTRY = fileURLToPath(new URL('../../client/src/node/node-worker.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The Node worker's entry point, exported by the client package. */
+export const NODE_WORKER_ENTRY = fileURLToPath(import.meta.resolve('@tabswarm/client/node-worker'));
 /** A worker asked to stop gets this long to send its last report and exit before it is killed. */
 const STOP_GRACE_MS = 5000;
 
@@ -77,7 +76,7 @@ export function launchNodeWorker(init: NodeWorkerInit): WorkerHandle {
   const log = openSync(init.logFile, 'a');
   try {
     const child = fork(NODE_WORKER_ENTRY, args, {
-      cwd: REPO_ROOT,
+      cwd: dirname(NODE_WORKER_ENTRY),
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', log, log, 'ipc'],
     });

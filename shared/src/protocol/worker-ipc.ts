@@ -3,8 +3,7 @@
  * parent may tell it. Step records travel once each: every report carries only the records
  * since the previous one.
  */
-import type { StepRecord } from '../../../shared/src/train/session.ts';
-import type { TabStatus } from '../status.ts';
+import type { StepRecord, TabStatus } from './status.ts';
 
 export interface WorkerReport {
   type: 'report';

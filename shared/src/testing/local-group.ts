@@ -5,8 +5,8 @@
 import { deadline } from '../deadline.ts';
 import { InMemoryNetwork, type InMemoryNetworkInit } from '../transport/in-memory-transport.ts';
 import { Messenger } from '../wire/messenger.ts';
-import type { Collective } from './collective.ts';
-import { RingCollective } from './ring-collective.ts';
+import type { Collective } from '../collective/collective.ts';
+import { RingCollective } from '../collective/ring-collective.ts';
 
 export interface LocalGroup {
   readonly network: InMemoryNetwork;
