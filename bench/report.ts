@@ -6,7 +6,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { METHOD, type BackendResult, type CaseResult } from './core.ts';
+import { METHOD } from './cases.ts';
+import type { BackendResult, CaseResult } from './core.ts';
 
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const JSON_FILE = 'compression.json';

@@ -9,7 +9,8 @@
  *   --cases a,b         only these case ids (plus none); prints the tables and writes nothing
  */
 import { parseArgs } from 'node:util';
-import { CASES, type BackendResult, type BenchOptions } from './core.ts';
+import { CASES } from './cases.ts';
+import type { BackendResult, BenchOptions } from './core.ts';
 import { runNodeBench } from './node.ts';
 import { renderTable, RESULTS_DIR, writeResults } from './report.ts';
 import { runWebglBench } from './webgl.ts';
