@@ -4,15 +4,12 @@
  * the unit tests; alone: `npm run test:sixteen -w swarm`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RunMetrics, RunSummary } from '../src/metrics.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runCli } from './run-cli.ts';
 const WORKERS = 16;
 const STEPS = 10;
 
@@ -20,12 +17,8 @@ test(`${WORKERS} Node workers train together with identical weights`, { timeout:
   const out = mkdtempSync(join(tmpdir(), 'swarm-16-'));
   const started = Date.now();
   try {
-    const args = ['--import', 'tsx', 'swarm/src/cli.ts', '--workers', String(WORKERS), '--steps', String(STEPS),
-      '--evalEvery', '5', '--evalSize', '500', '--timeout', '14m', '--out', out];
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('exit', resolve);
-    });
+    const { code } = await runCli(['--workers', String(WORKERS), '--steps', String(STEPS),
+      '--evalEvery', '5', '--evalSize', '500', '--timeout', '14m', '--out', out], 15 * 60_000, { echo: true });
     const seconds = (Date.now() - started) / 1000;
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as RunSummary;
