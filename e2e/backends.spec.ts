@@ -19,12 +19,15 @@ async function openWith(browser: Browser, queries: string[]): Promise<Page[]> {
 
 test('webgl, wasm and cpu tabs train one model with identical weights', async ({ browser }) => {
   const room = uniqueRoom('backends');
-  const common = `room=${room}&workers=3&steps=12&evalEvery=6&model=mlp`;
+  const steps = 12;
+  const common = `room=${room}&workers=3&steps=${steps}&evalEvery=6&model=mlp`;
   const pages = await openWith(browser, ['webgl', 'wasm', 'cpu'].map((b) => `${common}&backend=${b}`));
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
   expect(statuses.map((s) => s.backend)).toEqual(['webgl', 'wasm', 'cpu']);
   expect(statuses.map((s) => s.backendFallback)).toEqual([null, null, null]);
   const histories = await Promise.all(pages.map(historyOf));
+  // Every tab recorded every step, so the hashes are compared at each one.
+  histories.forEach((h, i) => expect(h.map((r) => r.step), `steps recorded by tab ${i}`).toEqual(Array.from({ length: steps }, (_, s) => s + 1)));
   for (const h of histories) expect(h.map((r) => r.weightsHash)).toEqual(histories[0]!.map((r) => r.weightsHash));
   expect(statuses[0]!.testAccuracy).toBeGreaterThan(0.5);
   await pages[0]!.context().close();
@@ -37,6 +40,7 @@ test('a wasm tab in a cnn room falls back to another backend and says why', asyn
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
   expect(statuses[1]!.backend).not.toBe('wasm');
   expect(statuses[1]!.backendFallback).toContain('Conv2DBackpropFilter');
+  expect(statuses.map((s) => s.step)).toEqual([4, 4]);
   expect(statuses[1]!.weightsHash).toBe(statuses[0]!.weightsHash);
   expect(statuses[0]!.config?.model).toBe('cnn');
   await pages[0]!.context().close();

@@ -6,11 +6,20 @@
 import { expect, test, type Page } from '@playwright/test';
 import { historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 
-/** The step at which every page of `pages` has a history record, and their hashes there. */
+/**
+ * The latest step every page of `pages` has reached, and their hashes there. Fails unless every
+ * history is non-empty and holds a record of that step: a page without it has no hash to compare.
+ */
 async function hashesAtCommonStep(pages: Page[]): Promise<{ step: number; hashes: string[] }> {
   const histories = await Promise.all(pages.map(historyOf));
-  const step = Math.min(...histories.map((h) => h.at(-1)?.step ?? 0));
-  return { step, hashes: histories.map((h) => h.find((r) => r.step === step)?.weightsHash ?? `missing at ${step}`) };
+  histories.forEach((h, i) => expect(h.length, `history of tab ${i}`).toBeGreaterThan(0));
+  const step = Math.min(...histories.map((h) => h.at(-1)!.step));
+  const hashes = histories.map((h, i) => {
+    const record = h.find((r) => r.step === step);
+    expect(record, `tab ${i} has a record of step ${step}`).toBeDefined();
+    return record!.weightsHash;
+  });
+  return { step, hashes };
 }
 
 test('tabs leave and join mid-training; the rest keep training with identical weights', async ({ browser }) => {
@@ -41,10 +50,13 @@ test('tabs leave and join mid-training; the rest keep training with identical we
   await waitForTabs(pages, (s) => s.at(-1)!.step >= firstStep + 3, 60_000);
   const catchUpSeconds = (Date.now() - joinedAt) / 1000;
   const newcomerHistory = await historyOf(newcomer!);
+  expect(newcomerHistory.length, 'the newcomer has trained').toBeGreaterThan(0);
   const joinStep = newcomerHistory[0]!.step;
   const older = await historyOf(pages[0]!);
+  const olderAtJoin = older.find((r) => r.step === joinStep);
+  expect(olderAtJoin, `an older tab has a record of step ${joinStep}`).toBeDefined();
   // Its very first step already matches the others bit for bit.
-  expect(newcomerHistory[0]!.weightsHash).toBe(older.find((r) => r.step === joinStep)?.weightsHash);
+  expect(newcomerHistory[0]!.weightsHash).toBe(olderAtJoin!.weightsHash);
   const afterJoin = await hashesAtCommonStep(pages);
   expect(new Set(afterJoin.hashes).size, `hashes at step ${afterJoin.step}`).toBe(1);
   const transfer = (await status(newcomer!)).events.find((e) => e.kind === 'state-received');

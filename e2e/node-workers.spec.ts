@@ -55,6 +55,9 @@ test('two Node workers and a Chromium tab train MNIST together with identical re
 
     // Everyone sent the same ring share every step: the tab and the Node workers did the same work.
     const tabHistory = await historyOf(page!);
+    expect(tabHistory.map((r) => r.step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    // Replicas agree at every step, not only at the end.
+    for (const w of workers) expect(w.records.map((r) => r.weightsHash)).toEqual(tabHistory.map((r) => r.weightsHash));
     const modelBytes = 4 * (784 * 256 + 256 + 256 * 10 + 10);
     const theory = (2 * NODE_WORKERS / (NODE_WORKERS + 1)) * modelBytes;
     for (const r of [...tabHistory.slice(1), ...workers.flatMap((w) => w.records.slice(1))]) {

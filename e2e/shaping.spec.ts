@@ -42,6 +42,10 @@ async function trainPair(browser: Browser, linkQuery: string, cdp?: LinkSettings
   const pages = await openTabs(browser, 2, query, cdp ? (page) => emulateNetwork(page, cdp) : undefined);
   await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 60_000);
   const [a, b] = await Promise.all(pages.map(historyOf));
+  // Both tabs recorded every step: no measured step is silently missing.
+  const allSteps = Array.from({ length: STEPS }, (_, i) => i + 1);
+  expect(a!.map((r) => r.step)).toEqual(allSteps);
+  expect(b!.map((r) => r.step)).toEqual(allSteps);
   const steps = a!.slice(WARM_UP_STEPS).map((r, i) => {
     const other = b![WARM_UP_STEPS + i]!;
     expect(other.step).toBe(r.step);

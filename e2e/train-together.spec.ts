@@ -39,13 +39,16 @@ test('three tabs train MNIST together over WebRTC with identical replicas', asyn
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   expect(mean(history.slice(-5).map((r) => r.loss))).toBeLessThan(0.6 * mean(history.slice(0, 5).map((r) => r.loss)));
 
+  // Every tab recorded every step, so the checks below compare full histories.
+  const histories = await Promise.all(pages.map(historyOf));
+  const allSteps = Array.from({ length: STEPS }, (_, i) => i + 1);
+  histories.forEach((h, i) => expect(h.map((r) => r.step), `steps recorded by tab ${i}`).toEqual(allSteps));
   // Bytes: a ring all-reduce sends 2(N-1)/N of the model per step.
   const theory = ((2 * (TABS - 1)) / TABS) * 4 * MLP_PARAMETERS;
-  for (const page of pages) {
-    for (const r of (await historyOf(page)).slice(1)) expect(Math.abs(r.bytesSent - theory) / theory).toBeLessThan(0.05);
+  for (const h of histories) {
+    for (const r of h.slice(1)) expect(Math.abs(r.bytesSent - theory) / theory).toBeLessThan(0.05);
   }
   // Replicas agree at every step, not only at the end.
-  const histories = await Promise.all(pages.map(historyOf));
   for (const h of histories) expect(h.map((r) => r.weightsHash)).toEqual(histories[0]!.map((r) => r.weightsHash));
 
   baselineAccuracy = statuses[0]!.testAccuracy!;
@@ -67,6 +70,7 @@ test('PowerSGD rank 4 with error feedback: at least 0.95 of the accuracy with at
     expect(s.compressor).toContain('powersgd');
   }
   const history = await historyOf(pages[0]!);
+  expect(history, 'one record per step').toHaveLength(STEPS);
   const bytesPerStep = median(history.map((r) => r.bytesSent));
   const accuracy = statuses[0]!.testAccuracy!;
   console.log(`powersgd rank 4: accuracy ${accuracy} vs ${baselineAccuracy}; bytes/step ${bytesPerStep} vs ${baselineBytesPerStep} (${(baselineBytesPerStep! / bytesPerStep).toFixed(1)}x fewer); declared ratio ${statuses[0]!.compressionRatio?.toFixed(1)}`);

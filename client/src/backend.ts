@@ -1,5 +1,5 @@
 /**
- * Picks the tfjs backend: WebGL by default (the GPU on a real machine; SwiftShader here),
+ * Picks the tfjs backend: WebGL by default (the GPU; without one, Chromium's software SwiftShader),
  * `?backend=wasm|cpu` to override. A backend that fails to start falls back to the next one, and
  * the fallback is reported with its reason: never silent.
  */
@@ -26,7 +26,10 @@ async function start(name: BackendName): Promise<void> {
   if (tf.getBackend() !== name) throw new Error(`tfjs is running ${tf.getBackend()}, not ${name}`);
 }
 
-/** Backends that cannot train a model, with the reason (see ../shared/PLATFORM.md). */
+/**
+ * A backend that cannot train the room's model, with the reason. The known case: tfjs 4.22's wasm
+ * backend has no Conv2DBackpropFilter kernel, so it cannot train the cnn (dense models train on it).
+ */
 export interface BackendExclusion {
   name: string;
   reason: string;

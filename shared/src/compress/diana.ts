@@ -1,5 +1,5 @@
 /**
- * DIANA / shifted compression (ALGORITHMS.md section 4): compress g_i - h_i instead of g_i, and
+ * DIANA / shifted compression (docs/ALGORITHMS.md, DIANA): compress g_i - h_i instead of g_i, and
  * let the shifts learn the local gradients, so the compression variance vanishes at the optimum
  * even on heterogeneous data. alpha = 1/(omega + 1) per layer. For unbiased codecs.
  */

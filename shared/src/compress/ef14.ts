@@ -1,5 +1,5 @@
 /**
- * Error feedback (EF14, ALGORITHMS.md section 2): what was not sent is remembered and added to
+ * Error feedback (docs/ALGORITHMS.md, EF14): what was not sent is remembered and added to
  * the next gradient. For biased codecs; e_i is local state.
  */
 import type { Collective } from '../collective/collective.ts';

@@ -1,5 +1,5 @@
 /**
- * EF21 (ALGORITHMS.md section 3): each peer tracks its gradient with g_i and sends only the
+ * EF21 (docs/ALGORITHMS.md, EF21): each peer tracks its gradient with g_i and sends only the
  * compressed change C(grad_i - g_i); the mean g of the g_i is shared state. The first step sends
  * the gradients dense to initialise g_i and g. For contractive (biased) codecs.
  */

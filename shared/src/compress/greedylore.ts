@@ -1,5 +1,5 @@
 /**
- * GreedyLore (Chen, He, Li, Jia, Yuan 2025; ALGORITHMS.md section 7): greedy low-rank compression
+ * GreedyLore (Chen, He, Li, Jia, Yuan 2025; docs/ALGORITHMS.md, GreedyLore): greedy low-rank compression
  * with error feedback and a semi-lazy subspace. Per matrix layer, viewed as X (m x n, m <= n;
  * transposed when the layer is taller than wide):
  *

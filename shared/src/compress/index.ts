@@ -39,7 +39,7 @@ export { PerturbedAggregator } from './perturb.ts';
 export type CodecConfig = Pick<RunConfig, 'compressor' | 'rank' | 'ratio' | 'levels'>;
 
 export type AggregatorConfig = Pick<RunConfig, 'compressor' | 'rank' | 'ratio' | 'levels' | 'period' | 'ef' | 'seed'> & {
-  /** Std of the shared-seed Gaussian noise added to every update (ALGORITHMS.md section 9). @default 0 (none) */
+  /** Std of the shared-seed Gaussian noise added to every update (docs/ALGORITHMS.md, Perturbation). @default 0 (none) */
   perturb?: number;
 };
 

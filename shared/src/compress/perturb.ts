@@ -1,5 +1,5 @@
 /**
- * Shared-seed Gaussian perturbation of the update (ALGORITHMS.md section 9): N(0, std^2) noise
+ * Shared-seed Gaussian perturbation of the update (docs/ALGORITHMS.md, Perturbation): N(0, std^2) noise
  * drawn per (seed, step, layer), so every replica adds the same noise and stays identical.
  * Only the returned update is perturbed; the inner aggregator's state is not.
  */

@@ -1,5 +1,5 @@
 /**
- * PowerSGD (Vogels, Karimireddy, Jaggi 2019; ALGORITHMS.md section 6): per matrix layer one step of
+ * PowerSGD (Vogels, Karimireddy, Jaggi 2019; docs/ALGORITHMS.md, PowerSGD): per matrix layer one step of
  * subspace iteration, warm-started from the previous step's Q, with error feedback built in.
  *
  *   M_i = G_i + e_i;  P = AR(M_i Q);  Phat = GramSchmidt(P);  Q = AR(M_i^T Phat)/N

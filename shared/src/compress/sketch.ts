@@ -1,5 +1,5 @@
 /**
- * Randomized linear sketches (ALGORITHMS.md section 5), per layer: each peer sends G_i Omega
+ * Randomized linear sketches (docs/ALGORITHMS.md, Sketches), per layer: each peer sends G_i Omega
  * (m x r) for a shared random Omega (n x r, drawn per (seed, step, layer)) with E[Omega Omega^T] = I,
  * and the average is decompressed as Y Omega^T: linear and unbiased. Vectors and layers that would
  * not shrink at least 2x (2r >= n) go uncompressed.
@@ -37,7 +37,7 @@ export function createSketch(kind: SketchKind, rank: number): LinearCodec {
       const v = sketchedView(layer, rank);
       return 4 * (v === null ? layerSize(layer) : v.m * v.r);
     },
-    /** omega = n/r - 1, as ALGORITHMS.md prescribes for DIANA with sketches. */
+    /** omega = n/r - 1: exact for Haar, a bit below Gaussian's (n+1)/r (docs/ALGORITHMS.md, Sketches). */
     omega(layer) {
       const v = sketchedView(layer, rank);
       return v === null ? 0 : v.n / v.r - 1;
