@@ -27,10 +27,11 @@ export const MAX_SIGNAL_BYTES = 64 * 1024;
 export const MAX_REPORT_LENGTH = 256;
 
 /**
- * Error names the server sends, in acks and in `server:error`:
+ * Error names the server sends, in acks and in `server:error`; each is a TabswarmError class of
+ * shared/src/errors.ts (SIGNALING_ERRORS below), which errorFromPayload gives back:
  * - ValidationError: a payload of the wrong shape, type or size.
  * - ConfigError: the first joiner's `config` does not parse (message names the key).
- * - NotInRoomError: `signal:relay` or `room:report` before joining.
+ * - NotInRoomError: `signal:relay`, `room:report` or `room:resync` before joining.
  * - PeerNotFoundError: `to` is not a member of the sender's room.
  * - RoomFullError, TooManyRoomsError: the server's caps.
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
