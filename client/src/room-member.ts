@@ -173,6 +173,8 @@ export class RoomMember {
     if (closing.aborted) return 'done';
     this.interrupted = null;
     const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing });
+    // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
+    if (closing.aborted) return 'done';
     this.peerId = joined.peerId;
     this.config = joined.config;
     if (joined.config.model === 'cnn' && this.backend?.active === 'wasm') {
