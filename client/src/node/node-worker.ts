@@ -119,7 +119,7 @@ async function main(args: NodeWorkerArgs): Promise<void> {
       process.once('disconnect', () => resolve('gone'));
     });
     // The parent hears at once that training ended, not REPORT_INTERVAL_MS later.
-    void member.start().then(() => report());
+    void member.start().then(() => (closed ? undefined : report()));
     const word = await parentSays;
     // The last report goes out before the channels close: it is what the parent keeps.
     if (word === 'stop') await report();
@@ -136,7 +136,12 @@ async function main(args: NodeWorkerArgs): Promise<void> {
 
   closed = true;
   clearTimeout(reportTimer);
-  await member.close();
+  try {
+    await member.close();
+  } catch (err) {
+    console.error(`tabswarm node worker: closing failed: ${errorMessage(err)}`);
+    succeeded = false;
+  }
   if (process.connected) process.disconnect();
   releaseWrtc(args.wrtc);
   process.exitCode = succeeded ? 0 : 1;
