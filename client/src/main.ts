@@ -5,7 +5,7 @@
  */
 import { parseBackend, selectBackend } from './backend.ts';
 import { loadMnist } from './data.ts';
-import { SwarmWorker } from './worker.ts';
+import { RoomMember } from './room-member.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
 
@@ -20,7 +20,7 @@ const params = new URLSearchParams(location.search);
 const ui = new Ui(document.getElementById('app')!);
 let renderQueued = false;
 
-const app = new SwarmWorker(
+const app = new RoomMember(
   {
     room: params.get('room') ?? 'default',
     signalingUrl: params.get('signal') ?? undefined,

@@ -1,24 +1,32 @@
 /**
  * The tab's side of the signaling protocol: join a room, learn its membership epochs, relay
- * WebRTC signals. Gradients and weights never pass through here.
+ * WebRTC signals. Gradients and weights never pass through here. Server errors come back as the
+ * named errors of shared/src/errors.ts (RoomFullError, ConfigError, ...).
  */
 import { io, type Socket } from 'socket.io-client';
-import { type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ServerToClientEvents, type SignalEvent, TimeoutError } from '@tabswarm/shared/protocol';
+import { deadline, raceSignal } from '@tabswarm/shared';
+import { errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ServerToClientEvents, type SignalEvent } from '@tabswarm/shared/protocol';
 
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-export class SignalingError extends Error {
-  override name = 'SignalingError';
-}
 
 export interface SignalingHandlers {
   onMembers(event: MembersEvent): void;
   onSignal(event: SignalEvent): void;
   onError(message: string): void;
-  /** The server removed this worker from its room for missing deadlines. */
+  /** The server removed this member from its room for missing deadlines. */
   onEvicted(event: EvictedEvent): void;
   /** The socket reconnected after a loss: the server forgot the old membership. */
   onReconnected(): void;
+}
+
+export interface JoinOptions {
+  /**
+   * How long to wait for the server's answer (TimeoutError after).
+   * @default 15_000
+   */
+  timeoutMs?: number;
+  /** Gives up waiting (with the signal's reason) when aborted. */
+  signal?: AbortSignal;
 }
 
 export class SignalingClient {
@@ -38,16 +46,22 @@ export class SignalingClient {
     });
   }
 
-  /** Joins `room`; `config` fixes the room's run configuration if this tab creates it. */
-  join(room: string, config: Record<string, unknown>, timeoutMs = 15_000): Promise<JoinResult> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError(`no answer from the signaling server within ${timeoutMs} ms`)), timeoutMs);
-      this.socket.emit('room:join', { room, config }, (ack: Ack<JoinResult>) => {
-        clearTimeout(timer);
-        if (ack.ok) resolve(ack.data);
-        else reject(new SignalingError(`${ack.error.name}: ${ack.error.message}`));
-      });
-    });
+  /**
+   * Joins `room`; `config` fixes the room's run configuration if this member creates it. Rejects
+   * with the server's named error (RoomFullError, TooManyRoomsError, ConfigError, ...), or
+   * TimeoutError, or the reason of `options.signal`.
+   */
+  async join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
+    const what = `joining room ${room}`;
+    const limit = deadline(options.timeoutMs ?? 15_000, what, options.signal);
+    try {
+      const answer = new Promise<Ack<JoinResult>>((resolve) => this.socket.emit('room:join', { room, config }, resolve));
+      const ack = await raceSignal(answer, limit.signal, what);
+      if (!ack.ok) throw errorFromPayload(ack.error);
+      return ack.data;
+    } finally {
+      limit.clear();
+    }
   }
 
   relay(to: string, data: unknown): void {
@@ -61,6 +75,7 @@ export class SignalingClient {
     this.socket.emit('room:resync', suspect ? { epoch, suspect } : { epoch });
   }
 
+  /** Disconnects for good (no reconnection); calling it again does nothing. */
   close(): void {
     this.socket.disconnect();
   }

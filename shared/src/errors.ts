@@ -46,6 +46,57 @@ export class NonFiniteError extends TabswarmError {
   override name = 'NonFiniteError';
 }
 
+/*
+ * Errors of the signaling protocol. The server sends them as `{ name, message }` (an ack's error or
+ * `server:error`); `errorFromPayload` in protocol/signaling.ts turns them back into these classes.
+ */
+
+/** A signaling payload of the wrong shape, type or size. */
+export class ValidationError extends TabswarmError {
+  override name = 'ValidationError';
+}
+
+/** An event that needs a room (`signal:relay`, `room:report`, `room:resync`) sent before joining one. */
+export class NotInRoomError extends TabswarmError {
+  override name = 'NotInRoomError';
+}
+
+/** A signal addressed to a peer id that is not a member of the sender's room. */
+export class PeerNotFoundError extends TabswarmError {
+  override name = 'PeerNotFoundError';
+}
+
+/** The room holds the server's maximum number of members already. */
+export class RoomFullError extends TabswarmError {
+  override name = 'RoomFullError';
+}
+
+/** The server holds its maximum number of rooms already, so no new room can open. */
+export class TooManyRoomsError extends TabswarmError {
+  override name = 'TooManyRoomsError';
+}
+
+/** The server drops this connection's events: it sent more than its budget. */
+export class RateLimitError extends TabswarmError {
+  override name = 'RateLimitError';
+}
+
+/** A bug in the server; its message says nothing more, on purpose. */
+export class InternalError extends TabswarmError {
+  override name = 'InternalError';
+}
+
+/**
+ * A signaling error whose name this side does not know (e.g. from a newer server). The name is
+ * kept as `remoteName` and leads the message.
+ */
+export class SignalingError extends TabswarmError {
+  override name = 'SignalingError';
+  constructor(readonly remoteName: string, message: string) {
+    super(`${remoteName}: ${message}`);
+  }
+}
+
 /** Errors after which a collective step may simply be redone with the next membership. */
 export function isRecoverable(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;

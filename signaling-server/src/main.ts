@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
 import { createSignalingServer } from './server.ts';
 
 const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--KEY VALUE]...
@@ -43,7 +43,7 @@ function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
 
   const portText = flag('port') ?? env.PORT ?? '8080';
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new ConfigError(`port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   const staticFlag = flag('static');
   return {
     port,

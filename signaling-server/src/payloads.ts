@@ -2,17 +2,10 @@
  * Boundary checks of what tabs send. Everything arrives as `unknown`, whatever the event map says:
  * any client can emit anything.
  */
-import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_SIGNAL_BYTES, ROOM_NAME_PATTERN, type JoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest, type SignalingErrorName } from '@tabswarm/shared/protocol';
+import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_SIGNAL_BYTES, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
 
-/** An error the client caused or may act on; its name and message go back to the client. */
-export class ProtocolError extends Error {
-  constructor(override readonly name: SignalingErrorName, message: string) {
-    super(message);
-  }
-}
-
-function invalid(message: string): ProtocolError {
-  return new ProtocolError('ValidationError', message);
+function invalid(message: string): ValidationError {
+  return new ValidationError(message);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -5,18 +5,22 @@
  *
  *   tsx client/src/node/node-worker.ts --signal http://127.0.0.1:8080 --room default [--backend cpu|wasm] [--KEY VALUE]...
  *
- * Run by hand, it prints a progress line every few seconds and exits when training ends (0 when
- * done, 1 on error). Forked with an IPC channel (by the swarm CLI), it prints nothing, sends its
- * status and step records to the parent instead, and keeps its channels open after the last step
- * until the parent says stop: the parent decides when the whole swarm is finished.
+ * Run by hand, it prints a progress line every few seconds and ends when training ends (exit code
+ * 0 when done, 1 on error). Forked with an IPC channel (by the swarm CLI), it prints nothing, sends
+ * its status and step records to the parent instead, and keeps its channels open after the last
+ * step until the parent says stop (`{ type: 'stop' }`): the parent decides when the whole swarm is
+ * finished. Then it sends its last report and ends with 0 (1 if the parent went away first).
+ *
+ * Either way it ends by closing what it opened (the room member, the IPC channel, node-datachannel's
+ * threads) and letting the process end by itself, with `process.exitCode` set.
  */
 import * as tf from '@tensorflow/tfjs';
 import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
 import type { BackendChoice, BackendExclusion } from '../backend.ts';
-import { SwarmWorker } from '../worker.ts';
+import { RoomMember } from '../room-member.ts';
 import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeBackend, type NodeWorkerArgs } from './args.ts';
 import { loadMnistFromFs } from './mnist-fs.ts';
-import { loadWrtc } from './wrtc.ts';
+import { loadWrtc, releaseWrtc } from './wrtc.ts';
 
 /** Reports to the parent at most this often, so a fast swarm does not flood the IPC channel. */
 const REPORT_INTERVAL_MS = 250;
@@ -27,6 +31,8 @@ const PROGRESS_INTERVAL_MS = 2000;
  * still sit in a channel's buffer, and a peer that has not received them would abort its last step.
  */
 const EXIT_GRACE_MS = 3000;
+/** After closing everything, the process should end by itself; past this long it is ended. */
+const EXIT_WATCHDOG_MS = 3000;
 
 /**
  * Starts the requested backend, or cpu when the requested one cannot train the room's model
@@ -62,25 +68,33 @@ function progressLine(s: TabStatus): string {
   return parts.join(' ');
 }
 
+/** Waits `ms` (the timer does not keep the process alive on its own account). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 async function main(args: NodeWorkerArgs): Promise<void> {
   const send = process.send?.bind(process);
   let reported = 0;
-  // A worker that rejoins the room (after an eviction) starts a new session with a new history.
+  // A member that rejoins the room (after an eviction) starts a new session with a new history.
   let reportedHistory: readonly unknown[] | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
-  const report = (done?: () => void): void => {
+  /** Sends the status and the records not sent yet; resolves once the message is out (or cannot go). */
+  const report = (): Promise<void> => {
+    clearTimeout(reportTimer);
     reportTimer = undefined;
-    if (!send) return done?.();
-    const history = worker.history();
+    if (!send || !process.connected) return Promise.resolve();
+    const history = member.history();
     if (history !== reportedHistory) reported = 0;
     reportedHistory = history;
-    const message: WorkerReport = { type: 'report', status: worker.status(), records: history.slice(reported) };
+    const message: WorkerReport = { type: 'report', status: member.status(), records: history.slice(reported) };
     reported = history.length;
-    send(message, undefined, {}, () => done?.());
+    return new Promise((resolve) => send(message, undefined, {}, () => resolve()));
   };
 
-  const worker = new SwarmWorker(
+  const member = new RoomMember(
     {
       room: args.room,
       signalingUrl: args.signal,
@@ -90,39 +104,61 @@ async function main(args: NodeWorkerArgs): Promise<void> {
       wrtc: loadWrtc(args.wrtc),
     },
     () => {
-      if (send && !reportTimer) reportTimer = setTimeout(() => report(), REPORT_INTERVAL_MS);
+      if (send && !closed && !reportTimer) reportTimer = setTimeout(() => void report(), REPORT_INTERVAL_MS);
     },
   );
 
+  let succeeded: boolean;
   if (send) {
-    process.on('message', (message: unknown) => {
-      if (!isStopRequest(message)) return;
-      clearTimeout(reportTimer);
-      // Node workers hold native WebRTC threads: the process ends here, after the last report is out.
-      report(() => process.exit(0));
+    // Forked: the parent decides when the whole swarm is finished and says stop; until then this
+    // member keeps its channels open, also after its last step.
+    const parentSays = new Promise<'stop' | 'gone'>((resolve) => {
+      process.on('message', (message: unknown) => {
+        if (isStopRequest(message)) resolve('stop');
+      });
+      process.once('disconnect', () => resolve('gone'));
     });
-    // The parent is gone: nobody is left to stop us.
-    process.on('disconnect', () => process.exit(1));
+    // The parent hears at once that training ended, not REPORT_INTERVAL_MS later.
+    void member.start().then(() => (closed ? undefined : report()));
+    const word = await parentSays;
+    // The last report goes out before the channels close: it is what the parent keeps.
+    if (word === 'stop') await report();
+    succeeded = word === 'stop';
+  } else {
+    const progress = setInterval(() => console.log(progressLine(member.status())), PROGRESS_INTERVAL_MS);
+    await member.start();
+    clearInterval(progress);
+    const final = member.status();
+    console.log(progressLine(final));
+    succeeded = final.state === 'done';
+    if (succeeded) await sleep(EXIT_GRACE_MS);
   }
-  const progress = send ? undefined : setInterval(() => console.log(progressLine(worker.status())), PROGRESS_INTERVAL_MS);
 
-  await worker.start();
-  clearInterval(progress);
-  const final = worker.status();
-  if (send) {
-    report();
-    return; // wait for the parent's stop
+  closed = true;
+  clearTimeout(reportTimer);
+  try {
+    await member.close();
+  } catch (err) {
+    console.error(`tabswarm node worker: closing failed: ${errorMessage(err)}`);
+    succeeded = false;
   }
-  console.log(progressLine(final));
-  setTimeout(() => process.exit(final.state === 'done' ? 0 : 1), final.state === 'done' ? EXIT_GRACE_MS : 0);
+  if (process.connected) process.disconnect();
+  releaseWrtc(args.wrtc);
+  process.exitCode = succeeded ? 0 : 1;
+  // Everything is closed, so the process ends by itself; should a native thread or handle keep it
+  // alive all the same, this last deadline ends it (the timer alone does not keep it alive).
+  setTimeout(() => {
+    console.error(`tabswarm node worker: still running ${EXIT_WATCHDOG_MS} ms after closing everything; exiting`);
+    process.exit();
+  }, EXIT_WATCHDOG_MS).unref();
 }
 
-let args: NodeWorkerArgs | 'help';
+let args: NodeWorkerArgs | 'help' | undefined;
 try {
   args = parseNodeWorkerArgs(process.argv.slice(2));
 } catch (err) {
   console.error(`tabswarm node worker: ${errorMessage(err)}\n${NODE_WORKER_USAGE}`);
-  process.exit(2);
+  process.exitCode = 2;
 }
 if (args === 'help') console.log(NODE_WORKER_USAGE);
-else await main(args);
+else if (args) await main(args);

@@ -6,6 +6,7 @@
  * including the `bufferedamountlow` event that the transport's backpressure waits on.
  */
 import { createRequire } from 'node:module';
+import { cleanup as cleanupNodeDataChannel } from 'node-datachannel';
 import {
   RTCIceCandidate,
   RTCPeerConnection as PolyfillPeerConnection,
@@ -48,4 +49,13 @@ export type WrtcName = (typeof WRTC_IMPLEMENTATIONS)[number];
 export function loadWrtc(name: WrtcName): unknown {
   if (name === 'node-datachannel') return nodeWrtc;
   return createRequire(import.meta.url)('@roamhq/wrtc') as unknown;
+}
+
+/**
+ * Ends what the implementation keeps running on its own once every connection is closed:
+ * libdatachannel's threads would otherwise keep the process alive. Call it last: no connection
+ * of that implementation may be opened afterwards.
+ */
+export function releaseWrtc(name: WrtcName): void {
+  if (name === 'node-datachannel') cleanupNodeDataChannel();
 }

@@ -1,7 +1,8 @@
 /**
  * The socket.io protocol between a tab and the signaling server, shared by both sides
  * (`Server<ClientToServerEvents, ServerToClientEvents>` in the server, `Socket<ServerToClientEvents,
- * ClientToServerEvents>` in the client). Types and plain constants only: no socket.io values.
+ * ClientToServerEvents>` in the client). Types, plain constants and the mapping of error payloads
+ * back to named errors: no socket.io values.
  *
  * Membership contract:
  * - A peer id names one membership: every `room:join` yields a fresh id, also when the same socket
@@ -14,6 +15,7 @@
  * - The room's run configuration is fixed by its first joiner and lives until the room empties.
  */
 import type { RunConfig } from '../train/config.ts';
+import { ConfigError, InternalError, NotInRoomError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -25,10 +27,11 @@ export const MAX_SIGNAL_BYTES = 64 * 1024;
 export const MAX_REPORT_LENGTH = 256;
 
 /**
- * Error names the server sends, in acks and in `server:error`:
+ * Error names the server sends, in acks and in `server:error`; each is a TabswarmError class of
+ * shared/src/errors.ts (SIGNALING_ERRORS below), which errorFromPayload gives back:
  * - ValidationError: a payload of the wrong shape, type or size.
  * - ConfigError: the first joiner's `config` does not parse (message names the key).
- * - NotInRoomError: `signal:relay` or `room:report` before joining.
+ * - NotInRoomError: `signal:relay`, `room:report` or `room:resync` before joining.
  * - PeerNotFoundError: `to` is not a member of the sender's room.
  * - RoomFullError, TooManyRoomsError: the server's caps.
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
@@ -44,9 +47,39 @@ export type SignalingErrorName =
   | 'RateLimitError'
   | 'InternalError';
 
+/** The class of each error name the server sends (all in shared/src/errors.ts). */
+export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message: string) => TabswarmError>> = {
+  ValidationError,
+  ConfigError,
+  NotInRoomError,
+  PeerNotFoundError,
+  RoomFullError,
+  TooManyRoomsError,
+  RateLimitError,
+  InternalError,
+};
+
+export function isSignalingErrorName(name: unknown): name is SignalingErrorName {
+  return typeof name === 'string' && Object.hasOwn(SIGNALING_ERRORS, name);
+}
+
+/** An error as it crosses the wire: the error's `name` (a SignalingErrorName) and its message. */
 export interface ErrorPayload {
   name: string;
   message: string;
+}
+
+/**
+ * The named error a server's error payload stands for, e.g. `{ name: 'RoomFullError' }` -> a
+ * RoomFullError. Names this side does not know become a SignalingError that keeps the name.
+ */
+export function errorFromPayload(payload: ErrorPayload): TabswarmError {
+  // Whatever the types say, this came off the network.
+  const name: unknown = (payload as Partial<ErrorPayload> | null)?.name;
+  const raw: unknown = (payload as Partial<ErrorPayload> | null)?.message;
+  const message = typeof raw === 'string' ? raw : '';
+  if (isSignalingErrorName(name)) return new SIGNALING_ERRORS[name](message);
+  return new SignalingError(typeof name === 'string' && name !== '' ? name : 'UnknownError', message);
 }
 
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorPayload };

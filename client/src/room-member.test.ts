@@ -1,0 +1,105 @@
+/**
+ * RoomMember.close() in Node, against a real signaling server in this process: it ends the
+ * training loop, closes the signaling socket (the server sees the member leave), and is
+ * idempotent. Training itself over WebRTC is covered by node/node-worker.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { createSignalingServer, type SignalingServer } from '@tabswarm/signaling-server';
+import { quadrantImages } from '@tabswarm/shared/testing';
+import type { TabStatus } from '@tabswarm/shared/protocol';
+import { RoomMember } from './room-member.ts';
+
+const WAIT_MS = 10_000;
+const LIMIT = { timeout: 30_000 };
+/** Waits for the second member that never comes: the first stays `connecting`, its session running. */
+const PARAMS = { workers: '2', steps: '3', batchSize: '8', evalSize: '10' };
+
+async function serve(t: TestContext): Promise<{ url: string; server: SignalingServer }> {
+  const httpServer = createServer();
+  const server = createSignalingServer(httpServer, { log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+  await new Promise<void>((done) => httpServer.listen(0, '127.0.0.1', done));
+  t.after(() => server.close());
+  return { url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`, server };
+}
+
+/** A member on tfjs cpu with a small synthetic task; `changed` wakes whoever waits in `until`. */
+function member(url: string, room: string): { member: RoomMember; until(check: (s: TabStatus) => boolean, what: string): Promise<void> } {
+  const waiters = new Set<() => void>();
+  const m = new RoomMember(
+    {
+      room,
+      signalingUrl: url,
+      params: PARAMS,
+      startBackend: async () => {
+        await tf.setBackend('cpu');
+        return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
+      },
+      loadData: () => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) }),
+    },
+    () => {
+      for (const wake of waiters) wake();
+    },
+  );
+  return {
+    member: m,
+    until: (check, what) =>
+      new Promise((resolve, reject) => {
+        const wake = (): void => {
+          if (!check(m.status())) return;
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`${what}: not within ${WAIT_MS} ms`));
+        }, WAIT_MS);
+        waiters.add(wake);
+        wake();
+      }),
+  };
+}
+
+/** The server handles a disconnect asynchronously: wait (with a deadline) until the room is gone. */
+async function roomGone(server: SignalingServer, room: string): Promise<void> {
+  for (const started = Date.now(); server.rooms().some((r) => r.room === room); ) {
+    if (Date.now() - started > WAIT_MS) assert.fail(`room ${room} still open after ${WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('close() while waiting for peers ends the run, leaves the room and is idempotent', LIMIT, async (t) => {
+  const { url, server } = await serve(t);
+  const { member: m, until } = member(url, 'closing');
+  const run = m.start();
+  assert.equal(m.start(), run, 'start() twice is the same run');
+  await until((s) => s.peerId !== null && s.epoch === 1, 'joined');
+  assert.deepEqual(server.rooms().map((r) => r.members), [[m.status().peerId]]);
+
+  const first = m.close();
+  assert.equal(m.close(), first, 'every close() returns the same promise');
+  await first;
+  await run;
+  const after = m.status();
+  assert.equal(after.error, null, 'closing is no failure');
+  assert.notEqual(after.state, 'error');
+  assert.deepEqual(after.connectedPeers, []);
+  await roomGone(server, 'closing');
+  await m.close(); // once more, after the fact: nothing happens
+});
+
+test('close() before start() opens nothing', LIMIT, async (t) => {
+  const { url, server } = await serve(t);
+  const { member: m } = member(url, 'never');
+  await m.close();
+  await m.start();
+  assert.equal(m.status().peerId, null);
+  assert.equal(m.status().error, null);
+  assert.deepEqual(server.rooms(), []);
+});

@@ -1,0 +1,19 @@
+/** `signal:relay`: a WebRTC signal (SDP, ICE) from one member to another of the same room. */
+import { PeerNotFoundError } from '@tabswarm/shared/protocol';
+import type { Connection } from './connection.ts';
+import { parseRelayRequest } from './payloads.ts';
+import { respond } from './respond.ts';
+
+export function handleRelayEvents(conn: Connection): void {
+  const { socket, server } = conn;
+  socket.on('signal:relay', (...args: unknown[]) => {
+    respond(conn, 'signal:relay', args, (payload) => {
+      const { to, data } = parseRelayRequest(payload);
+      const { room, peerId } = conn.member();
+      const target = server.registry.isMember(room, to) ? server.members.get(to) : undefined;
+      if (!target) throw new PeerNotFoundError(`no peer ${to} in room ${room}`);
+      target.socket.emit('signal', { from: peerId, data });
+      return null;
+    });
+  });
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_CONFIG } from '@tabswarm/shared/protocol';
+import { RoomRegistry, type RoomRegistryOptions } from './room-registry.ts';
+
+/** A registry whose peer ids are p1, p2, ... in join order, so tests can name them. */
+function registry(options: RoomRegistryOptions = {}): RoomRegistry {
+  let n = 0;
+  return new RoomRegistry({ newPeerId: () => `p${++n}`, ...options });
+}
+
+/** Joins `count` members to `room`, returning their ids. */
+function fill(rooms: RoomRegistry, room: string, count: number): string[] {
+  return Array.from({ length: count }, () => rooms.join(room).peerId);
+}
+
+test('every join and every leave moves the epoch by exactly 1; members are sorted', () => {
+  const rooms = registry({ newPeerId: (() => { const ids = ['b', 'c', 'a']; return () => ids.shift()!; })() });
+  assert.deepEqual(rooms.join('r').snapshot, { room: 'r', epoch: 1, members: ['b'], config: DEFAULT_CONFIG });
+  assert.equal(rooms.join('r').snapshot.epoch, 2);
+  const third = rooms.join('r');
+  assert.equal(third.peerId, 'a');
+  assert.deepEqual(third.snapshot.members, ['a', 'b', 'c']);
+  assert.equal(third.snapshot.epoch, 3);
+  assert.deepEqual(rooms.leave('r', 'c'), { room: 'r', epoch: 4, members: ['a', 'b'], config: DEFAULT_CONFIG });
+  assert.equal(rooms.leave('r', 'c'), undefined, 'leaving twice changes nothing');
+  assert.equal(rooms.leave('other', 'a'), undefined);
+  assert.equal(rooms.snapshot('r')?.epoch, 4);
+});
+
+test('an empty room is forgotten; the next joiner starts at epoch 1 with its own config', () => {
+  const rooms = registry();
+  const { peerId } = rooms.join('r', { steps: 11 });
+  const last = rooms.leave('r', peerId);
+  assert.deepEqual(last?.members, []);
+  assert.equal(last?.epoch, 2);
+  assert.equal(rooms.size, 0);
+  assert.equal(rooms.snapshot('r'), undefined);
+  assert.deepEqual(rooms.all(), []);
+  const fresh = rooms.join('r', { steps: 22 }).snapshot;
+  assert.equal(fresh.epoch, 1);
+  assert.equal(fresh.config.steps, 22);
+});
+
+test('the first joiner fixes the config over the defaults; later configs are ignored', () => {
+  const rooms = registry({ defaultConfig: { ...DEFAULT_CONFIG, seed: 7 } });
+  const first = rooms.join('r', { steps: 300, compressor: 'topk', ratio: '0.05' }).snapshot.config;
+  assert.equal(first.steps, 300);
+  assert.equal(first.compressor, 'topk');
+  assert.equal(first.ratio, 0.05);
+  assert.equal(first.seed, 7);
+  assert.deepEqual(rooms.join('r', { steps: 5, compressor: 'qsgd' }).snapshot.config, first);
+  // Snapshots are copies: changing one does not change the room.
+  first.steps = 1;
+  assert.equal(rooms.snapshot('r')?.config.steps, 300);
+});
+
+test('a bad config is a ConfigError and opens no room', () => {
+  const rooms = registry();
+  assert.throws(() => rooms.join('r', { compressor: 'zip' }), { name: 'ConfigError', message: /compressor/ });
+  assert.equal(rooms.size, 0);
+});
+
+test('caps: RoomFullError and TooManyRoomsError, and a freed place can be taken again', () => {
+  const rooms = registry({ maxMembersPerRoom: 2, maxRooms: 1 });
+  const [a] = fill(rooms, 'small', 2);
+  assert.throws(() => rooms.join('small'), { name: 'RoomFullError' });
+  assert.throws(() => rooms.join('other'), { name: 'TooManyRoomsError' });
+  assert.equal(rooms.snapshot('small')?.epoch, 2, 'a refused join changes nothing');
+  rooms.leave('small', a!);
+  assert.equal(rooms.join('small').snapshot.members.length, 2);
+});
+
+test('caps must be positive integers', () => {
+  assert.throws(() => new RoomRegistry({ maxRooms: 0 }), { name: 'ConfigError', message: /maxRooms/ });
+  assert.throws(() => new RoomRegistry({ maxMembersPerRoom: 1.5 }), { name: 'ConfigError', message: /maxMembersPerRoom/ });
+  assert.throws(() => new RoomRegistry({ evictAfter: -1 }), { name: 'ConfigError', message: /evictAfter/ });
+});
+
+test('the first report of the current epoch starts the next one; repeated reports only vote', () => {
+  const rooms = registry();
+  const [a, b, c] = fill(rooms, 'r', 3) as [string, string, string];
+  assert.deepEqual(rooms.reportFailure('r', a, 3), { newEpoch: true, evict: undefined });
+  assert.deepEqual(rooms.snapshot('r')?.members, [a, b, c]);
+  assert.equal(rooms.snapshot('r')?.epoch, 4);
+  assert.deepEqual(rooms.reportFailure('r', b, 3), { newEpoch: false, evict: undefined });
+  assert.deepEqual(rooms.reportFailure('r', a, 3), { newEpoch: false, evict: undefined });
+  assert.equal(rooms.snapshot('r')?.epoch, 4);
+});
+
+test('a report about an epoch that is neither current nor tracked changes nothing', () => {
+  const rooms = registry();
+  const [a] = fill(rooms, 'r', 2) as [string, string];
+  assert.deepEqual(rooms.reportFailure('r', a, 1), { newEpoch: false, evict: undefined });
+  assert.deepEqual(rooms.reportFailure('r', a, 9), { newEpoch: false, evict: undefined });
+  assert.equal(rooms.snapshot('r')?.epoch, 2);
+});
+
+test('a report from a non-member is a NotInRoomError', () => {
+  const rooms = registry();
+  fill(rooms, 'r', 1);
+  assert.throws(() => rooms.reportFailure('r', 'stranger', 1), { name: 'NotInRoomError' });
+  assert.throws(() => rooms.reportFailure('nowhere', 'p1', 1), { name: 'NotInRoomError' });
+});
+
+test('a member blamed by the majority in evictAfter failed epochs in a row is to be evicted', () => {
+  const rooms = registry({ evictAfter: 2 });
+  const [a, b, c] = fill(rooms, 'r', 3) as [string, string, string];
+  // Epoch 3 fails: a and b blame c, c blames a.
+  assert.equal(rooms.reportFailure('r', a, 3, c).newEpoch, true);
+  assert.equal(rooms.reportFailure('r', b, 3, c).evict, undefined, 'one failed epoch is not enough');
+  assert.equal(rooms.reportFailure('r', c, 3, a).evict, undefined);
+  // Epoch 4 fails the same way; the decision comes with the vote that makes the majority.
+  assert.equal(rooms.reportFailure('r', c, 4, b).evict, undefined);
+  assert.equal(rooms.reportFailure('r', a, 4, c).evict, undefined, '1 of 2 reporters is no majority');
+  assert.deepEqual(rooms.reportFailure('r', b, 4, c), {
+    newEpoch: false,
+    evict: { peerId: c, reason: 'blamed by the majority for 2 failed steps in a row' },
+  });
+  // The registry decides; removing the member is the caller's job (and its ordinary leave).
+  assert.equal(rooms.isMember('r', c), true);
+  assert.equal(rooms.leave('r', c)?.epoch, 6);
+  // The record starts over: one more failed epoch blaming b evicts nobody.
+  assert.equal(rooms.reportFailure('r', a, 6, b).evict, undefined);
+});
+
+test('no eviction when the blame moves, or names a non-member or the reporter itself', () => {
+  const rooms = registry({ evictAfter: 2 });
+  const [a, b, c] = fill(rooms, 'r', 3) as [string, string, string];
+  rooms.reportFailure('r', a, 3, c);
+  rooms.reportFailure('r', b, 3, c);
+  rooms.reportFailure('r', a, 4, b);
+  assert.equal(rooms.reportFailure('r', c, 4, b).evict, undefined, 'b is blamed now, but was not in epoch 3');
+  assert.equal(rooms.reportFailure('r', a, 5, 'stranger').evict, undefined);
+  assert.equal(rooms.reportFailure('r', a, 5, a).evict, undefined);
+  assert.deepEqual(rooms.snapshot('r')?.members, [a, b, c]);
+});
+
+test('with two members there is no majority: nobody is evicted', () => {
+  const rooms = registry({ evictAfter: 2 });
+  const [a, b] = fill(rooms, 'r', 2) as [string, string];
+  for (const epoch of [2, 3, 4, 5]) {
+    assert.equal(rooms.reportFailure('r', a, epoch, b).evict, undefined);
+    assert.equal(rooms.reportFailure('r', b, epoch, a).evict, undefined);
+  }
+  // Nor when only one of the two reports, however often.
+  for (const epoch of [6, 7, 8]) assert.equal(rooms.reportFailure('r', a, epoch, b).evict, undefined);
+  assert.deepEqual(rooms.snapshot('r')?.members, [a, b]);
+  assert.equal(rooms.snapshot('r')?.epoch, 9);
+});
