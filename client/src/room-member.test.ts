@@ -4,13 +4,11 @@
  * idempotent. Training itself over WebRTC is covered by node/node-worker.test.ts.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { createSignalingServer, type SignalingServer } from '@tabswarm/signaling-server';
+import { listenSignalingServer, type SignalingServer } from '@tabswarm/signaling-server';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import type { TabStatus } from '@tabswarm/shared/protocol';
 import { RoomMember } from './room-member.ts';
@@ -21,11 +19,9 @@ const LIMIT = { timeout: 30_000 };
 const PARAMS = { workers: '2', steps: '3', batchSize: '8', evalSize: '10' };
 
 async function serve(t: TestContext): Promise<{ url: string; server: SignalingServer }> {
-  const httpServer = createServer();
-  const server = createSignalingServer(httpServer, { log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
-  await new Promise<void>((done) => httpServer.listen(0, '127.0.0.1', done));
-  t.after(() => server.close());
-  return { url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`, server };
+  const listening = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+  t.after(() => listening.close());
+  return { url: listening.url, server: listening.signaling };
 }
 
 /** A member on tfjs cpu with a small synthetic task; `changed` wakes whoever waits in `until`. */

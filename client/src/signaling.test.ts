@@ -3,12 +3,11 @@
  * arrive as the named errors of shared/src/errors.ts.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { createSignalingServer, type SignalingOptions } from '@tabswarm/signaling-server';
+import { listenSignalingServer, type SignalingOptions } from '@tabswarm/signaling-server';
 import { RoomFullError, TabswarmError } from '@tabswarm/shared/protocol';
 import { SignalingClient, type SignalingHandlers } from './signaling.ts';
 
@@ -17,10 +16,8 @@ const quiet = { info() {}, error() {} };
 
 /** A server on an ephemeral port; it and every client made by `connect` are closed after the test. */
 async function serve(t: TestContext, options: SignalingOptions = {}): Promise<{ connect(handlers?: Partial<SignalingHandlers>): SignalingClient }> {
-  const httpServer = createServer();
-  const server = createSignalingServer(httpServer, { log: quiet, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), ...options });
-  await new Promise<void>((done) => httpServer.listen(0, '127.0.0.1', done));
-  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  const server = await listenSignalingServer({ log: quiet, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), ...options });
+  const { url } = server;
   const clients: SignalingClient[] = [];
   t.after(async () => {
     for (const client of clients) client.close();

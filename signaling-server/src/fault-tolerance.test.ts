@@ -5,8 +5,6 @@
  * outlast its deadline.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
@@ -14,7 +12,8 @@ import { io, type Socket } from 'socket.io-client';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import { Model, TrainingSession, InMemoryNetwork, decodeFrame, MessageKind, Messenger } from '@tabswarm/shared';
 import { parseRunConfig, type RunConfig, type Ack, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
-import { createSignalingServer, type SignalingOptions } from './server.ts';
+import { listenSignalingServer } from './listen.ts';
+import type { SignalingOptions } from './server.ts';
 
 const silent = { info() {}, error() {} };
 /** 28x28 inputs: the MLP has 203k parameters, 814 KB per vector, so ring messages span several frames. */
@@ -32,10 +31,8 @@ interface Peer {
 
 async function room(t: TestContext, options: SignalingOptions = {}) {
   await tf.setBackend('cpu');
-  const http = createServer();
-  const server = createSignalingServer(http, { log: silent, ...options });
-  await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const server = await listenSignalingServer({ log: silent, ...options });
+  const { url } = server;
   const network = new InMemoryNetwork({ latencyMs: 1, seed: 7 });
   const peers: Peer[] = [];
   t.after(async () => {

@@ -2,11 +2,10 @@
  * CLI: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--<config key> VALUE]...
  * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room.
  */
-import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
-import { createSignalingServer } from './server.ts';
+import { listenSignalingServer, type ListeningServer } from './listen.ts';
 
 const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--KEY VALUE]...
   --port, --host   also read from the environment as PORT, HOST
@@ -67,28 +66,15 @@ async function main(): Promise<void> {
     return;
   }
 
-  const httpServer = createServer();
-  const server = createSignalingServer(httpServer, { defaultConfig: cli.config, staticDir: cli.staticDir });
+  let listening: ListeningServer;
   try {
-    await new Promise<void>((done, fail) => {
-      httpServer.once('error', fail);
-      httpServer.listen(cli.port, cli.host, () => {
-        httpServer.off('error', fail);
-        done();
-      });
-    });
+    listening = await listenSignalingServer({ host: cli.host, port: cli.port, defaultConfig: cli.config, staticDir: cli.staticDir });
   } catch (err) {
     console.error(`tabswarm: cannot listen on ${cli.host}:${cli.port}: ${errorMessage(err)}`);
-    await server.close();
     process.exitCode = 1;
     return;
   }
-
-  const address = httpServer.address();
-  const port = typeof address === 'object' && address !== null ? address.port : cli.port;
-  const wildcard = cli.host === '0.0.0.0' || cli.host === '::';
-  const host = wildcard ? 'localhost' : cli.host.includes(':') ? `[${cli.host}]` : cli.host;
-  console.log(`tabswarm signaling server on http://${host}:${port} (open it in several tabs)`);
+  console.log(`tabswarm signaling server on ${listening.url} (open it in several tabs)`);
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
   if (changed.length > 0) console.log(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`);
 
@@ -98,7 +84,7 @@ async function main(): Promise<void> {
     if (closing) process.exit(1);
     closing = true;
     console.log(`${signal}: closing`);
-    server.close().catch((err: unknown) => {
+    listening.close().catch((err: unknown) => {
       console.error(`tabswarm: close failed: ${errorMessage(err)}`);
       process.exitCode = 1;
     });

@@ -6,13 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createSignalingServer } from '@tabswarm/signaling-server';
+import { listenSignalingServer } from '@tabswarm/signaling-server';
 import { isWorkerReport, type StopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
 
 const ENTRY = fileURLToPath(new URL('./node-worker.ts', import.meta.url));
@@ -46,10 +44,8 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
 }
 
 test('forked and by hand, the node worker trains, closes everything and exits 0 by itself', { timeout: 120_000 }, async (t) => {
-  const httpServer = createServer();
-  const server = createSignalingServer(httpServer, { log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
-  await new Promise<void>((done) => httpServer.listen(0, '127.0.0.1', done));
-  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  const server = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+  const { url } = server;
   const args = ['--signal', url, '--room', 'node-worker-test', '--steps', '2', '--workers', '2', '--batchSize', '8', '--evalSize', '20', '--model', 'mlp'];
 
   const forked = fork(ENTRY, args, { cwd: dirname(ENTRY), execArgv: ['--import', 'tsx'], env: childEnv(), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

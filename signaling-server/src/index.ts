@@ -1,0 +1,3 @@
+/** `@tabswarm/signaling-server`: build one on an HTTP server of yours, or let it listen on its own. */
+export * from './server.ts';
+export * from './listen.ts';
