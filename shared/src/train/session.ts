@@ -86,6 +86,11 @@ export class TrainingSession {
     return this.replica.hash;
   }
 
+  /** The weights as trained, one array per layer (read them; only the optimizer writes). */
+  get weights(): readonly Float32Array[] {
+    return this.replica.weights;
+  }
+
   get config(): RunConfig {
     return this.init.config;
   }
