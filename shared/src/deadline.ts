@@ -6,23 +6,37 @@ import { AbortedError, TimeoutError } from './errors.ts';
 
 export interface Deadline {
   readonly signal: AbortSignal;
-  /** Stops the timer; call when the guarded work is over. */
+  /**
+   * The guarded work is over: stops the timer, lets go of the parent signal and aborts `signal`
+   * (with AbortedError) so that waits still bound to it (e.g. the receives of a step whose other
+   * leg failed) are released instead of lingering. Idempotent.
+   */
   clear(): void;
 }
 
-/** A signal that aborts after `ms` with TimeoutError(`what`), or when `parent` aborts. */
+/**
+ * A signal that aborts after `ms` with TimeoutError(`what`), when `parent` aborts (with its
+ * reason), or at clear(). Whichever comes first ends it: the timer and the listener on `parent`
+ * go with it, so nothing outlives the deadline.
+ */
 export function deadline(ms: number, what: string, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
-  const onParentAbort = (): void => controller.abort(parent?.reason ?? new AbortedError(`${what}: aborted`));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const end = (reason: Error): void => {
+    if (controller.signal.aborted) return;
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', onParentAbort);
+    controller.abort(reason);
+  };
+  const onParentAbort = (): void => end(abortReason(parent!, what));
   if (parent?.aborted) onParentAbort();
-  else parent?.addEventListener('abort', onParentAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(new TimeoutError(`${what}: no answer within ${Math.round(ms)} ms`)), ms);
+  else {
+    parent?.addEventListener('abort', onParentAbort, { once: true });
+    timer = setTimeout(() => end(new TimeoutError(`${what}: no answer within ${Math.round(ms)} ms`)), ms);
+  }
   return {
     signal: controller.signal,
-    clear() {
-      clearTimeout(timer);
-      parent?.removeEventListener('abort', onParentAbort);
-    },
+    clear: () => end(new AbortedError(`${what}: over`)),
   };
 }
 
@@ -48,5 +62,22 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, what: st
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
+  });
+}
+
+/**
+ * Resolves when `signal` aborts or after `ms`, whichever comes first; never rejects. Leaves no
+ * timer or listener behind.
+ */
+export function waitForAbort(signal: AbortSignal, ms: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

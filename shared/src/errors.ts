@@ -107,7 +107,7 @@ export function isRecoverable(err: unknown): boolean {
 export function suspectOf(err: unknown): string | undefined {
   const e = err as { name?: unknown; suspect?: unknown; peerId?: unknown } | null;
   if (e?.name === 'TimeoutError' && typeof e.suspect === 'string') return e.suspect;
-  if (e?.name === 'PeerLeftError' && typeof e.peerId === 'string' && e.peerId !== '') return e.peerId;
+  if (e?.name === 'PeerLeftError' && typeof e.peerId === 'string') return e.peerId;
   return undefined;
 }
 

@@ -85,7 +85,8 @@ export class Model {
   constructor(readonly name: ModelName, readonly inputShape: [number, number, number], readonly classes: number) {
     this.arch = ARCHITECTURES[name](inputShape, classes);
     this.layers = this.arch.params.map(({ name: n, shape }) => ({ name: n, shape }));
-    this.variables = this.arch.params.map((p) => tf.variable(tf.zeros(p.shape), true, undefined));
+    // tidy disposes the zeros a variable is made from (the variable keeps its own reference).
+    this.variables = this.arch.params.map((p) => tf.tidy(() => tf.variable(tf.zeros(p.shape), true, undefined)));
   }
 
   /** Parameter count. */

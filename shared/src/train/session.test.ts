@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import type { Dataset } from '../data/mnist.ts';
 import { Model } from '../model/model.ts';
 import { quadrantImages } from '../data/synthetic.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
+import { decodeFrame, MessageKind } from '../wire/frame.ts';
 import { Messenger } from '../wire/messenger.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
-import { TrainingSession, chooseSource } from './session.ts';
+import type { SessionInit } from './session-init.ts';
+import { TrainingSession } from './session.ts';
 
 const synthetic = (count: number, seed: number): Dataset => quadrantImages(count, 4, seed);
 
@@ -20,7 +22,7 @@ interface Peer {
   done: Promise<void>;
 }
 
-function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, train: Dataset, test: Dataset): Peer {
+function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, train: Dataset, test: Dataset, hooks: Partial<SessionInit> = {}): Peer {
   const transport = network.join(id);
   const messenger = new Messenger(transport);
   const model = new Model('mlp', [4, 4, 1], 4);
@@ -29,15 +31,34 @@ function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, trai
     connect: async () => undefined,
     stepTimeoutMs: 5_000,
     syncTimeoutMs: 5_000,
+    ...hooks,
   });
   return { id, session, messenger, model, done: session.run() };
+}
+
+/** Polls `condition` until it holds; fails the test after `ms`. */
+async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const began = Date.now();
+  while (!condition()) {
+    if (Date.now() - began > ms) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Frames of `kind` from `from` in (epoch, step), for fault hooks. */
+function isFrame(bytes: Uint8Array, kind: MessageKind, epoch: number, step: number): boolean {
+  try {
+    const frame = decodeFrame(bytes);
+    return frame.kind === kind && frame.epoch === epoch && frame.step === step;
+  } catch {
+    return false;
+  }
 }
 
 describe('training session over the in-memory transport', () => {
   before(async () => {
     await tf.setBackend('cpu');
   });
-  after(() => undefined);
 
   const train = synthetic(2000, 1);
   const test = synthetic(400, 2);
@@ -115,35 +136,106 @@ describe('training session over the in-memory transport', () => {
     assert.equal(a.session.state, 'done');
     assert.equal(b.session.weightsHash, a.session.weightsHash);
     assert.equal(b.session.events.filter((e) => e.kind === 'nonfinite').length, 6);
-    const weights = (a.session as unknown as { weights: Float32Array[] }).weights;
-    assert.ok(weights.every((w) => w.every(Number.isFinite)));
+    assert.ok(a.session.weights.every((w) => w.every(Number.isFinite)));
     for (const p of [a, b]) p.model.dispose();
   });
 
-  it('no tensors leak across steps', async () => {
-    const config = parseRunConfig({ steps: 5, workers: 1, batchSize: 8, evalEvery: 1, evalSize: 50 });
-    const network = new InMemoryNetwork();
-    const p = startPeer(network, 'solo', config, train, test);
-    p.session.setView({ epoch: 1, members: ['solo'] });
-    await p.done;
-    const before = tf.memory().numTensors;
-    const q = startPeer(network, 'solo2', { ...config, steps: 25 }, train, test);
-    const tensorsOfModel = tf.memory().numTensors - before;
-    q.session.setView({ epoch: 1, members: ['solo2'] });
-    await q.done;
-    assert.equal(q.session.step, 25);
-    assert.equal(tf.memory().numTensors, before + tensorsOfModel);
-    p.model.dispose();
-    q.model.dispose();
+  for (const compressor of ['none', 'powersgd'] as const) {
+    it(`no tensor outlives the sessions and models (${compressor})`, async () => {
+      const baseline = tf.memory().numTensors;
+      const config = parseRunConfig({ steps: 12, workers: 2, batchSize: 8, evalEvery: 1, evalSize: 50, compressor, checkEvery: 5 });
+      const network = new InMemoryNetwork();
+      const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test));
+      for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
+      await Promise.all(peers.map((p) => p.done));
+      for (const p of peers) {
+        assert.equal(p.session.step, 12, p.session.error ?? '');
+        p.session.dispose();
+        p.model.dispose();
+      }
+      assert.equal(tf.memory().numTensors, baseline);
+    });
+  }
+
+  it('a peer killed mid-run: the survivors\' failed step leaves no pending receive, then they finish', async () => {
+    const config = parseRunConfig({ steps: 8, workers: 3, batchSize: 8, evalEvery: 100, evalSize: 50, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // What a sends b in the step after step 2 is lost, so b's receive from a there is never answered.
+    network.faultHook = (from, to, bytes) => (from === 'a' && to === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
+    const suspects: Array<string | undefined> = [];
+    const requestNewEpoch = (suspect: string | undefined): void => void suspects.push(suspect);
+    const a = startPeer(network, 'a', config, train, test, { requestNewEpoch });
+    const c = startPeer(network, 'c', config, train, test);
+    const b = startPeer(network, 'b', config, train, test, {
+      requestNewEpoch,
+      // c vanishes as b completes step 2: b's next send, to c, fails at once.
+      onUpdate: (s) => {
+        if (s.step === 2 && network.isAlive('c')) {
+          network.kill('c');
+          c.session.stop();
+        }
+      },
+    });
+    for (const p of [a, b, c]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+
+    await c.done;
+    assert.notEqual(c.session.state, 'error');
+    assert.equal(c.messenger.pendingReceives, 0);
+    await waitUntil(() => [a, b].every((p) => p.session.events.some((e) => e.kind === 'step-aborted')), 'both survivors to fail a step');
+    assert.match(b.session.events.find((e) => e.kind === 'step-aborted')!.message, /^step 2 in epoch 1: PeerLeftError/);
+    assert.deepEqual([a.messenger.pendingReceives, b.messenger.pendingReceives], [0, 0]);
+    assert.deepEqual(suspects, ['c', 'c']);
+
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await Promise.all([a.done, b.done]);
+    for (const p of [a, b]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, a.session.weightsHash);
+      assert.equal(p.messenger.pendingReceives, 0);
+    }
+    for (const p of [a, b, c]) p.model.dispose();
   });
 
-  it('chooses the majority weights at the highest step, then the lowest id', () => {
-    const hellos = new Map([
-      ['a', { step: 5, hash: 'x' }],
-      ['b', { step: 7, hash: 'bad' }],
-      ['c', { step: 7, hash: 'good' }],
-      ['d', { step: 7, hash: 'good' }],
-    ]);
-    assert.equal(chooseSource(['d', 'c', 'b', 'a'], hellos), 'c');
+  it('a new epoch aborts the step under way with AbortedError and asks for no other epoch', async () => {
+    const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // b's reduce of step 3 never reaches a: both wait in step 3 until the membership changes.
+    network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 3) ? 'drop' : undefined);
+    const suspects: Array<string | undefined> = [];
+    const requestNewEpoch = (suspect: string | undefined): void => void suspects.push(suspect);
+    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { requestNewEpoch }));
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
+    await waitUntil(() => peers.every((p) => p.session.step === 3 && p.messenger.pendingReceives > 0), 'both peers to wait in step 3');
+    for (const p of peers) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of peers) {
+      const aborted = p.session.events.filter((e) => e.kind === 'step-aborted').map((e) => e.message);
+      assert.deepEqual(aborted, ['step 3 in epoch 1: AbortedError: membership changed (epoch 2)']);
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.step, 6);
+      assert.equal(p.session.weightsHash, peers[0]!.session.weightsHash);
+      assert.equal(p.messenger.pendingReceives, 0);
+    }
+    assert.deepEqual(suspects, []);
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('stop() ends a step under way quietly and leaves no pending receive', async () => {
+    const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
+    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test));
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
+    await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2');
+    for (const p of peers) p.session.stop();
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of peers) {
+      assert.equal(p.session.state, 'training');
+      assert.equal(p.session.step, 2);
+      assert.deepEqual(p.session.events.filter((e) => e.kind === 'step-aborted' || e.kind === 'error'), []);
+      assert.equal(p.messenger.pendingReceives, 0);
+      p.session.dispose();
+      p.model.dispose();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { deadline } from '../deadline.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
@@ -95,5 +96,40 @@ describe('messenger', () => {
     const began = Date.now();
     await assert.rejects(b.receive('a', header, deadline(100, 'waiting for a').signal), { name: 'TimeoutError', message: /waiting for a: no answer within 100 ms/ });
     assert.ok(Date.now() - began < 1000);
+  });
+
+  it('a receive whose signal aborts is removed with its listener; a later message is kept for the next receive', async () => {
+    const { a, b } = pair();
+    const limit = deadline(60_000, 'step 0');
+    const waiting = b.receive('a', header, limit.signal);
+    const other = b.receive('a', { ...header, seq: 1 }, limit.signal);
+    assert.equal(b.pendingReceives, 2);
+    assert.equal(getEventListeners(limit.signal, 'abort').length, 2);
+    limit.clear();
+    await assert.rejects(waiting, { name: 'AbortedError', message: 'step 0: over' });
+    await assert.rejects(other, { name: 'AbortedError' });
+    assert.equal(b.pendingReceives, 0);
+    assert.equal(getEventListeners(limit.signal, 'abort').length, 0);
+    // The key is free again: the message that comes later waits for a new receive.
+    await a.send('b', header, pattern(5));
+    await new Promise((r) => setTimeout(r, 5));
+    const fresh = new AbortController();
+    assert.deepEqual((await b.receive('a', header, fresh.signal)).payload, pattern(5));
+    assert.equal(b.pendingReceives, 0);
+  });
+
+  it('no wait or listener is left after a delivery or a peer closing', async () => {
+    const { network, a, b } = pair();
+    const signal = new AbortController().signal;
+    const delivered = b.receive('a', header, signal);
+    await a.send('b', header, pattern(3));
+    await delivered;
+    assert.equal(b.pendingReceives, 0);
+    const orphaned = b.receive('a', { ...header, seq: 9 }, signal);
+    assert.equal(b.pendingReceives, 1);
+    network.kill('a');
+    await assert.rejects(orphaned, { name: 'PeerLeftError' });
+    assert.equal(b.pendingReceives, 0);
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
   });
 });

@@ -81,6 +81,11 @@ export class Messenger {
     return this.transport.selfId;
   }
 
+  /** Receives still waiting for their message (read-only; for tests and leak checks). */
+  get pendingReceives(): number {
+    return this.waiters.size;
+  }
+
   /** Sends one message as ceil(len / MAX_PAYLOAD_BYTES) frames (at least one). */
   async send(to: string, header: MessageHeader, payload: Uint8Array): Promise<void> {
     if (payload.length > this.maxMessageBytes) {
@@ -98,7 +103,8 @@ export class Messenger {
 
   /**
    * Waits for the message `from` sends with this header (kind, epoch, step, tag, seq).
-   * Rejects with the signal's reason on abort/deadline, or PeerLeftError if `from` disconnects.
+   * Rejects with the signal's reason on abort/deadline, or PeerLeftError if `from` disconnects;
+   * either way the wait and its abort listener are gone once it settles.
    */
   receive(from: string, header: MessageHeader, signal: AbortSignal): Promise<Message> {
     const key = messageKey(from, header);

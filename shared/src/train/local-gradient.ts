@@ -1,0 +1,47 @@
+/**
+ * A step's local work: its batch, drawn from this member's shard, and the gradient at the
+ * current weights.
+ */
+import { subset, type Dataset } from '../data/mnist.ts';
+import type { Model } from '../model/model.ts';
+import { Rng } from '../rng.ts';
+import type { RunConfig } from './config.ts';
+import { hasNonFinite } from './hash.ts';
+
+export interface LocalGradient {
+  step: number;
+  grads: Float32Array[];
+  loss: number;
+  /** Time to compute it. */
+  ms: number;
+  /** The gradient or loss was not finite, so `grads` were replaced by zeros. */
+  zeroed: boolean;
+}
+
+/** A step's batch: `batchSize` examples drawn with replacement from `shard`, seeded by (seed, step, rank). */
+export function sampleBatch(train: Dataset, shard: Int32Array, seed: number, batchSize: number, step: number, rank: number): Dataset {
+  const rng = Rng.derive(seed, 'batch', step, rank);
+  const indices = new Int32Array(batchSize);
+  for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
+  return subset(train, indices);
+}
+
+/**
+ * The gradient of the batch of (`step`, `rank`) at the model's weights, timed from the draw of the
+ * batch. A non-finite one is replaced by zeros: a bad local gradient must not poison the others
+ * (the caller reports it).
+ */
+export function localGradient(
+  model: Model,
+  train: Dataset,
+  shard: Int32Array,
+  config: Pick<RunConfig, 'seed' | 'batchSize'>,
+  step: number,
+  rank: number,
+): LocalGradient {
+  const began = performance.now();
+  const { grads, loss } = model.gradient(sampleBatch(train, shard, config.seed, config.batchSize, step, rank));
+  const zeroed = hasNonFinite(grads) || !Number.isFinite(loss);
+  if (zeroed) for (const g of grads) g.fill(0);
+  return { step, grads, loss, ms: performance.now() - began, zeroed };
+}

@@ -1,0 +1,72 @@
+/**
+ * The state every member holds identically, and the one a sync moves from member to member: the
+ * step, the weights (mirrored into the model's variables and hashed), the optimizer's state and
+ * the codec's shared state.
+ */
+import type { GradientAggregator } from '../compress/types.ts';
+import type { Model } from '../model/model.ts';
+import type { RunConfig } from './config.ts';
+import { hashArrays, hasNonFinite } from './hash.ts';
+import { createOptimizer, type Optimizer } from './optimizer.ts';
+import { encodeSnapshot, type Snapshot } from './snapshot.ts';
+
+export class Replica {
+  /** Steps completed. */
+  step = 0;
+  /** Hash of `weights`, equal on every replica at the same step. */
+  hash: string;
+  private current: Float32Array[];
+  private readonly optimizer: Optimizer;
+
+  /** Starts from the seeded initial weights, identical on every member. */
+  constructor(private readonly model: Model, config: RunConfig, private readonly aggregator: GradientAggregator) {
+    this.current = model.initialWeights(config.seed);
+    model.setWeights(this.current);
+    this.hash = hashArrays(this.current);
+    this.optimizer = createOptimizer(config, this.sizes);
+  }
+
+  /** The weights (read-only: the optimizer owns their updates). */
+  get weights(): readonly Float32Array[] {
+    return this.current;
+  }
+
+  /** Length of each weight array. */
+  get sizes(): number[] {
+    return this.current.map((w) => w.length);
+  }
+
+  /**
+   * Ends a step: applies the averaged update unless it holds NaN or Infinity (the update has
+   * identical bits everywhere, so every replica decides the same), then counts the step.
+   * Returns false if the update was not applied.
+   */
+  completeStep(update: Float32Array[], lrScale: number): boolean {
+    const finite = !hasNonFinite(update);
+    if (finite) this.optimizer.apply(this.current, update, lrScale);
+    this.model.setWeights(this.current);
+    this.hash = hashArrays(this.current);
+    this.step++;
+    return finite;
+  }
+
+  /** Everything a member behind needs to continue from here, encoded. */
+  snapshot(): Uint8Array {
+    return encodeSnapshot({
+      step: this.step,
+      weights: this.current,
+      optimizer: this.optimizer.exportState(),
+      codecState: this.aggregator.exportSharedState(),
+    });
+  }
+
+  /** Continues from another member's snapshot (whose weights have this model's `sizes`). */
+  adopt(snapshot: Snapshot): void {
+    this.optimizer.importState(snapshot.optimizer);
+    this.aggregator.importSharedState(snapshot.codecState);
+    this.current = snapshot.weights;
+    this.step = snapshot.step;
+    this.model.setWeights(this.current);
+    this.hash = hashArrays(this.current);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What a TrainingSession is given: who it is, the run configuration, its model, data and
+ * messenger, the hooks into its surroundings (signaling, UI) and its time limits.
+ */
+import type { Dataset } from '../data/mnist.ts';
+import type { Model } from '../model/model.ts';
+import type { Messenger } from '../wire/messenger.ts';
+import type { RunConfig } from './config.ts';
+import type { TrainingSession } from './session.ts';
+
+export interface SessionInit {
+  selfId: string;
+  config: RunConfig;
+  messenger: Messenger;
+  model: Model;
+  train: Dataset;
+  test: Dataset;
+  /** Opens channels to every member; resolves when all are open, rejects by the signal. */
+  connect(members: string[], signal: AbortSignal): Promise<void>;
+  /** Asks the signaling server for a new epoch after a failed step, naming the peer at fault if known. */
+  requestNewEpoch?(suspect: string | undefined): void;
+  /** Called after every step and state change. */
+  onUpdate?(session: TrainingSession): void;
+  /**
+   * Ceiling of a step's deadline. The deadline adapts to recent steps (five times the median
+   * plus two seconds, at least `minStepTimeoutMs`); the first step after a sync gets the ceiling,
+   * since it may include a newcomer's warm-up (step-deadline.ts). @default 30 s
+   */
+  stepTimeoutMs?: number;
+  /** Floor of a step's deadline. @default 5 s */
+  minStepTimeoutMs?: number;
+  /** Deadline for channels to open and hellos to arrive. @default 20 s */
+  syncTimeoutMs?: number;
+}

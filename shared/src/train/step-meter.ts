@@ -1,0 +1,62 @@
+/**
+ * How one step's time and traffic are measured into its StepRecord. The phases: compute (the
+ * local gradient, and with staleness 1 the next one), compress (the aggregator's own work: the
+ * exchange minus the waits inside collectives and minus the prefetch), communicate (those waits),
+ * apply (optimizer, hashing, evaluation).
+ */
+import type { StepRecord } from '../protocol/status.ts';
+import type { TrafficStats } from '../wire/messenger.ts';
+
+export class StepMeter {
+  private readonly began = performance.now();
+  private readonly sentBefore: number;
+  private readonly receivedBefore: number;
+  private exchangeBegan = 0;
+  private exchangeEnded = 0;
+
+  /** Starts the step's clock and notes the traffic so far. */
+  constructor(private readonly stats: Readonly<TrafficStats>) {
+    this.sentBefore = stats.bytesSent;
+    this.receivedBefore = stats.bytesReceived;
+  }
+
+  /** The aggregator starts: the local gradient is done. */
+  exchangeStarts(): void {
+    this.exchangeBegan = performance.now();
+  }
+
+  /** The aggregator's update is in: what follows is applying it. */
+  exchangeEnds(): void {
+    this.exchangeEnded = performance.now();
+  }
+
+  /**
+   * The step's record, at its end. `computeMs` is the local gradient's time, `prefetchMs` that of
+   * the next step's gradient computed during the exchange, `waitedMs` the time inside collectives.
+   */
+  record(
+    fields: Pick<StepRecord, 'step' | 'epoch' | 'peers' | 'loss' | 'testAccuracy' | 'weightsHash'>,
+    times: { computeMs: number; prefetchMs: number; waitedMs: number },
+  ): StepRecord {
+    const ended = performance.now();
+    return {
+      step: fields.step,
+      epoch: fields.epoch,
+      peers: fields.peers,
+      loss: fields.loss,
+      ...(fields.testAccuracy !== undefined ? { testAccuracy: fields.testAccuracy } : {}),
+      bytesSent: this.stats.bytesSent - this.sentBefore,
+      bytesReceived: this.stats.bytesReceived - this.receivedBefore,
+      weightsHash: fields.weightsHash,
+      ms: {
+        compute: times.computeMs + times.prefetchMs,
+        // With staleness 1 the prefetch may run inside a collective's wait: the split is approximate.
+        compress: Math.max(0, this.exchangeEnded - this.exchangeBegan - times.waitedMs - times.prefetchMs),
+        communicate: times.waitedMs,
+        apply: ended - this.exchangeEnded,
+        total: ended - this.began,
+      },
+      time: Date.now(),
+    };
+  }
+}
