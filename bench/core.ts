@@ -16,7 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type Collective, createAggregator, type AggregatorConfig, type CollectiveBytes, type GradientAggregator, type LayerShape, layerSize, matrixView, sentBytes, Rng, yieldToEventLoop } from '@tabswarm/shared';
-import { simulatePeers } from '@tabswarm/shared/testing';
+// The browser-safe corner of the testing module (the rest registers node:test suites).
+import { simulatePeers } from '@tabswarm/shared/testing/simulated-collective';
 
 export const METHOD = [
   'Model: MLP 784-1024-256-10 with biases (1,068,810 parameters), gradients drawn once from the seeded Rng with a decaying spectrum (8 rank-1 terms, halving energy, plus 10% noise); 4 gradient sets rotate over steps and peers.',
