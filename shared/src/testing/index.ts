@@ -14,3 +14,4 @@ export * from './local-group.ts';
 export * from './manual-clock.ts';
 export * from './transport-contract.ts';
 export { quadrantImages } from '../data/synthetic.ts';
+export * from './collective-contract.ts';

@@ -339,7 +339,7 @@ export class TrainingSession {
     let update: Float32Array[];
     let collective: TimedCollective;
     try {
-      collective = new TimedCollective(new RingCollective({ messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal }));
+      collective = new TimedCollective(new RingCollective({ messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId }));
       const pending = this.aggregator.aggregate(local.grads, collective);
       if (config.staleness === 1 && this.step + 1 < config.steps) {
         // Overlap: the next gradient is computed at the current weights while this update travels.
@@ -400,7 +400,7 @@ export class TrainingSession {
     if (view.members.length < 2) return;
     const limit = deadline(this.stepDeadlineMs(), `replica check at step ${this.step}`, signal);
     try {
-      const collective = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal });
+      const collective = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId });
       const hashes = (await collective.allGather(new TextEncoder().encode(this.weightsHash), TAG_REPLICA_CHECK)).map((b) => new TextDecoder().decode(b));
       const differing = view.members.filter((_, r) => hashes[r] !== this.weightsHash);
       if (differing.length > 0) {
