@@ -15,3 +15,5 @@ export * from './manual-clock.ts';
 export * from './transport-contract.ts';
 export { quadrantImages } from '../data/synthetic.ts';
 export * from './collective-contract.ts';
+export * from './codec-contract.ts';
+export * from './aggregator-contract.ts';
