@@ -10,8 +10,8 @@
  * 'bufferedamountlow' event (Chromium, node-datachannel), or simple-peer's own 150 ms poll of
  * bufferedAmount where the channel has no bufferedAmountLowThreshold (@roamhq/wrtc). `send`
  * resolves while the stream holds less than HIGH_WATER_BYTES, else on its 'drain'. Event-driven,
- * so a hidden tab's coarse timers do not slow it; `bufferSize` (the channel's bufferedAmount, also
- * public) is reported by `bufferedBytes`.
+ * so a hidden tab's coarse timers do not slow it. (Polling the public `bufferSize` ourselves could
+ * not help: frames wait in the stream, which only simple-peer's own wake-ups move on.)
  */
 import SimplePeer from 'simple-peer';
 import { oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
@@ -110,12 +110,6 @@ export class WebRtcTransport implements Transport {
     // The stream copies the frame (so the caller may reuse it) and queues it behind earlier ones.
     if (conn.peer.write(frame)) return Promise.resolve();
     return new Promise((resolve, reject) => conn.drainWaiters.push({ resolve, reject }));
-  }
-
-  /** Bytes waiting to go to `peerId`: in simple-peer's stream and in the data channel. */
-  bufferedBytes(peerId: string): number {
-    const peer = this.connections.get(peerId)?.peer;
-    return peer ? peer.writableLength + peer.bufferSize : 0;
   }
 
   onFrame(handler: FrameHandler): () => void {
