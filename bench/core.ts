@@ -19,7 +19,8 @@ import { createAggregator, layerSize, sentBytes, yieldToEventLoop, type Aggregat
 import { CASES, makeGradients, MODEL_LAYERS, PEERS, type BenchCase } from './cases.ts';
 import { EchoCollective } from './echo-collective.ts';
 import { round, summarize, type Stats } from './stats.ts';
-import { simulatePeers } from '@tabswarm/shared/testing';
+// The browser-safe corner of the testing module (the rest registers node:test suites).
+import { simulatePeers } from '@tabswarm/shared/testing/simulated-collective';
 
 /** Steps a run may take in all: GreedyLore refreshes again at step `period` (100), which must not be timed as a steady step. */
 const MAX_STEP = 90;

@@ -3,22 +3,33 @@
  * the ring uses two of them, direct exchanges all). The member with the lower id initiates, so
  * each pair negotiates exactly once. Signals carry a connection id so a reconnect never mixes
  * with the remains of an older connection.
+ *
+ * Backpressure goes through simple-peer's public stream interface, never its private channel:
+ * frames are written to the peer's Duplex stream, which hands them to the data channel in order,
+ * each once the channel's bufferedAmount is at most 64 KiB; the wake-up is the channel's
+ * 'bufferedamountlow' event (Chromium, node-datachannel), or simple-peer's own 150 ms poll of
+ * bufferedAmount where the channel has no bufferedAmountLowThreshold (@roamhq/wrtc). `send`
+ * resolves while the stream holds less than HIGH_WATER_BYTES, else on its 'drain'. Event-driven,
+ * so a hidden tab's coarse timers do not slow it. (Polling the public `bufferSize` ourselves could
+ * not help: frames wait in the stream, which only simple-peer's own wake-ups move on.)
  */
 import SimplePeer from 'simple-peer';
-import { raceSignal, type Transport, MAX_FRAME_BYTES } from '@tabswarm/shared';
-import { PeerLeftError } from '@tabswarm/shared/protocol';
+import { oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
+import { AbortedError, PeerLeftError } from '@tabswarm/shared/protocol';
 
-/** Above this many bytes queued in a channel, senders wait for it to drain (Chromium throws at ~16 MiB). */
+/**
+ * Bytes simple-peer's stream may hold before a send waits for it to drain (its writable
+ * highWaterMark). Well below Chromium's ~16 MiB, past which a channel's send() throws.
+ */
 const HIGH_WATER_BYTES = 1024 * 1024;
-// simple-peer sets the channel's bufferedAmountLowThreshold to 64 KiB: 'bufferedamountlow' fires below it.
-/** How often a sender waiting for a channel to drain also checks bufferedAmount itself. */
-const DRAIN_POLL_MS = 20;
 
 interface Connection {
   connId: string;
   peer: SimplePeer.Instance;
   open: boolean;
   opened: Promise<void>;
+  /** Sends waiting for the stream to drain. */
+  drainWaiters: Array<{ resolve(): void; reject(err: Error): void }>;
 }
 
 interface WireSignal {
@@ -43,11 +54,13 @@ export class WebRtcTransport implements Transport {
   private readonly frameHandlers = new Set<FrameHandler>();
   private readonly closeHandlers = new Set<CloseHandler>();
   private members = new Set<string>();
+  private closed = false;
 
   constructor(readonly selfId: string, private readonly init: WebRtcTransportInit) {}
 
   /** Opens connections to new members, closes those to peers who left. */
   setMembers(members: readonly string[]): void {
+    if (this.closed) return;
     this.members = new Set(members.filter((id) => id !== this.selfId));
     for (const id of this.connections.keys()) if (!this.members.has(id)) this.drop(id);
     for (const id of this.members) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
@@ -55,6 +68,7 @@ export class WebRtcTransport implements Transport {
 
   /** Resolves when a channel to every member is open. */
   async connect(members: readonly string[], signal: AbortSignal): Promise<void> {
+    if (this.closed) throw new AbortedError('the WebRTC transport is closed');
     this.setMembers(members);
     const pending = [...this.members].map((id) => {
       const conn = this.connections.get(id);
@@ -74,7 +88,7 @@ export class WebRtcTransport implements Transport {
   /** A signal relayed from `from`. */
   handleSignal(from: string, data: unknown): void {
     const wire = data as Partial<WireSignal> | null;
-    if (!wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.members.has(from)) return;
+    if (this.closed || !wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.members.has(from)) return;
     let conn = this.connections.get(from);
     if (conn && conn.connId !== wire.connId) {
       if (this.selfId < from) return; // stale answer to a connection we replaced
@@ -89,32 +103,13 @@ export class WebRtcTransport implements Transport {
   }
 
   send(peerId: string, frame: Uint8Array): Promise<void> {
+    const oversize = oversizeFrameError(frame);
+    if (oversize) return Promise.reject(oversize);
     const conn = this.connections.get(peerId);
     if (!conn?.open) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
-    if (frame.length > MAX_FRAME_BYTES) return Promise.reject(new RangeError(`frame of ${frame.length} bytes is over the channel limit`));
-    try {
-      conn.peer.send(frame);
-    } catch (err) {
-      this.drop(peerId);
-      return Promise.reject(new PeerLeftError(peerId, `send to ${peerId} failed: ${(err as Error).message}`));
-    }
-    const channel = channelOf(conn.peer);
-    if (!channel || channel.bufferedAmount <= HIGH_WATER_BYTES) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        clearInterval(poll);
-        channel.removeEventListener('bufferedamountlow', done);
-        channel.removeEventListener('close', done);
-        if (channel.readyState === 'open') resolve();
-        else reject(new PeerLeftError(peerId, `channel to ${peerId} closed`));
-      };
-      channel.addEventListener('bufferedamountlow', done);
-      channel.addEventListener('close', done);
-      // @roamhq/wrtc (a Node WebRTC) never fires 'bufferedamountlow': watch bufferedAmount as well.
-      const poll = setInterval(() => {
-        if (channel.readyState !== 'open' || channel.bufferedAmount <= channel.bufferedAmountLowThreshold) done();
-      }, DRAIN_POLL_MS);
-    });
+    // The stream copies the frame (so the caller may reuse it) and queues it behind earlier ones.
+    if (conn.peer.write(frame)) return Promise.resolve();
+    return new Promise((resolve, reject) => conn.drainWaiters.push({ resolve, reject }));
   }
 
   onFrame(handler: FrameHandler): () => void {
@@ -131,7 +126,11 @@ export class WebRtcTransport implements Transport {
     return [...this.connections.entries()].filter(([, c]) => c.open).map(([id]) => id);
   }
 
+  /** Closes every channel (peers see them close) and stops negotiating. Idempotent. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.members.clear();
     for (const id of [...this.connections.keys()]) this.drop(id);
   }
 
@@ -146,12 +145,15 @@ export class WebRtcTransport implements Transport {
   }
 
   private open(id: string, connId: string, initiator: boolean): Connection {
-    const peer = new SimplePeer({
+    // simple-peer hands its options to its Duplex stream too; its typings omit the stream's.
+    const options: SimplePeer.Options & { writableHighWaterMark: number } = {
       initiator,
       trickle: true,
       config: { iceServers: this.init.iceServers ?? [] },
+      writableHighWaterMark: HIGH_WATER_BYTES,
       ...(this.init.wrtc ? { wrtc: this.init.wrtc as SimplePeer.Options['wrtc'] } : {}),
-    });
+    };
+    const peer = new SimplePeer(options);
     let markOpen!: () => void;
     let markFailed!: (e: Error) => void;
     const opened = new Promise<void>((resolve, reject) => {
@@ -159,7 +161,7 @@ export class WebRtcTransport implements Transport {
       markFailed = reject;
     });
     opened.catch(() => undefined); // observed by connect(); not every connection has a waiter
-    const conn: Connection = { connId, peer, open: false, opened };
+    const conn: Connection = { connId, peer, open: false, opened, drainWaiters: [] };
     this.connections.set(id, conn);
     peer.on('signal', (signal: SimplePeer.SignalData) => this.init.relay(id, { connId, signal }));
     peer.on('connect', () => {
@@ -168,6 +170,9 @@ export class WebRtcTransport implements Transport {
     });
     peer.on('data', (data: Uint8Array) => {
       for (const handler of this.frameHandlers) handler(id, data);
+    });
+    peer.on('drain', () => {
+      for (const waiter of conn.drainWaiters.splice(0)) waiter.resolve();
     });
     const onGone = (err?: Error): void => {
       markFailed(new PeerLeftError(id, err ? `channel to ${id} failed: ${err.message}` : `channel to ${id} closed`));
@@ -183,14 +188,11 @@ export class WebRtcTransport implements Transport {
     const conn = this.connections.get(id);
     if (!conn) return;
     this.connections.delete(id);
+    conn.open = false;
     conn.peer.destroy();
+    for (const waiter of conn.drainWaiters.splice(0)) waiter.reject(new PeerLeftError(id, `channel to ${id} closed`));
     for (const handler of this.closeHandlers) handler(id);
   }
-}
-
-/** simple-peer keeps its RTCDataChannel private; backpressure needs its bufferedAmount and events. */
-function channelOf(peer: SimplePeer.Instance): RTCDataChannel | undefined {
-  return (peer as unknown as { _channel?: RTCDataChannel })._channel ?? undefined;
 }
 
 function randomId(): string {

@@ -31,6 +31,11 @@ export class AbortedError extends TabswarmError {
   override name = 'AbortedError';
 }
 
+/** An object used after its dispose() (an aggregator, for instance). */
+export class DisposedError extends TabswarmError {
+  override name = 'DisposedError';
+}
+
 /** A run configuration or URL/CLI parameter that is not valid. */
 export class ConfigError extends TabswarmError {
   override name = 'ConfigError';

@@ -43,7 +43,7 @@ describe('ring all-reduce: failures leave no pending receive behind', () => {
       const outcomes = await group.run(
         1,
         (c, rank) => c.allReduceSum(vector(40_000, rank), 0).then(() => 'ok', (e: Error) => (isRecoverable(e) ? e.name : `unexpected ${e.name}`)),
-        500,
+        { timeoutMs: 500 },
       );
       for (const [rank, outcome] of outcomes.slice(0, 3).entries()) {
         assert.ok(outcome === 'PeerLeftError' || outcome === 'TimeoutError', `peer ${rank}: ${outcome}`);

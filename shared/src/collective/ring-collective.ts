@@ -12,6 +12,10 @@
  *
  * All-gather of opaque blobs is always that direct exchange.
  *
+ * Every Reduce/Gather/Blob frame carries the id of the codec that made its payload (the
+ * aggregator's `codecId`); a message from a peer that compresses with another codec is refused
+ * with WireFormatError, never summed in.
+ *
  * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
  * membership change or a missed deadline; the operation then rejects and nothing is returned.
  * A missed deadline names a suspect. In the ring, a peer late with its hop-0 segment stalls its
@@ -19,9 +23,10 @@
  * on its predecessor blames the peer h+1 places before it, and every peer blames the same one.
  * In a direct exchange the suspect is the first peer whose message is missing.
  */
-import { TimeoutError } from '../errors.ts';
+import { abortReason } from '../deadline.ts';
+import { TimeoutError, WireFormatError } from '../errors.ts';
 import { MessageKind } from '../wire/frame.ts';
-import type { Messenger } from '../wire/messenger.ts';
+import type { Message, Messenger } from '../wire/messenger.ts';
 import type { Collective } from './collective.ts';
 import { decodeHalf, encodeHalf } from './half.ts';
 
@@ -33,6 +38,8 @@ export interface RingCollectiveInit {
   step: number;
   /** Aborted on a membership change or the step's deadline. */
   signal: AbortSignal;
+  /** Id of the codec that made the payloads (the aggregator's `codecId`, 0 = raw), written into every frame and checked on every message. */
+  codec: number;
   /** Vectors smaller than this go by direct exchange instead of the ring. @default 16 KiB */
   directBelowBytes?: number;
 }
@@ -49,9 +56,11 @@ export class RingCollective implements Collective {
     this.rank = this.members.indexOf(init.messenger.selfId);
     this.step = init.step;
     if (this.rank < 0) throw new Error(`${init.messenger.selfId} is not among the members`);
+    if (!(Number.isInteger(init.codec) && init.codec >= 0 && init.codec <= 0xff)) throw new WireFormatError(`codec id ${init.codec} is not a uint8`);
   }
 
   async allReduceSum(values: Float32Array, tag: number, options: { wire?: 'f32' | 'f16' } = {}): Promise<Float32Array> {
+    this.checkSignal('allReduceSum');
     const sum = Float32Array.from(values);
     if (this.size === 1) return options.wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
     const encode = options.wire === 'f16' ? encodeHalf : (v: Float32Array): Uint8Array => new Uint8Array(v.slice().buffer);
@@ -61,20 +70,21 @@ export class RingCollective implements Collective {
   }
 
   async allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {
+    this.checkSignal('allGather');
     const blobs = await this.exchange(MessageKind.Blob, tag, blob);
     return blobs;
   }
 
   /** Sends `payload` to every other peer and returns everyone's, indexed by rank. */
   private async exchange(kind: MessageKind, tag: number, payload: Uint8Array): Promise<Uint8Array[]> {
-    const header = { kind, codec: 0, tag, epoch: this.init.epoch, step: this.step, seq: 0 };
+    const header = { kind, codec: this.init.codec, tag, epoch: this.init.epoch, step: this.step, seq: 0 };
     const others = this.members.filter((_, r) => r !== this.rank);
     const arrived = new Set<string>();
     const sends = others.map((peer) => this.init.messenger.send(peer, header, payload));
     const receives = others.map((peer) =>
       this.init.messenger.receive(peer, header, this.init.signal).then((m) => {
         arrived.add(peer);
-        return m;
+        return this.checkCodec(m);
       }),
     );
     const [, received] = await Promise.all([Promise.all(sends), Promise.all(receives)]).catch((err: unknown) => {
@@ -118,7 +128,7 @@ export class RingCollective implements Collective {
     const segment = (i: number): Float32Array => acc.subarray(bound(i), bound(i + 1));
     const mod = (i: number): number => ((i % n) + n) % n;
     const hop = async (kind: MessageKind, seq: number, sendIndex: number): Promise<Float32Array> => {
-      const header = { kind, codec: 0, tag, epoch: this.init.epoch, step: this.step, seq };
+      const header = { kind, codec: this.init.codec, tag, epoch: this.init.epoch, step: this.step, seq };
       const [, message] = await Promise.all([
         this.init.messenger.send(next, header, encode(segment(sendIndex))),
         this.init.messenger.receive(prev, header, this.init.signal),
@@ -126,7 +136,7 @@ export class RingCollective implements Collective {
         const globalHop = kind === MessageKind.Reduce ? seq : n - 1 + seq;
         throw blame(err, this.members[mod(r - 1 - globalHop)]);
       });
-      return decode(message.payload);
+      return decode(this.checkCodec(message).payload);
     };
 
     for (let s = 0; s < n - 1; s++) {
@@ -144,6 +154,19 @@ export class RingCollective implements Collective {
       segment(into).set(received);
     }
     return acc;
+  }
+
+  /** An aborted collective does nothing, even alone (where there is nothing to wait for). */
+  private checkSignal(what: string): void {
+    if (this.init.signal.aborted) throw abortReason(this.init.signal, what);
+  }
+
+  /** A payload made by another codec means nothing to this one: refuse it. */
+  private checkCodec(message: Message): Message {
+    if (message.header.codec !== this.init.codec) {
+      throw new WireFormatError(`${message.from} sent a ${MessageKind[message.header.kind]} made by codec ${message.header.codec}; this peer uses codec ${this.init.codec}`);
+    }
+    return message;
   }
 }
 

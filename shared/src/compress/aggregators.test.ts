@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
-import { createAggregator, PowerSgdAggregator, type AggregatorConfig } from './index.ts';
 import { Rng } from '../rng.ts';
-import { TAG_DENSE } from './layers.ts';
-import { gaussianArray, simulatePeers, type CollectiveCall } from '../testing/simulated-collective.ts';
+import { aggregatorContract } from '../testing/aggregator-contract.ts';
+import { gaussianArray, simulatePeers } from '../testing/simulated-collective.ts';
+import { COMPRESSORS, ERROR_CONTROLS } from '../train/config.ts';
+import { CODEC_IDS, createAggregator, PowerSgdAggregator, type AggregatorConfig } from './index.ts';
 import type { GradientAggregator, LayerShape } from './types.ts';
 
 await tf.setBackend('cpu');
@@ -15,7 +16,6 @@ const RANK = 2;
 const RATIO = 0.05;
 const LEVELS = 8;
 const PERIOD = 4;
-const PEERS = 3;
 
 const LAYERS: LayerShape[] = [
   { name: 'conv', shape: [3, 3, 1, 8] },
@@ -30,40 +30,50 @@ const LAYERS: LayerShape[] = [
 
 const size = (layer: LayerShape): number => layer.shape.reduce((a, b) => a * b, 1);
 
-type Variant = { label: string; config: Partial<AggregatorConfig> } | { label: string; make: () => GradientAggregator };
+const BASE: AggregatorConfig = { compressor: 'none', ef: 'none', rank: RANK, ratio: RATIO, levels: LEVELS, period: PERIOD, seed: 99 };
+
+interface Variant {
+  label: string;
+  make: () => GradientAggregator;
+  id: number;
+  steadySteps?: number[];
+}
+
+/** Every combination the registry accepts (it refuses the others with ConfigError, tested below). */
+const VALID: Variant[] = COMPRESSORS.flatMap((compressor) =>
+  ERROR_CONTROLS.flatMap((ef): Variant[] => {
+    const config = { ...BASE, compressor, ef };
+    try {
+      createAggregator(config, LAYERS);
+    } catch (err) {
+      if ((err as Error).name === 'ConfigError') return [];
+      throw err;
+    }
+    return [{ label: `${compressor}+${ef}`, make: () => createAggregator(config, LAYERS), id: CODEC_IDS[compressor] }];
+  }),
+);
 
 const VARIANTS: Variant[] = [
-  ...(
-    [
-      ['none', 'none'],
-      ['none', 'diana'],
-      ['fp16', 'none'],
-      ['fp16', 'ef14'],
-      ['randomk', 'none'],
-      ['randomk', 'ef14'],
-      ['randomk', 'ef21'],
-      ['randomk', 'diana'],
-      ['topk', 'none'],
-      ['topk', 'ef14'],
-      ['topk', 'ef21'],
-      ['qsgd', 'none'],
-      ['qsgd', 'diana'],
-      ['sketch-gaussian', 'none'],
-      ['sketch-gaussian', 'diana'],
-      ['sketch-haar', 'none'],
-      ['sketch-haar', 'diana'],
-      ['powersgd', 'none'],
-      ['greedylore', 'none'],
-    ] as const
-  ).map(([compressor, ef]) => ({ label: `${compressor}+${ef}`, config: { compressor, ef } })),
-  { label: 'powersgd-1round', make: () => new PowerSgdAggregator(LAYERS, { rank: RANK, seed: 99, oneRound: true }) },
-  { label: 'topk+ef14+perturb', config: { compressor: 'topk', ef: 'ef14', perturb: 0.01 } },
+  ...VALID,
+  { label: 'powersgd-1round', make: () => new PowerSgdAggregator(LAYERS, { rank: RANK, seed: 99, oneRound: true }), id: CODEC_IDS.powersgd, steadySteps: [0, 1] },
+  { label: 'topk+ef14+perturb', make: () => createAggregator({ ...BASE, compressor: 'topk', ef: 'ef14', perturb: 0.01 }, LAYERS), id: CODEC_IDS.topk },
 ];
 
-function make(variant: Variant): GradientAggregator {
-  if ('make' in variant) return variant.make();
-  return createAggregator({ compressor: 'none', ef: 'none', rank: RANK, ratio: RATIO, levels: LEVELS, period: PERIOD, seed: 99, ...variant.config }, LAYERS);
-}
+for (const variant of VARIANTS) aggregatorContract(variant.label, variant.make, { layers: LAYERS, id: variant.id, ...(variant.steadySteps ? { steadySteps: variant.steadySteps } : {}) });
+
+test('the registry accepts exactly the documented compressor x error-control combinations', () => {
+  assert.deepEqual(VALID.map((v) => v.label), [
+    'none+none', 'none+diana',
+    'fp16+none', 'fp16+ef14', 'fp16+ef21',
+    'randomk+none', 'randomk+ef14', 'randomk+ef21', 'randomk+diana',
+    'topk+none', 'topk+ef14', 'topk+ef21',
+    'qsgd+none', 'qsgd+diana',
+    'sketch-gaussian+none', 'sketch-gaussian+diana',
+    'sketch-haar+none', 'sketch-haar+diana',
+    'powersgd+none', 'powersgd+ef14',
+    'greedylore+none', 'greedylore+ef14',
+  ]);
+});
 
 /** Each layer's bytes per (non-refresh) step from the documented formulas, written independently. */
 function formulaBytes(label: string, step: number): { allReduce: number; allGather: number } {
@@ -96,104 +106,32 @@ function formulaBytes(label: string, step: number): { allReduce: number; allGath
   return { allReduce, allGather };
 }
 
+/** The ring/all-gather model of one message (written apart from the aggregators' own). */
+const model = (b: { allReduce: number; allGather: number }, n: number): number => (n <= 1 ? 0 : (2 * (n - 1) * b.allReduce) / n + (n - 1) * b.allGather);
+
+test('messageBytes and bytesPerStep follow the documented per-layer formulas', () => {
+  const dense = { allReduce: 4 * LAYERS.reduce((s, l) => s + size(l), 0), allGather: 0 };
+  for (const variant of VARIANTS) {
+    const formula = variant.label;
+    const aggregator = variant.make();
+    for (let step = 0; step < 6; step++) {
+      // A fresh EF21 starts with a dense step (its shared mean); the contract checks the steady ones on the wire.
+      const expected = variant.label.includes('ef21') ? dense : formulaBytes(formula, step);
+      assert.deepEqual(aggregator.messageBytes(step), expected, `${variant.label} step ${step}`);
+    }
+    const steady = formula === 'powersgd-1round' ? [formulaBytes(formula, 0), formulaBytes(formula, 1)] : [formulaBytes(formula, 1)];
+    for (const n of [1, 2, 5]) {
+      const expected = steady.reduce((s, b) => s + model(b, n), 0) / steady.length;
+      assert.ok(Math.abs(aggregator.bytesPerStep(n) - expected) < 1e-9, `${variant.label} bytesPerStep(${n})`);
+    }
+  }
+});
+
 function gradsFor(rank: number, step: number, scale = 1): Float32Array[] {
   return LAYERS.map((layer, l) => gaussianArray(size(layer), scale * (1 + rank), 'grads', rank, step, l));
 }
 
-function bytesOf(calls: CollectiveCall[]): { allReduce: number; allGather: number } {
-  const out = { allReduce: 0, allGather: 0 };
-  for (const c of calls) out[c.op === 'allReduceSum' ? 'allReduce' : 'allGather'] += c.bytes;
-  return out;
-}
-
 const bits = (arrays: Float32Array[]): Uint8Array[] => arrays.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-
-/** Runs `steps` steps on PEERS peers; returns per step the updates and calls of every peer. */
-async function run(variant: Variant, steps: number, firstStep = 0) {
-  const aggregators = Array.from({ length: PEERS }, () => make(variant));
-  const history: Array<{ step: number; updates: Float32Array[][]; calls: CollectiveCall[][]; expected: Array<{ allReduce: number; allGather: number }> }> = [];
-  for (let step = firstStep; step < firstStep + steps; step++) {
-    const expected = aggregators.map((a) => a.messageBytes(step));
-    const calls: CollectiveCall[][] = [];
-    const updates = await simulatePeers(PEERS, async (collective, rank) => {
-      calls[rank] = collective.calls;
-      return aggregators[rank]!.aggregate(gradsFor(rank, step), collective);
-    }, { step });
-    history.push({ step, updates, calls, expected });
-  }
-  return { aggregators, history };
-}
-
-for (const variant of VARIANTS) {
-  test(`${variant.label}: message sizes, identical replicas, reproducible bytes`, async () => {
-    const first = await run(variant, 6);
-    const second = await run(variant, 6);
-    first.history.forEach(({ step, updates, calls, expected }, i) => {
-      for (let rank = 0; rank < PEERS; rank++) {
-        // What was handed to the collective equals what the aggregator declares...
-        assert.deepEqual(bytesOf(calls[rank]!), expected[rank], `step ${step} peer ${rank} declared`);
-        // ...and the documented per-layer formula (EF21's first step is a dense initialisation).
-        const dense = calls[rank]!.some((c) => c.tag === TAG_DENSE);
-        if (!dense) assert.deepEqual(bytesOf(calls[rank]!), formulaBytes(variant.label.startsWith('powersgd-1round') ? 'powersgd-1round' : variant.label, step), `step ${step} formula`);
-        else assert.deepEqual(bytesOf(calls[rank]!), { allReduce: 4 * LAYERS.reduce((s, l) => s + size(l), 0), allGather: 0 });
-        // Identical bits on every replica.
-        assert.deepEqual(bits(updates[rank]!), bits(updates[0]!), `step ${step} peer ${rank} update`);
-        assert.deepEqual(updates[rank]!.map((u) => u.length), LAYERS.map(size));
-        // The same seed and inputs produce the same bytes on the wire in a second run.
-        const again = second.history[i]!.calls[rank]!;
-        assert.equal(again.length, calls[rank]!.length);
-        calls[rank]!.forEach((c, j) => assert.deepEqual(new Uint8Array(c.payload.buffer), new Uint8Array(again[j]!.payload.buffer), `step ${step} peer ${rank} call ${j}`));
-      }
-      assert.deepEqual(bits(second.history[i]!.updates[0]!), bits(updates[0]!));
-    });
-    const states = first.aggregators.map((a) => a.exportSharedState());
-    for (const s of states) assert.deepEqual(s, states[0]);
-    // bytesPerStep follows the ring/all-gather model from a steady step's payload.
-    const steady = variant.label.startsWith('powersgd-1round')
-      ? [formulaBytes('powersgd-1round', 0), formulaBytes('powersgd-1round', 1)]
-      : [formulaBytes(variant.label, 1)];
-    const model = (b: { allReduce: number; allGather: number }, n: number): number => (n <= 1 ? 0 : (2 * (n - 1) * b.allReduce) / n + (n - 1) * b.allGather);
-    for (const n of [1, 2, 5]) {
-      const expected = steady.reduce((s, b) => s + model(b, n), 0) / steady.length;
-      assert.ok(Math.abs(first.aggregators[0]!.bytesPerStep(n) - expected) < 1e-9, `bytesPerStep(${n})`);
-    }
-  });
-
-  test(`${variant.label}: a failed collective leaves the state exactly as before`, async () => {
-    const steps = 5;
-    const reference = await run(variant, steps);
-    const aggregators = Array.from({ length: PEERS }, () => make(variant));
-    for (let step = 0; step < steps; step++) {
-      const callCount = reference.history[step]!.calls[0]!.length;
-      const before = aggregators.map((a) => a.exportSharedState());
-      // Fail the last collective of the step (the most state-changing point), then redo the step.
-      await assert.rejects(
-        simulatePeers(PEERS, (c, rank) => aggregators[rank]!.aggregate(gradsFor(rank, step), c), { step, failAtCall: callCount - 1 }),
-        { name: 'AbortedError' },
-      );
-      assert.deepEqual(aggregators.map((a) => a.exportSharedState()), before);
-      const updates = await simulatePeers(PEERS, (c, rank) => aggregators[rank]!.aggregate(gradsFor(rank, step), c), { step });
-      assert.deepEqual(bits(updates[0]!), bits(reference.history[step]!.updates[0]!), `step ${step}`);
-    }
-  });
-}
-
-test('a late joiner that imports the shared state continues in lockstep', async () => {
-  for (const variant of VARIANTS.filter((v) => ['powersgd+none', 'greedylore+none', 'randomk+diana', 'topk+ef21', 'powersgd-1round'].includes(v.label))) {
-    const { aggregators } = await run(variant, 3);
-    const joiner = make(variant);
-    joiner.importSharedState(aggregators[0]!.exportSharedState());
-    assert.deepEqual(joiner.exportSharedState(), aggregators[0]!.exportSharedState(), variant.label);
-    // The joiner replaces peer 2 (which left): all replicas still agree.
-    const team = [aggregators[0]!, aggregators[1]!, joiner];
-    for (let step = 3; step < 6; step++) {
-      const updates = await simulatePeers(PEERS, (c, rank) => team[rank]!.aggregate(gradsFor(rank, step), c), { step });
-      for (const u of updates) assert.deepEqual(bits(u), bits(updates[0]!), `${variant.label} step ${step}`);
-    }
-    const states = team.map((a) => a.exportSharedState());
-    for (const s of states) assert.deepEqual(s, states[0]);
-  }
-});
 
 test('shared state from another kind, codec or layout is refused with WireFormatError', () => {
   const base = { rank: RANK, ratio: RATIO, levels: LEVELS, period: PERIOD, seed: 1 } as const;
@@ -206,18 +144,6 @@ test('shared state from another kind, codec or layout is refused with WireFormat
   assert.throws(() => ef21.importSharedState(diana.exportSharedState()), { name: 'WireFormatError' });
   assert.throws(() => powersgd.importSharedState(small.exportSharedState()), { name: 'WireFormatError' });
   assert.throws(() => powersgd.importSharedState(powersgd.exportSharedState().subarray(0, 20)), { name: 'WireFormatError' });
-});
-
-test('aggregators do not leak tensors', async () => {
-  const variants = VARIANTS.filter((v) => ['powersgd+none', 'powersgd-1round', 'greedylore+none', 'sketch-haar+diana', 'sketch-gaussian+none'].includes(v.label));
-  const aggregators = variants.map((v) => Array.from({ length: 2 }, () => make(v)));
-  const step = async (s: number): Promise<void> => {
-    for (const group of aggregators) await simulatePeers(2, (c, rank) => group[rank]!.aggregate(gradsFor(rank, s), c), { step: s });
-  };
-  await step(0); // warm-up: tfjs may register kernels lazily
-  const before = tf.memory().numTensors;
-  for (let s = 1; s < 6; s++) await step(s);
-  assert.equal(tf.memory().numTensors, before);
 });
 
 test('the perturbation is the same on every replica, has the asked std and leaves the state alone', async () => {
@@ -246,14 +172,11 @@ test('the perturbation is the same on every replica, has the asked std and leave
   assert.ok(Math.abs(mean) < 0.05 && Math.abs(sd - std) < 0.02 * std, `mean ${mean} sd ${sd}`);
 });
 
-test('bad gradients are refused before anything is sent', async () => {
-  const agg = createAggregator({ compressor: 'powersgd', ef: 'none', rank: RANK, ratio: RATIO, levels: LEVELS, period: PERIOD, seed: 1 }, LAYERS);
-  const grads = gradsFor(0, 0);
-  grads[1]![7] = NaN;
-  await assert.rejects(simulatePeers(1, (c) => agg.aggregate(grads, c)), { name: 'NonFiniteError' });
-  await assert.rejects(simulatePeers(1, (c) => agg.aggregate(grads.slice(1), c)), RangeError);
+test('a wrong number of gradients is refused before anything is sent; a disposed aggregator with DisposedError', async () => {
+  const agg = createAggregator({ ...BASE, compressor: 'powersgd' }, LAYERS);
+  await assert.rejects(simulatePeers(1, (c) => agg.aggregate(gradsFor(0, 0).slice(1), c)), RangeError);
   agg.dispose();
-  await assert.rejects(simulatePeers(1, (c) => agg.aggregate(gradsFor(0, 0), c)));
+  await assert.rejects(simulatePeers(1, (c) => agg.aggregate(gradsFor(0, 0), c)), { name: 'DisposedError' });
 });
 
 test('createAggregator refuses invalid combinations with ConfigError', () => {

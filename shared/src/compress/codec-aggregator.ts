@@ -4,7 +4,7 @@
  * codecs, one allGather otherwise), and the shared-state plumbing.
  */
 import type { Collective } from '../collective/collective.ts';
-import { WireFormatError } from '../errors.ts';
+import { DisposedError, WireFormatError } from '../errors.ts';
 import { checkGrads, checkLayers, concat, divide, layerSize, sentBytes, split, TAG_MAIN } from './layers.ts';
 import { decodeSharedState, encodeSharedState, type StateKind } from './shared-state.ts';
 import type { Codec, CodecContext, CollectiveBytes, GradientAggregator, LayerShape } from './types.ts';
@@ -106,7 +106,7 @@ export abstract class CodecAggregator implements GradientAggregator {
 
   /** Checks the call before anything is computed or sent. */
   protected begin(grads: Float32Array[]): void {
-    if (this.disposed) throw new Error(`${this.name} aggregator is disposed`);
+    if (this.disposed) throw new DisposedError(`${this.name} aggregator is disposed`);
     checkGrads(grads, this.layers);
   }
 

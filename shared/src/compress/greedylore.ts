@@ -14,6 +14,7 @@
  * Vectors and layers where m + r n >= mn/2 are sent as is in the first round.
  */
 import type { Collective } from '../collective/collective.ts';
+import { DisposedError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { CODEC_IDS } from './ids.ts';
 import { add, checkGrads, checkLayers, concat, divide, layerSize, matrixView, sentBytes, split, subtract, TAG_DENSE, TAG_MAIN, TAG_SECOND } from './layers.ts';
@@ -109,7 +110,7 @@ export class GreedyLoreAggregator implements GradientAggregator {
   }
 
   async aggregate(grads: Float32Array[], collective: Collective): Promise<Float32Array[]> {
-    if (this.disposed) throw new Error('greedylore aggregator is disposed');
+    if (this.disposed) throw new DisposedError('greedylore aggregator is disposed');
     checkGrads(grads, this.layers);
     return collective.step % this.period === 0 ? this.refresh(grads, collective) : this.compressed(grads, collective);
   }

@@ -15,6 +15,7 @@
  * and apply ghat = Phat Q^T, then Qhat = GramSchmidt(Q). One all-reduce per step, half the latency.
  */
 import type { Collective } from '../collective/collective.ts';
+import { DisposedError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { CODEC_IDS } from './ids.ts';
 import { add, checkGrads, checkLayers, concat, divide, layerSize, matrixView, sentBytes, split, subtract, TAG_MAIN, TAG_SECOND } from './layers.ts';
@@ -91,7 +92,7 @@ export class PowerSgdAggregator implements GradientAggregator {
   }
 
   async aggregate(grads: Float32Array[], collective: Collective): Promise<Float32Array[]> {
-    if (this.disposed) throw new Error('powersgd aggregator is disposed');
+    if (this.disposed) throw new DisposedError('powersgd aggregator is disposed');
     checkGrads(grads, this.layers);
     const corrected = grads.map((g, l) => {
       const e = this.errors[l]!;

@@ -8,30 +8,48 @@ import { Messenger } from '../wire/messenger.ts';
 import type { Collective } from '../collective/collective.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
 
+/** Deadline of one `run` when none is given. */
+const DEFAULT_RUN_TIMEOUT_MS = 30_000;
+
+export interface LocalGroupInit extends InMemoryNetworkInit {
+  /** Passed on to every RingCollective. @default its own default */
+  directBelowBytes?: number;
+  /** Codec id each peer's collectives write and expect (a function of the rank to mix codecs). @default 0 */
+  codec?: number | ((rank: number) => number);
+}
+
+export interface RunOptions {
+  /** @default 30 s */
+  timeoutMs?: number;
+  /** Aborts every peer's collectives (with its reason). */
+  signal?: AbortSignal;
+}
+
 export interface LocalGroup {
   readonly network: InMemoryNetwork;
   readonly ids: string[];
   readonly messengers: Messenger[];
   /** Runs `fn` on every peer with a collective for `step`; rejects if any peer fails. */
-  run<T>(step: number, fn: (collective: Collective, rank: number) => Promise<T>, timeoutMs?: number): Promise<T[]>;
+  run<T>(step: number, fn: (collective: Collective, rank: number) => Promise<T>, options?: RunOptions): Promise<T[]>;
   close(): void;
 }
 
-export function createLocalGroup(n: number, init: InMemoryNetworkInit & { directBelowBytes?: number } = {}): LocalGroup {
+export function createLocalGroup(n: number, init: LocalGroupInit = {}): LocalGroup {
   const network = new InMemoryNetwork(init);
   const ids = Array.from({ length: n }, (_, i) => `peer-${String(i).padStart(3, '0')}`);
   const messengers = ids.map((id) => new Messenger(network.join(id)));
+  const codecOf = (rank: number): number => (typeof init.codec === 'function' ? init.codec(rank) : (init.codec ?? 0));
   return {
     network,
     ids,
     messengers,
-    async run(step, fn, timeoutMs = 30_000) {
+    async run(step, fn, options = {}) {
       return Promise.all(
         messengers.map(async (messenger, rank) => {
-          const limit = deadline(timeoutMs, `step ${step} on ${ids[rank]}`);
+          const limit = deadline(options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS, `step ${step} on ${ids[rank]}`, options.signal);
           try {
             const collective = new RingCollective({
-              messenger, members: ids, epoch: 1, step, signal: limit.signal,
+              messenger, members: ids, epoch: 1, step, signal: limit.signal, codec: codecOf(rank),
               ...(init.directBelowBytes !== undefined ? { directBelowBytes: init.directBelowBytes } : {}),
             });
             return await fn(collective, rank);
@@ -42,7 +60,10 @@ export function createLocalGroup(n: number, init: InMemoryNetworkInit & { direct
       );
     },
     close() {
-      for (const m of messengers) m.dispose();
+      for (const m of messengers) {
+        m.dispose();
+        m.transport.close();
+      }
     },
   };
 }

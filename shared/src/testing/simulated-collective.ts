@@ -4,6 +4,7 @@
  * hop to halves like the ring does) and records what each peer hands to it.
  */
 import type { Collective } from '../collective/collective.ts';
+import { abortReason } from '../deadline.ts';
 import { AbortedError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../collective/half.ts';
@@ -28,6 +29,8 @@ export interface SimulateOptions {
   step?: number;
   /** Index of the call (per peer, from 0) that rejects on every peer with AbortedError, as a dropped round would. */
   failAtCall?: number;
+  /** Aborting it rejects every pending and later call on every peer with its reason. */
+  signal?: AbortSignal;
 }
 
 interface Round {
@@ -60,6 +63,10 @@ export async function simulatePeers<T>(
     failure ??= err;
     for (const round of rounds) for (const w of round.waiters.splice(0)) w.reject(failure);
   };
+  const { signal } = options;
+  const onAbort = (): void => fail(abortReason(signal!, 'simulated collective'));
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
 
   const join = (rank: number, index: number, spec: Omit<Round, 'inputs' | 'arrived' | 'waiters'>, input: Float32Array | Uint8Array): Promise<Float32Array | Uint8Array[]> =>
     new Promise((resolve, reject) => {
@@ -124,14 +131,18 @@ export async function simulatePeers<T>(
     };
   });
 
-  return Promise.all(
-    collectives.map(async (collective, rank) => {
-      try {
-        return await fn(collective, rank);
-      } catch (err) {
-        fail(err);
-        throw err;
-      }
-    }),
-  );
+  try {
+    return await Promise.all(
+      collectives.map(async (collective, rank) => {
+        try {
+          return await fn(collective, rank);
+        } catch (err) {
+          fail(err);
+          throw err;
+        }
+      }),
+    );
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { PeerLeftError } from '../errors.ts';
 import { Rng } from '../rng.ts';
-import type { Transport } from './transport.ts';
+import { oversizeFrameError, type Transport } from './transport.ts';
 
 export interface InMemoryNetworkInit {
   /** One-way delay per frame. @default 0 */
@@ -29,6 +29,12 @@ interface Link {
   busyUntil: number;
   /** Delivery time of the last frame, to keep order under jitter. */
   lastDelivery: number;
+  /**
+   * Frames on their way, in order of (non-decreasing) delivery time, under one timer: one timer
+   * per frame would not keep them in order, as timers of different lengths may fire in any order
+   * within a millisecond.
+   */
+  inFlight: Array<{ at: number; deliver(): void }>;
 }
 
 export class InMemoryNetwork {
@@ -88,7 +94,7 @@ export class InMemoryNetwork {
     const copy = frame.slice(); // the sender may reuse its buffer
     const fault = this.faultHook?.(from, to, copy);
     const key = `${from}>${to}`;
-    const link = this.links.get(key) ?? { busyUntil: 0, lastDelivery: 0 };
+    const link = this.links.get(key) ?? { busyUntil: 0, lastDelivery: 0, inFlight: [] };
     this.links.set(key, link);
     const now = Date.now();
     const bandwidth = this.init.bandwidthBytesPerSec ?? Infinity;
@@ -101,14 +107,24 @@ export class InMemoryNetwork {
       if (!this.nodes.has(from) || this.cutLinks.has(linkKey(from, to))) return; // lost in flight
       this.nodes.get(to)?.emitFrame(from, copy);
     };
-    if (fault !== 'drop') {
-      const extra = typeof fault === 'object' ? fault.delayMs : 0;
-      setTimeout(deliver, delivery - now + extra);
+    if (typeof fault === 'object') setTimeout(deliver, delivery - now + fault.delayMs); // out of order on purpose
+    else if (fault !== 'drop') {
+      link.inFlight.push({ at: delivery, deliver });
+      if (link.inFlight.length === 1) armDelivery(link);
       if (fault === 'duplicate') setTimeout(deliver, delivery - now);
     }
     // Backpressure: the sender may go on once its bytes left the link queue.
     return new Promise((resolve) => setTimeout(resolve, Math.max(0, link.busyUntil - now)));
   }
+}
+
+/** Delivers a link's frames that are due, in order, then waits for the next one. */
+function armDelivery(link: Link): void {
+  setTimeout(() => {
+    const now = Date.now();
+    while (link.inFlight[0] && link.inFlight[0].at <= now) link.inFlight.shift()!.deliver();
+    if (link.inFlight.length > 0) armDelivery(link);
+  }, Math.max(0, link.inFlight[0]!.at - Date.now()));
 }
 
 function linkKey(a: string, b: string): string {
@@ -123,8 +139,18 @@ export class InMemoryTransport implements Transport {
   constructor(readonly selfId: string, private readonly network: InMemoryNetwork) {}
 
   send(peerId: string, frame: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(new PeerLeftError(this.selfId, 'this transport is closed'));
+    const oversize = oversizeFrameError(frame);
+    if (oversize) return Promise.reject(oversize);
+    if (this.closed) return Promise.reject(new PeerLeftError(peerId, `this transport (${this.selfId}) is closed`));
     return this.network.transmit(this.selfId, peerId, frame);
+  }
+
+  /** Leaves the network: this side and every peer see the channels close. Idempotent. */
+  close(): void {
+    if (this.closed || !this.network.isAlive(this.selfId)) return;
+    const peers = this.connectedPeers();
+    this.network.kill(this.selfId);
+    for (const peerId of peers) this.emitClosed(peerId);
   }
 
   onFrame(handler: Handler): () => void {

@@ -26,14 +26,15 @@
  * With the same settings on both ends, a round trip takes 2 x latency and each direction gets the
  * full bandwidth.
  *
- * Timers are setTimeout. Chromium coarsens them to ~1 s in hidden tabs only (run such tabs with
- * --disable-background-timer-throttling, as e2e does); in a visible tab or in Node they keep ~1 ms
- * (4 ms when nested), and the bucket's depth absorbs a late timer without losing rate.
+ * Timers are setTimeout (through an injectable clock, so tests drive time themselves). Chromium
+ * coarsens them to ~1 s in hidden tabs only (run such tabs with --disable-background-timer-throttling,
+ * as e2e does); in a visible tab or in Node they keep ~1 ms (4 ms when nested), and the bucket's
+ * depth absorbs a late timer without losing rate.
  */
 import { PeerLeftError } from '../errors.ts';
 import type { LinkSettings } from '../link.ts';
 import { Rng } from '../rng.ts';
-import type { Transport } from './transport.ts';
+import { oversizeFrameError, type Transport } from './transport.ts';
 
 /** Bucket depth in milliseconds of traffic: enough to absorb timer lateness, too little to burst. */
 const BURST_MS = 5;
@@ -51,11 +52,23 @@ export interface ShapedTransportInit {
   seed?: number;
   /** Least retransmission timeout of a lost packet. @default 400 */
   retransmitFloorMs?: number;
+  /** Where time comes from. @default the real one (performance.now and setTimeout) */
+  clock?: Clock;
 }
+
+/** Milliseconds on a monotonic clock, and a wait on it. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const REAL_CLOCK: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 type FrameHandler = (from: string, frame: Uint8Array) => void;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const ignore = (): void => undefined;
 
 /** Frames that come out in order, each not before its time, in batches of those due together. */
@@ -65,7 +78,11 @@ class DelayLine {
   private running = false;
   closed = false;
 
-  constructor(private readonly peerId: string, private readonly deliver: (frames: Uint8Array[]) => Promise<unknown> | void) {}
+  constructor(
+    private readonly peerId: string,
+    private readonly clock: Clock,
+    private readonly deliver: (frames: Uint8Array[]) => Promise<unknown> | void,
+  ) {}
 
   /** Resolves once the frame has come out (and `deliver` has settled). */
   push(at: number, frame: Uint8Array): Promise<void> {
@@ -89,9 +106,9 @@ class DelayLine {
     this.running = true;
     try {
       for (let first = this.queue[0]; first && !this.closed; first = this.queue[0]) {
-        const now = performance.now();
+        const now = this.clock.now();
         if (first.at > now) {
-          await sleep(first.at - now);
+          await this.clock.sleep(first.at - now);
           continue;
         }
         let due = 1;
@@ -120,9 +137,12 @@ export class ShapedTransport implements Transport {
   private readonly retransmitMs: number;
   /** Bytes per millisecond; Infinity when not limited. */
   private readonly rate: number;
+  private readonly clock: Clock;
+  private closed = false;
 
   constructor(private readonly inner: Transport, init: ShapedTransportInit) {
     this.link = { ...init.link };
+    this.clock = init.clock ?? REAL_CLOCK;
     this.rng = Rng.derive(init.seed ?? 1, 'link-shaping', inner.selfId);
     this.retransmitMs = (init.retransmitFloorMs ?? RETRANSMIT_FLOOR_MS) + 2 * init.link.latencyMs;
     this.rate = init.link.bandwidthBitsPerSec === null ? Infinity : init.link.bandwidthBitsPerSec / 8 / 1000;
@@ -140,14 +160,18 @@ export class ShapedTransport implements Transport {
   }
 
   send(peerId: string, frame: Uint8Array): Promise<void> {
-    if (!this.inner.connectedPeers().includes(peerId)) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    // Checked here, not left to the inner transport, so an oversized frame never takes tokens.
+    const oversize = oversizeFrameError(frame);
+    if (oversize) return Promise.reject(oversize);
+    if (this.closed || !this.inner.connectedPeers().includes(peerId)) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    const now = this.clock.now();
     let out = this.outgoing.get(peerId);
     if (!out || out.line.closed) {
-      out = { credit: 0, creditAt: performance.now(), line: new DelayLine(peerId, (frames) => Promise.all(frames.map((f) => this.inner.send(peerId, f)))) };
+      const line = new DelayLine(peerId, this.clock, (frames) => Promise.all(frames.map((f) => this.inner.send(peerId, f))));
+      out = { credit: 0, creditAt: now, line };
       this.outgoing.set(peerId, out);
     }
     // Take the bytes from the bucket; they have left when it is back to zero.
-    const now = performance.now();
     let departure = now;
     if (this.rate !== Infinity) {
       out.credit = Math.min(BURST_MS * this.rate, out.credit + (now - out.creditAt) * this.rate) - frame.length;
@@ -167,23 +191,35 @@ export class ShapedTransport implements Transport {
   }
 
   connectedPeers(): string[] {
-    return this.inner.connectedPeers();
+    return this.closed ? [] : this.inner.connectedPeers();
+  }
+
+  /** Frames still delayed here are lost, as on a real channel that closes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const out of this.outgoing.values()) out.line.close();
+    for (const line of this.incoming.values()) line.close();
+    this.outgoing.clear();
+    this.incoming.clear();
+    this.inner.close();
   }
 
   private arrive(from: string, frame: Uint8Array): void {
+    if (this.closed) return;
     const { latencyMs, jitterMs, loss } = this.link;
     if (latencyMs === 0 && jitterMs === 0 && loss === 0) return this.dispatch(from, [frame]);
     let line = this.incoming.get(from);
     if (!line || line.closed) {
-      line = new DelayLine(from, (frames) => this.dispatch(from, frames));
+      line = new DelayLine(from, this.clock, (frames) => this.dispatch(from, frames));
       this.incoming.set(from, line);
     }
     const jitter = jitterMs > 0 ? this.rng.next() * jitterMs : 0;
-    line.push(performance.now() + latencyMs + jitter + this.repairMs(frame.length), frame).catch(ignore);
+    line.push(this.clock.now() + latencyMs + jitter + this.repairMs(frame.length), frame).catch(ignore);
   }
 
   private dispatch(from: string, frames: Uint8Array[]): void {
-    if (!this.inner.connectedPeers().includes(from)) return; // the channel closed while they were delayed
+    if (!this.connectedPeers().includes(from)) return; // the channel closed while they were delayed
     for (const frame of frames) for (const handler of this.handlers) handler(from, frame);
   }
 

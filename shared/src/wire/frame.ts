@@ -5,7 +5,9 @@
  *   0      2    magic 0x5457 ("TW")
  *   2      1    version (WIRE_VERSION)
  *   3      1    kind (MessageKind)
- *   4      1    codec id (compressor that produced the payload; 0 = raw)
+ *   4      1    codec id: for Reduce/Gather/Blob, the CODEC_IDS entry of the compressor that made
+ *               the payload (written and checked by the collective); 0 (raw) for Hello,
+ *               StateRequest and State
  *   5      1    flags (reserved, 0)
  *   6      2    tag: which collective within the step (phase, layer group)
  *   8      4    epoch: membership epoch the message belongs to
