@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { deadline } from '@tabswarm/shared';
 import { transportContract } from '@tabswarm/shared/testing';
 import { nodeWrtc } from './node/wrtc.ts';
@@ -40,5 +42,20 @@ transportContract('WebRTC transport (simple-peer over node-datachannel)', async 
     } catch (err) {
       if (attempt >= CONNECT_ATTEMPTS) throw err;
     }
+  }
+});
+
+test('a connect given up by its signal leaves no one waiting for an offer', async () => {
+  // The lower id offers: b waits for a's offer, which never comes (nobody relays it).
+  const b = new WebRtcTransport('b', { wrtc: nodeWrtc, relay: () => undefined });
+  try {
+    const controller = new AbortController();
+    const connecting = b.connect(['a', 'b'], controller.signal);
+    assert.equal(b.pendingOffers, 1);
+    controller.abort(new Error('given up'));
+    await assert.rejects(connecting, { message: 'given up' });
+    assert.equal(b.pendingOffers, 0);
+  } finally {
+    b.close();
   }
 });

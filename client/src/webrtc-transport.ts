@@ -14,7 +14,7 @@
  * not help: frames wait in the stream, which only simple-peer's own wake-ups move on.)
  */
 import SimplePeer from 'simple-peer';
-import { oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
+import { abortReason, oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
 import { AbortedError, PeerLeftError } from '@tabswarm/shared/protocol';
 
 /**
@@ -134,13 +134,36 @@ export class WebRtcTransport implements Transport {
     for (const id of [...this.connections.keys()]) this.drop(id);
   }
 
-  private connectionWaiters = new Map<string, Array<() => void>>();
+  /** Who waits for a higher-id peer's offer, by peer id; a waiter leaves when woken or aborted. */
+  private readonly offerWaiters = new Map<string, Set<() => void>>();
+
+  /** Connections awaited from peers whose offer has not come yet (for tests and diagnostics). */
+  get pendingOffers(): number {
+    let count = 0;
+    for (const waiters of this.offerWaiters.values()) count += waiters.size;
+    return count;
+  }
 
   private waitForConnection(id: string, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const list = this.connectionWaiters.get(id) ?? [];
-      list.push(resolve);
-      this.connectionWaiters.set(id, list);
+    if (signal.aborted) return Promise.reject(abortReason(signal, `connecting to ${id}`));
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.offerWaiters.get(id) ?? new Set<() => void>();
+      this.offerWaiters.set(id, waiters);
+      const leave = (): void => {
+        waiters.delete(wake);
+        if (waiters.size === 0 && this.offerWaiters.get(id) === waiters) this.offerWaiters.delete(id);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const wake = (): void => {
+        leave();
+        resolve();
+      };
+      const onAbort = (): void => {
+        leave();
+        reject(abortReason(signal, `connecting to ${id}`));
+      };
+      waiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
     }).then(() => raceSignal(this.connections.get(id)!.opened, signal, `connecting to ${id}`));
   }
 
@@ -180,7 +203,7 @@ export class WebRtcTransport implements Transport {
     };
     peer.on('close', () => onGone());
     peer.on('error', (err: Error) => onGone(err));
-    for (const wake of this.connectionWaiters.get(id)?.splice(0) ?? []) wake();
+    for (const wake of [...(this.offerWaiters.get(id) ?? [])]) wake();
     return conn;
   }
 
