@@ -2,26 +2,15 @@
  * Tabs on different tfjs backends train together: their local gradients differ in the last bits,
  * but everything after the all-reduce is deterministic TypeScript, so the replicas stay identical.
  */
-import { expect, test, type Browser, type Page } from '@playwright/test';
-import { BASE_URL, historyOf, uniqueRoom, waitForTabs } from './harness.ts';
-
-async function openWith(browser: Browser, queries: string[]): Promise<Page[]> {
-  const context = await browser.newContext();
-  const pages: Page[] = [];
-  for (const query of queries) {
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.log(`page error: ${err.message}`));
-    await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });
-    pages.push(page);
-  }
-  return pages;
-}
+import { expect, test } from '@playwright/test';
+import { historyOf, openTabs, uniqueRoom, waitForTabs } from './harness.ts';
 
 test('webgl, wasm and cpu tabs train one model with identical weights', async ({ browser }) => {
   const room = uniqueRoom('backends');
   const steps = 12;
   const common = `room=${room}&workers=3&steps=${steps}&evalEvery=6&model=mlp`;
-  const pages = await openWith(browser, ['webgl', 'wasm', 'cpu'].map((b) => `${common}&backend=${b}`));
+  const backends = ['webgl', 'wasm', 'cpu'];
+  const pages = await openTabs(browser, backends.length, (i) => `${common}&backend=${backends[i]}`);
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
   expect(statuses.map((s) => s.backend)).toEqual(['webgl', 'wasm', 'cpu']);
   expect(statuses.map((s) => s.backendFallback)).toEqual([null, null, null]);
@@ -36,7 +25,7 @@ test('webgl, wasm and cpu tabs train one model with identical weights', async ({
 test('a wasm tab in a cnn room falls back to another backend and says why', async ({ browser }) => {
   const room = uniqueRoom('cnn');
   const common = `room=${room}&workers=2&steps=4&evalEvery=4&evalSize=200&model=cnn&batchSize=16`;
-  const pages = await openWith(browser, [`${common}`, `${common}&backend=wasm`]);
+  const pages = await openTabs(browser, 2, (i) => (i === 0 ? common : `${common}&backend=wasm`));
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
   expect(statuses[1]!.backend).not.toBe('wasm');
   expect(statuses[1]!.backendFallback).toContain('Conv2DBackpropFilter');

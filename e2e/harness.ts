@@ -1,23 +1,23 @@
 /** What every end-to-end test shares: the browser, the server address, and waiting on tabs. */
 import { expect, type Browser, type Page } from '@playwright/test';
 import type { TabStatus, StepRecord } from '@tabswarm/shared/protocol';
+import { openTab, watchTab } from '@tabswarm/launch';
 
-import { isGlNotice } from '@tabswarm/launch';
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
 export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 
-/** `prepare` runs on each tab before it loads, e.g. to emulate its network (./network.ts). */
-export async function openTabs(browser: Browser, count: number, query: string, prepare?: (page: Page, index: number) => Promise<void>): Promise<Page[]> {
+/**
+ * Opens `count` tabs of one browser context at `?query` (or a query per tab). `prepare` runs on
+ * each tab before it loads, e.g. to emulate its network (./network.ts).
+ */
+export async function openTabs(browser: Browser, count: number, query: string | ((index: number) => string), prepare?: (page: Page, index: number) => Promise<void>): Promise<Page[]> {
   const context = await browser.newContext();
   const pages: Page[] = [];
   for (let i = 0; i < count; i++) {
     const page = await context.newPage();
-    page.on('pageerror', (err) => console.log(`[tab ${i}] page error: ${err.message}`));
-    page.on('console', (msg) => {
-      if ((msg.type() === 'error' || msg.type() === 'warning') && !isGlNotice(msg.text())) console.log(`[tab ${i}] ${msg.type()}: ${msg.text()}`);
-    });
+    watchTab(page, (line) => console.log(`[tab ${i}] ${line}`), { errorsOnly: true });
     await prepare?.(page, i);
-    await page.goto(`${BASE_URL}/?${query}`, { waitUntil: 'commit' });
+    await openTab(page, `${BASE_URL}/?${typeof query === 'string' ? query : query(i)}`);
     pages.push(page);
   }
   return pages;

@@ -8,6 +8,23 @@ import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
 import { isGlNotice, launchChromium } from './chromium.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
+/**
+ * Writes what a tab says (console and uncaught errors) to `write`, without the expected GL
+ * notices; `errorsOnly` keeps errors and warnings only.
+ */
+export function watchTab(page: Page, write: (line: string) => void, options: { errorsOnly?: boolean } = {}): void {
+  page.on('pageerror', (err) => write(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    const type = msg.type();
+    if (isGlNotice(msg.text()) || (options.errorsOnly && type !== 'error' && type !== 'warning')) return;
+    write(`${type}: ${msg.text()}`);
+  });
+}
+
+/** Loads tabswarm in `page` without waiting for 'load': a tab training on the cpu backend blocks its main thread, and with it 'load'. */
+export async function openTab(page: Page, url: string): Promise<void> {
+  await page.goto(url, { waitUntil: 'commit' });
+}
 
 /** A tab whose main thread is busy answers later; the run loop does not wait longer than this for it. */
 const POLL_TIMEOUT_MS = 10_000;
@@ -39,11 +56,7 @@ class TabHandle implements WorkerHandle {
   private first: number | null = null;
 
   constructor(readonly index: number, private readonly page: Page, logFile: string) {
-    const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
-    page.on('console', (msg) => {
-      if (!isGlNotice(msg.text())) log(`${msg.type()}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => log(`page error: ${err.message}`));
+    watchTab(page, (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`));
     page.on('crash', () => {
       this.failure = `tab ${index} crashed`;
     });
@@ -104,8 +117,7 @@ export async function launchTabs(init: {
       const index = init.firstIndex + i;
       const page = await contexts[i % contexts.length]!.newPage();
       const handle = new TabHandle(index, page, init.logFile(index));
-      // 'commit': a tab training on the cpu backend blocks its main thread, and with it 'load'.
-      await page.goto(init.url(index), { waitUntil: 'commit' });
+      await openTab(page, init.url(index));
       handles.push(handle);
     }
   } catch (err) {
