@@ -100,6 +100,9 @@ export abstract class CodecAggregator implements GradientAggregator {
     this.adoptSharedState(state.arrays, state.initialised);
   }
 
+  /** Plain and EF14 share nothing that depends on the members. */
+  restart(): void {}
+
   dispose(): void {
     this.disposed = true;
   }

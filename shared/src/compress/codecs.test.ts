@@ -224,4 +224,19 @@ test('Top-K and QSGD refuse messages that have the right length but bad contents
   const overLevel = createQsgd({ levels: 4 }).compress(x, layer, ctx(0)).slice();
   overLevel[4] = 0xff; // level 7 > 4 in the first 3-bit level field
   assert.throws(() => createQsgd({ levels: 4 }).decompress(overLevel, layer, ctx(0)), { name: 'WireFormatError' });
+  for (const norm of [NaN, -1]) {
+    const badNorm = createQsgd({ levels: 4 }).compress(x, layer, ctx(0)).slice();
+    new DataView(badNorm.buffer).setFloat32(0, norm, true);
+    assert.throws(() => createQsgd({ levels: 4 }).decompress(badNorm, layer, ctx(0)), { name: 'WireFormatError' }, `norm ${norm}`);
+  }
+});
+
+test('QSGD sends a finite vector whose norm overflows f32 as norm Infinity, decoded to NaN', () => {
+  const codec = createQsgd({ levels: 16 });
+  const layer: LayerShape = { name: 'v', shape: [7] };
+  const x = new Float32Array(7).fill(3e38);
+  const message = codec.compress(x, layer, ctx(0));
+  assert.equal(new DataView(message.buffer).getFloat32(0, true), Infinity);
+  assert.deepEqual(Array.from(message.subarray(4)), new Array(message.length - 4).fill(0));
+  assert.ok(codec.decompress(message, layer, ctx(0)).every(Number.isNaN));
 });

@@ -5,6 +5,7 @@
  */
 import type { Collective } from '../collective/collective.ts';
 import { CodecAggregator } from './codec-aggregator.ts';
+import { repairLocal, requireFinite } from './finite.ts';
 import { add, addScaled, layerSize, subtract } from './layers.ts';
 import { StateKind } from './shared-state.ts';
 import type { Codec, LayerShape } from './types.ts';
@@ -30,9 +31,22 @@ export class DianaAggregator extends CodecAggregator {
     const diffs = grads.map((g, l) => subtract(g, this.own[l]!));
     const exchanged = await this.exchange(diffs, collective, true);
     const update = this.mean.map((h, l) => add(h, exchanged.mean[l]!));
-    this.own = this.own.map((hi, l) => addScaled(hi, this.alphas[l]!, exchanged.own[l]!));
-    this.mean = this.mean.map((h, l) => addScaled(h, this.alphas[l]!, exchanged.mean[l]!));
+    const mean = this.mean.map((h, l) => addScaled(h, this.alphas[l]!, exchanged.mean[l]!));
+    requireFinite(`${this.name} update`, update);
+    requireFinite(`${this.name} mean shift`, mean);
+    // An overflow of this member's own h_i alone takes the shared value there, as a joiner does.
+    this.own = this.own.map((hi, l) => repairLocal(addScaled(hi, this.alphas[l]!, exchanged.own[l]!), mean[l]));
+    this.mean = mean;
     return update;
+  }
+
+  /**
+   * Every member takes h_i = h, as a joiner does: the mean of the h_i is h again over whoever is
+   * present, with no communication, and the learned mean shift is kept (only the members' own
+   * deviations h_i - h are relearned). DIANA allows any starting shifts whose mean is h.
+   */
+  override restart(): void {
+    this.own = this.mean.map((h) => h.slice());
   }
 
   protected override sharedArrays(): Float32Array[] {

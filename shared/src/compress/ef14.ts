@@ -1,9 +1,11 @@
 /**
  * Error feedback (docs/ALGORITHMS.md, EF14): what was not sent is remembered and added to
- * the next gradient. For biased codecs; e_i is local state.
+ * the next gradient. For biased codecs; e_i is local state, so a membership change needs no
+ * restart: e_i is this member's own residual whoever the others are.
  */
 import type { Collective } from '../collective/collective.ts';
 import { CodecAggregator } from './codec-aggregator.ts';
+import { repairLocal, requireFinite } from './finite.ts';
 import { add, layerSize, subtract } from './layers.ts';
 import { StateKind } from './shared-state.ts';
 import type { Codec, LayerShape } from './types.ts';
@@ -20,7 +22,8 @@ export class Ef14Aggregator extends CodecAggregator {
     this.begin(grads);
     const corrected = grads.map((g, l) => add(g, this.errors[l]!));
     const { mean, own } = await this.exchange(corrected, collective, true);
-    this.errors = corrected.map((p, l) => subtract(p, own[l]!));
+    requireFinite(`${this.name} update`, mean);
+    this.errors = corrected.map((p, l) => repairLocal(subtract(p, own[l]!)));
     return mean;
   }
 }

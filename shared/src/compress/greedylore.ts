@@ -19,6 +19,7 @@ import { Rng } from '../rng.ts';
 import { CODEC_IDS } from './ids.ts';
 import { add, checkGrads, checkLayers, concat, divide, layerSize, matrixView, sentBytes, split, subtract, TAG_DENSE, TAG_MAIN, TAG_SECOND } from './layers.ts';
 import { multiply, symmetricEigen } from './linalg.ts';
+import { repairLocal, requireFinite } from './finite.ts';
 import { decodeSharedState, encodeSharedState, StateKind } from './shared-state.ts';
 import { projectAndProbe } from './tensor-ops.ts';
 import type { CollectiveBytes, GradientAggregator, LayerShape } from './types.ts';
@@ -122,7 +123,11 @@ export class GreedyLoreAggregator implements GradientAggregator {
   private async refresh(grads: Float32Array[], collective: Collective): Promise<Float32Array[]> {
     const sum = await collective.allReduceSum(concat(grads), TAG_DENSE);
     const mean = split(divide(sum, collective.size), grads.map((g) => g.length));
-    this.bases = this.blocks.map((b, l) => (b === null ? this.bases[l]! : leftSingularBasis(this.working(mean[l]!, b), b.m, b.n)));
+    // Identical on every peer; checked before the SVD, which must not see NaN.
+    requireFinite('greedylore dense mean', mean);
+    const bases = this.blocks.map((b, l) => (b === null ? this.bases[l]! : leftSingularBasis(this.working(mean[l]!, b), b.m, b.n)));
+    requireFinite('greedylore basis', bases);
+    this.bases = bases;
     this.errors = this.errors.map((e) => new Float32Array(e.length));
     return mean.map((g) => g.slice());
   }
@@ -149,6 +154,8 @@ export class GreedyLoreAggregator implements GradientAggregator {
     });
     const first = [...probes, ...dense];
     const firstSums = first.length === 0 ? [] : split(await collective.allReduceSum(concat(first), TAG_MAIN), first.map((x) => x.length));
+    // Identical on every peer: all refuse here, before the second round, or none does.
+    requireFinite('greedylore probes', firstSums);
 
     // Round 2: P = U[:, S] from the averaged probe, R_i = P^T M_i (rows S of U^T M_i).
     const nextErrors = this.errors.slice();
@@ -161,7 +168,7 @@ export class GreedyLoreAggregator implements GradientAggregator {
       const rLocal = new Float32Array(r * n);
       selected.forEach((row, k) => rLocal.set(w.subarray(row * n, (row + 1) * n), k * n));
       const kept = multiply(p, rLocal, m, r, n);
-      nextErrors[l] = subtract(x, kept);
+      nextErrors[l] = repairLocal(subtract(x, kept));
       return { p, rLocal };
     });
     const second = chosen.map((c) => c.rLocal);
@@ -175,6 +182,7 @@ export class GreedyLoreAggregator implements GradientAggregator {
       const ghat = multiply(chosen[i]!.p, divide(secondSums[i]!, peers), b.m, r, b.n);
       return b.transposed ? transposeF32(ghat, b.m, b.n) : ghat;
     });
+    requireFinite('greedylore update', update);
     this.errors = nextErrors;
     return update;
   }
@@ -203,6 +211,12 @@ export class GreedyLoreAggregator implements GradientAggregator {
   importSharedState(bytes: Uint8Array): void {
     this.bases = decodeSharedState(bytes, this.codecId, StateKind.GreedyLore, this.bases.map((u) => u.length)).arrays;
   }
+
+  /**
+   * Nothing to re-establish: U is the same on every member and any orthonormal basis is valid for
+   * any members (it only ranks directions); e_i is this member's own residual.
+   */
+  restart(): void {}
 
   dispose(): void {
     this.disposed = true;

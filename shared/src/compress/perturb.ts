@@ -45,6 +45,10 @@ export class PerturbedAggregator implements GradientAggregator {
     this.inner.importSharedState(bytes);
   }
 
+  restart(): void {
+    this.inner.restart();
+  }
+
   dispose(): void {
     this.inner.dispose();
   }

@@ -1,6 +1,7 @@
 /** Compressed averaging without error control (ef=none): the update is the mean of D(C(g_i)). */
 import type { Collective } from '../collective/collective.ts';
 import { CodecAggregator } from './codec-aggregator.ts';
+import { requireFinite } from './finite.ts';
 import { StateKind } from './shared-state.ts';
 import type { Codec, LayerShape } from './types.ts';
 
@@ -11,6 +12,8 @@ export class PlainAggregator extends CodecAggregator {
 
   async aggregate(grads: Float32Array[], collective: Collective): Promise<Float32Array[]> {
     this.begin(grads);
-    return (await this.exchange(grads, collective, false)).mean;
+    const { mean } = await this.exchange(grads, collective, false);
+    requireFinite(`${this.name} update`, mean);
+    return mean;
   }
 }

@@ -20,6 +20,7 @@ import { Rng } from '../rng.ts';
 import { CODEC_IDS } from './ids.ts';
 import { add, checkGrads, checkLayers, concat, divide, layerSize, matrixView, sentBytes, split, subtract, TAG_MAIN, TAG_SECOND } from './layers.ts';
 import { multiplyTransposed, orthonormalizeColumns } from './linalg.ts';
+import { repairLocal, requireFinite } from './finite.ts';
 import { decodeSharedState, encodeSharedState, StateKind } from './shared-state.ts';
 import { matMul } from './tensor-ops.ts';
 import type { CollectiveBytes, GradientAggregator, LayerShape } from './types.ts';
@@ -111,6 +112,8 @@ export class PowerSgdAggregator implements GradientAggregator {
       return b ? matMul(x, b.m, b.n, this.q[l]!, b.n, r) : x;
     });
     const pSums = await this.allReduce(pParts, collective, TAG_MAIN);
+    // Identical on every peer: all refuse here, before the second round, or none does.
+    requireFinite('powersgd P', pSums);
     const pHats = pSums.map((sum, l) => {
       const b = this.blocks[l];
       return b ? orthonormal(sum, b.m, r) : sum;
@@ -142,6 +145,7 @@ export class PowerSgdAggregator implements GradientAggregator {
       return b ? matMul(x, b.m, b.n, this.q[l]!, b.n, r) : x;
     });
     const sums = await this.allReduce(parts, collective, TAG_MAIN);
+    requireFinite('powersgd P', sums);
     const nextP = this.p.slice();
     const update = sums.map((sum, l) => {
       const b = this.blocks[l];
@@ -162,6 +166,7 @@ export class PowerSgdAggregator implements GradientAggregator {
       return b ? matMul(x, b.m, b.n, this.p[l]!, b.m, r, true) : x;
     });
     const sums = await this.allReduce(parts, collective, TAG_MAIN);
+    requireFinite('powersgd Q', sums);
     const nextQ = this.q.slice();
     const update = sums.map((sum, l) => {
       const b = this.blocks[l];
@@ -181,12 +186,18 @@ export class PowerSgdAggregator implements GradientAggregator {
     return split(sum, parts.map((x) => x.length));
   }
 
-  /** Runs only after every collective of the step resolved. */
+  /**
+   * Runs only after every collective of the step resolved. Refuses the step (NonFiniteError,
+   * nothing committed) if the update or the next Q/Phat is not finite; an overflow of this
+   * member's own e_i alone drops those entries.
+   */
   private commit(corrected: Float32Array[], update: Float32Array[], next: { p?: Float32Array[]; q?: Float32Array[] }): void {
+    requireFinite('powersgd update', update);
+    requireFinite('powersgd warm start', [...(next.p ?? []), ...(next.q ?? [])]);
     if (this.errorFeedback) {
       this.errors = corrected.map((x, l) => {
         if (this.blocks[l] === null) return this.errors[l]!;
-        return subtract(x, update[l]!);
+        return repairLocal(subtract(x, update[l]!));
       });
     }
     if (next.p) this.p = next.p;
@@ -234,6 +245,12 @@ export class PowerSgdAggregator implements GradientAggregator {
     this.q = arrays.slice(0, this.layers.length);
     if (this.oneRound) this.p = arrays.slice(this.layers.length);
   }
+
+  /**
+   * Nothing to re-establish: Q (and Phat) is the same on every member and is only a warm start,
+   * valid for any members; e_i is this member's own residual.
+   */
+  restart(): void {}
 
   dispose(): void {
     this.disposed = true;

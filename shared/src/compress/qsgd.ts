@@ -3,7 +3,9 @@
  * l_j the stochastic rounding of s|x_j|/|x|, so E = x. Message per layer: the norm |x| as f32,
  * then per entry (level << 1 | sign) in ceil(log2(s+1)) + 1 bits, LSB first, padded to a byte.
  * The per-peer scale makes it non-linear: messages are all-gathered. The rounding draws are seeded
- * by (seed, step, layer, peer), so runs are reproducible.
+ * by (seed, step, layer, peer), so runs are reproducible. A finite vector whose norm overflows f32
+ * is sent as norm +Infinity (levels 0) and decodes to NaN, so the aggregator refuses the step on
+ * every peer (compress/finite.ts).
  */
 import { WireFormatError } from '../errors.ts';
 import { Rng } from '../rng.ts';
@@ -47,7 +49,7 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       const norm = f32AtLeast(Math.sqrt(sumSquares));
       const bytes = new Uint8Array(bytesOf(d));
       new DataView(bytes.buffer).setFloat32(0, norm, true);
-      if (norm === 0) return bytes;
+      if (norm === 0 || norm === Infinity) return bytes;
       const rng = Rng.derive(ctx.seed, ctx.step, ctx.layerIndex, ctx.peer, 'qsgd');
       let acc = 0;
       let pending = 0;
@@ -73,7 +75,7 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       const d = layerSize(layer);
       if (message.length !== bytesOf(d)) throw new WireFormatError(`qsgd message for ${layer.name} has ${message.length} bytes, expected ${bytesOf(d)}`);
       const norm = new DataView(message.buffer, message.byteOffset, message.byteLength).getFloat32(0, true);
-      if (!(norm >= 0 && Number.isFinite(norm))) throw new WireFormatError(`qsgd message for ${layer.name} has a bad norm ${norm}`);
+      if (!(norm >= 0)) throw new WireFormatError(`qsgd message for ${layer.name} has a bad norm ${norm}`);
       const out = new Float32Array(d);
       const mask = (1 << bits) - 1;
       const unit = norm / levels;
@@ -92,7 +94,8 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
         if (level > levels) throw new WireFormatError(`qsgd message for ${layer.name} has level ${level} > ${levels}`);
         out[j] = (code & 1 ? -level : level) * unit;
       }
-      return out;
+      // The sender's norm overflowed f32: its vector is not representable here.
+      return norm === Infinity ? out.fill(NaN) : out;
     },
   };
 }

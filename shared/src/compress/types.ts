@@ -80,9 +80,20 @@ export interface GradientAggregator {
    * Averages the peers' gradients (one Float32Array per layer) through the collective and returns
    * the update every replica applies (identical bits on every peer). Internal state changes only if
    * it resolves; if any collective rejects, state is exactly as before (the step will be redone).
+   * Rejects with NonFiniteError, before any collective, if a gradient holds NaN or Infinity; and,
+   * committing nothing, if the step's shared values (sums, update, shared state) would: those have
+   * identical bits everywhere, so every peer refuses the same step (see compress/finite.ts).
    * Calls must not overlap.
    */
   aggregate(grads: Float32Array[], collective: Collective): Promise<Float32Array[]>;
+  /**
+   * Re-establishes the state the members share from scratch, identically on every member, without
+   * communicating: called by every member after every sync (a membership change, a state
+   * transfer), when a shared mean of the members' local estimates (EF21's g, DIANA's h) may no
+   * longer be the mean over the members now present. A no-op where no shared state depends on who
+   * the members are.
+   */
+  restart(): void;
   /**
    * Bytes one peer sends in one steady (non-refresh) step with `peers` peers: a ring all-reduce
    * sends 2(N-1)/N of its input (mean over peers; the ring's total is exactly 2(N-1) inputs), an

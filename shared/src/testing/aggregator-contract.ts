@@ -9,7 +9,13 @@
  *   ring/all-gather model of the steady steps' messageBytes;
  * - a failed collective leaves the state exactly as before, and the redone step matches;
  * - a late joiner that imports the shared state stays in lockstep;
+ * - `restart()` on a fresh aggregator changes nothing; after a member leaves, the survivors that
+ *   restart (and a joiner that imports the state before or after they do, then restarts) hold
+ *   identical shared state and stay in lockstep;
  * - a non-finite gradient is refused with NonFiniteError before anything is sent;
+ * - a step whose sums overflow f32 (3e38 everywhere on two peers) is refused with NonFiniteError
+ *   by every peer, committing nothing (the next finite step matches a fresh team's), unless the
+ *   variant says its steps stay finite there (an all-gather averaged in f64 cannot overflow);
  * - dispose is idempotent, and aggregate afterwards rejects with DisposedError;
  * - no tensor outlives a step.
  * The caller sets tfjs up (backend) before the tests run.
@@ -32,6 +38,12 @@ export interface AggregatorContractOptions {
   steps?: number;
   /** @default 3 */
   peers?: number;
+  /**
+   * The overflow step (3e38 on two peers) resolves with finite updates instead of being refused:
+   * the first step all-gathers and averages in f64, where a mean of finite f32 values stays finite.
+   * @default false
+   */
+  overflowStaysFinite?: boolean;
 }
 
 type Step = { step: number; expected: CollectiveBytes[]; calls: CollectiveCall[][]; updates: Float32Array[][] };
@@ -131,6 +143,59 @@ export function aggregatorContract(name: string, make: () => GradientAggregator,
       }
       const states = next.map((a) => a.exportSharedState());
       for (const s of states) assert.deepEqual(s, states[0]);
+    });
+
+    it('restart() changes nothing on a fresh aggregator, and re-establishes identical shared state after a departure', async () => {
+      const fresh = make();
+      const initial = fresh.exportSharedState();
+      fresh.restart();
+      assert.deepEqual(fresh.exportSharedState(), initial);
+      const aggregators = team();
+      await run(aggregators, 0, 3);
+      // The last peer leaves; a joiner takes its place with the state exported before the restart.
+      const joiner = make();
+      joiner.importSharedState(aggregators[0]!.exportSharedState());
+      const next = [...aggregators.slice(0, -1), joiner];
+      for (const a of next) a.restart();
+      const states = next.map((a) => a.exportSharedState());
+      for (const s of states) assert.deepEqual(s, states[0]);
+      for (const { step, updates } of await run(next, 3, 3)) {
+        for (const u of updates) assert.deepEqual(bits(u), bits(updates[0]!), `step ${step}`);
+      }
+      const after = next.map((a) => a.exportSharedState());
+      for (const s of after) assert.deepEqual(s, after[0]);
+    });
+
+    it(options.overflowStaysFinite ? 'gives every peer the same finite update when the sums would overflow f32' : 'refuses, on every peer, a step whose sums overflow f32 with NonFiniteError and commits nothing', async () => {
+      const huge = (rank: number): Float32Array[] => (rank < 2 ? layers.map((layer) => new Float32Array(layerSize(layer)).fill(3e38)) : grads(rank, 0));
+      const aggregators = team();
+      const before = aggregators.map((a) => a.exportSharedState());
+      // A guard, not a measurement: a peer that refused alone would leave the others waiting.
+      const outcomes = await simulatePeers(peers, async (c, rank) => {
+        try {
+          return { update: await aggregators[rank]!.aggregate(huge(rank), c) };
+        } catch (err) {
+          return { refused: err as Error };
+        }
+      }, { step: 0, signal: AbortSignal.timeout(60_000) });
+      if (options.overflowStaysFinite) {
+        for (const o of outcomes) {
+          assert.equal(o.refused, undefined, `refused: ${o.refused?.message}`);
+          assert.ok(o.update!.every((u) => u.every(Number.isFinite)));
+          assert.deepEqual(bits(o.update!), bits(outcomes[0]!.update!));
+        }
+        const [later] = await run(aggregators, 1, 1);
+        for (const u of later!.updates) assert.deepEqual(bits(u), bits(later!.updates[0]!));
+        assert.ok(later!.updates[0]!.every((u) => u.every(Number.isFinite)), 'a later step is not finite');
+        return;
+      }
+      for (const o of outcomes) assert.equal(o.refused?.name, 'NonFiniteError', o.refused?.message ?? 'resolved');
+      assert.deepEqual(aggregators.map((a) => a.exportSharedState()), before);
+      // Nothing was committed, local state included: the next step is a fresh team's.
+      const [after] = await run(aggregators, 1, 1);
+      const [reference] = await run(team(), 1, 1);
+      after!.updates.forEach((u, rank) => assert.deepEqual(bits(u), bits(reference!.updates[rank]!), `peer ${rank}`));
+      assert.ok(after!.updates[0]!.every((u) => u.every(Number.isFinite)));
     });
 
     it('refuses a non-finite gradient with NonFiniteError before anything is sent', async () => {

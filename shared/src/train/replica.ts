@@ -37,12 +37,14 @@ export class Replica {
   }
 
   /**
-   * Ends a step: applies the averaged update unless it holds NaN or Infinity (the update has
-   * identical bits everywhere, so every replica decides the same), then counts the step.
-   * Returns false if the update was not applied.
+   * Ends a step: applies the averaged update, then counts the step. `null` is a step the
+   * aggregator refused as non-finite (NonFiniteError); an update holding NaN or Infinity is not
+   * applied either (a last guard: aggregators refuse those). Either way the decision is the same
+   * on every replica, since the update has identical bits everywhere, and the step still counts,
+   * so the replicas stay in lockstep. Returns false if nothing was applied.
    */
-  completeStep(update: Float32Array[], lrScale: number): boolean {
-    const finite = !hasNonFinite(update);
+  completeStep(update: Float32Array[] | null, lrScale: number): boolean {
+    const finite = update !== null && !hasNonFinite(update);
     if (finite) this.optimizer.apply(this.current, update, lrScale);
     this.model.setWeights(this.current);
     this.hash = hashArrays(this.current);

@@ -25,7 +25,7 @@ interface Peer {
 function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, train: Dataset, test: Dataset, hooks: Partial<SessionInit> = {}): Peer {
   const transport = network.join(id);
   const messenger = new Messenger(transport);
-  const model = new Model('mlp', [4, 4, 1], 4);
+  const model = hooks.model ?? new Model('mlp', [4, 4, 1], 4);
   const session = new TrainingSession({
     selfId: id, config, messenger, model, train, test,
     connect: async () => undefined,
@@ -42,6 +42,21 @@ async function waitUntil(condition: () => boolean, what: string, ms = 20_000): P
   while (!condition()) {
     if (Date.now() - began > ms) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** The model of the tests whose gradient is 3e38 everywhere (finite) at its `at`-th call. */
+class HugeGradientModel extends Model {
+  private calls = 0;
+
+  constructor(private readonly at: number) {
+    super('mlp', [4, 4, 1], 4);
+  }
+
+  override gradient(batch: Dataset): ReturnType<Model['gradient']> {
+    const result = super.gradient(batch);
+    if (this.calls++ === this.at) for (const g of result.grads) g.fill(3e38);
+    return result;
   }
 }
 
@@ -138,6 +153,59 @@ describe('training session over the in-memory transport', () => {
     assert.equal(b.session.events.filter((e) => e.kind === 'nonfinite').length, 6);
     assert.ok(a.session.weights.every((w) => w.every(Number.isFinite)));
     for (const p of [a, b]) p.model.dispose();
+  });
+
+  it('a step whose sum overflows f32 is refused everywhere and not applied; EF21 keeps training finite and identical', async () => {
+    // randomk + ef21: the messages ride the ring's f32 sum, and EF21's g would keep an Infinity.
+    const config = parseRunConfig({ steps: 8, workers: 3, batchSize: 8, evalEvery: 100, evalSize: 50, compressor: 'randomk', ratio: 0.5, ef: 'ef21' });
+    const network = new InMemoryNetwork();
+    // Two peers contribute 3e38 (finite, so not zeroed) at step 3: their sum is Infinity in f32.
+    const peers = ['a', 'b', 'c'].map((id) => startPeer(network, id, config, train, test, id === 'c' ? {} : { model: new HugeGradientModel(3) }));
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of peers) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.step, 8);
+      assert.equal(p.session.weightsHash, peers[0]!.session.weightsHash);
+      assert.deepEqual(p.session.events.filter((e) => e.kind === 'nonfinite').map((e) => e.message), ['non-finite update at step 3; not applied']);
+      assert.ok(p.session.weights.every((w) => w.every(Number.isFinite)));
+      const hashes = p.session.history.map((r) => r.weightsHash);
+      // Step 3 counted (record 4) without changing the weights; every other step changed them.
+      assert.equal(hashes[3], hashes[2]);
+      for (let i = 1; i < hashes.length; i++) if (i !== 3) assert.notEqual(hashes[i], hashes[i - 1], `step ${i}`);
+    }
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('ef21: a peer leaves mid-run; the survivors restart EF21 with a dense step and finish with identical weights', async () => {
+    const config = parseRunConfig({ steps: 12, workers: 3, batchSize: 8, evalEvery: 100, evalSize: 50, compressor: 'topk', ratio: 0.05, ef: 'ef21', checkEvery: 4 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // c goes silent from step 5 of epoch 1 on: a and b both wait in step 5.
+    network.faultHook = (from, _to, bytes) => {
+      if (from !== 'c') return undefined;
+      const frame = decodeFrame(bytes);
+      return frame.epoch === 1 && frame.step >= 5 ? 'drop' : undefined;
+    };
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => startPeer(network, id, config, train, test)) as [Peer, Peer, Peer];
+    for (const p of [a, b, c]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+    await waitUntil(() => [a, b].every((p) => p.session.step === 5 && p.messenger.pendingReceives > 0), 'a and b to wait in step 5');
+    c.session.stop();
+    network.kill('c');
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await Promise.all([a.done, b.done, c.done]);
+    const dense = 4 * a.model.size;
+    for (const p of [a, b]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, a.session.weightsHash);
+      assert.ok(p.session.weights.every((w) => w.every(Number.isFinite)));
+      assert.ok(!p.session.events.some((e) => e.kind === 'state-received'));
+      // The first step of the pair is EF21's dense initialisation again; the next ones are Top-K.
+      const pair = p.session.history.filter((r) => r.epoch === 2);
+      assert.equal(pair[0]!.step, 6);
+      assert.ok(pair[0]!.bytesSent >= dense, `${pair[0]!.bytesSent} bytes sent in the restart step`);
+      for (const r of pair.slice(1)) assert.ok(r.bytesSent < dense / 4, `${r.bytesSent} bytes sent at step ${r.step}`);
+    }
+    for (const p of [a, b, c]) p.model.dispose();
   });
 
   for (const compressor of ['none', 'powersgd'] as const) {

@@ -6,8 +6,9 @@
  * Membership: the signaling server numbers each membership with an epoch. A new epoch aborts
  * whatever step is under way (AbortedError: its collectives reject, nothing is applied), then
  * every member says hello (its step and weights hash); members behind, or holding other weights,
- * fetch the state of the lowest-id member at the highest step (state-sync.ts). So a late joiner,
- * a peer whose step was cut short, and a diverged replica are all repaired by the same mechanism,
+ * fetch the state of the lowest-id member at the highest step (state-sync.ts), and every member
+ * restarts the aggregator's cross-member state (EF21's and DIANA's means). So a late joiner, a
+ * peer whose step was cut short, and a diverged replica are all repaired by the same mechanism,
  * and no step ever mixes two epochs.
  */
 import { createAggregator } from '../compress/index.ts';
@@ -38,6 +39,16 @@ export { chooseSource, type Hello } from './state-sync.ts';
 export type SessionState = 'connecting' | 'training' | 'done' | 'error';
 
 const TEST_SEED_PURPOSE = 'test-subset';
+
+/**
+ * A step the aggregator refused as non-finite (its update or shared state would hold NaN or
+ * Infinity; it committed nothing) resolves to null: every replica refuses the same step, which
+ * then counts without being applied. Any other error stays an error.
+ */
+function refusedAsNonFinite(err: unknown): null {
+  if ((err as { name?: unknown } | null)?.name === 'NonFiniteError') return null;
+  throw err;
+}
 /** The session's own list of events is cut to the most recent this many. */
 const MAX_EVENTS = 500;
 
@@ -217,6 +228,9 @@ export class TrainingSession {
       await this.init.connect(view.members, limit.signal);
       const adopted = await agreeOnState(messenger, selfId, view, this.replica, limit.signal);
       if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
+      // Every member, after every sync: the members or a member's state may have changed, so the
+      // state shared across members (EF21's g, DIANA's h) is re-established (compress/types.ts).
+      this.aggregator.restart();
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);
@@ -234,7 +248,7 @@ export class TrainingSession {
     let prefetchMs = 0;
     meter.exchangeStarts();
     const { result: update, waitedMs } = await this.withCollective(view, signal, `step ${this.step}`, (collective) => {
-      const pending = this.aggregator.aggregate(local.grads, collective);
+      const pending = this.aggregator.aggregate(local.grads, collective).catch(refusedAsNonFinite);
       if (config.staleness === 1 && this.step + 1 < config.steps) {
         // Overlap: the next gradient is computed at the current weights while this update travels.
         pending.catch(() => undefined);
