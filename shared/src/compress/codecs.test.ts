@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
-import { codecContract, roundTrip, unbiasedViolations } from '../testing/codec-contract.ts';
+import { codecContract, CONTRACT_LAYERS, roundTrip, unbiasedViolations } from '../testing/codec-contract.ts';
 import { gaussianArray } from '../testing/simulated-collective.ts';
 import { CODEC_IDS } from './ids.ts';
 import { createCodec, type CodecConfig } from './index.ts';
@@ -19,15 +19,6 @@ const RATIO = 0.1;
 const RANK = 2;
 const LEVELS = 4;
 
-const LAYERS: LayerShape[] = [
-  { name: 'scalar', shape: [] },
-  { name: 'one', shape: [1] },
-  { name: 'bias', shape: [37] },
-  { name: 'conv', shape: [3, 3, 1, 8] },
-  { name: 'dense', shape: [24, 16] },
-  { name: 'row', shape: [1, 20] },
-  { name: 'narrow', shape: [30, 3] },
-];
 
 const size = (layer: LayerShape): number => layer.shape.reduce((a, b) => a * b, 1);
 const ctx = (step: number, layerIndex = 0, peer = 0): CodecContext => ({ seed: 1234, step, layerIndex, peer });
@@ -50,7 +41,7 @@ const makeRegistry = (): Array<{ codec: Codec; id: number; contraction?: 'every 
 const REGISTRY = makeRegistry();
 const CODECS = REGISTRY.map((entry) => entry.codec);
 
-for (const { codec, ...options } of REGISTRY) codecContract(codec.name, codec, { ...options, layers: LAYERS });
+for (const { codec, ...options } of REGISTRY) codecContract(codec.name, codec, { ...options, layers: CONTRACT_LAYERS });
 
 test('the registry gives every compressor its own stable wire id (randomk scaled or not shares one)', () => {
   assert.deepEqual(
@@ -91,10 +82,10 @@ function expectedBytes(codec: Codec, layer: LayerShape): number {
 
 test('message sizes equal the documented formulas (the contract checks they are what compress produces)', () => {
   for (const codec of CODECS) {
-    for (const layer of LAYERS) assert.equal(codec.messageBytes(layer), expectedBytes(codec, layer), `${codec.name} ${layer.name}`);
+    for (const layer of CONTRACT_LAYERS) assert.equal(codec.messageBytes(layer), expectedBytes(codec, layer), `${codec.name} ${layer.name}`);
   }
   // Spot checks of the formulas themselves: conv [3,3,1,8] is 9 x 8.
-  const conv = LAYERS[3]!;
+  const conv = CONTRACT_LAYERS[3]!;
   assert.equal(createGaussianSketch({ rank: 2 }).messageBytes(conv), 4 * 9 * 2);
   assert.equal(createTopK({ ratio: 0.1 }).messageBytes(conv), 8 * 7);
   assert.equal(createQsgd({ levels: 16 }).messageBytes(conv), 4 + 72 * 6 / 8);
@@ -102,7 +93,7 @@ test('message sizes equal the documented formulas (the contract checks they are 
 
 test('the linearity check does catch a non-linear codec (Top-K)', () => {
   const codec = createTopK({ ratio: 0.1 });
-  const layer = LAYERS[4]!;
+  const layer = CONTRACT_LAYERS[4]!;
   const xs = [0, 1].map((p) => gaussianArray(size(layer), 1, 'nonlinear', p));
   const sumOfDecoded = xs.map((x) => roundTrip(codec, x, layer, ctx(0))).reduce((a, b) => Float32Array.from(a, (v, j) => v + b[j]!));
   const decodedOfSum = roundTrip(codec, Float32Array.from(xs[0]!, (v, j) => v + xs[1]![j]!), layer, ctx(0));
@@ -134,7 +125,7 @@ test('omega is tight for Random-K and the Haar sketch (the contract checks it is
 test('Top-K contracts by k/d on every input, ties included', () => {
   const codec = createTopK({ ratio: RATIO });
   for (let trial = 0; trial < 200; trial++) {
-    LAYERS.forEach((layer, l) => {
+    CONTRACT_LAYERS.forEach((layer, l) => {
       const d = size(layer);
       // Every third input has many equal magnitudes, to exercise the tie-breaking.
       const x = trial % 3 === 0 ? Float32Array.from(gaussianArray(d, 1, 'ties', trial, l), (v) => Math.sign(v) * Math.round(Math.abs(v))) : gaussianArray(d, 1 + trial, 'topk', trial, l);
@@ -177,7 +168,7 @@ test('topKIndices matches a sort-based reference (heap and sort paths, with ties
 });
 
 test('two instances draw the same bytes from the same seed; Random-K indices are shared, QSGD rounding is per peer', () => {
-  const layer = LAYERS[4]!;
+  const layer = CONTRACT_LAYERS[4]!;
   const x = gaussianArray(size(layer), 1, 'determinism');
   // The contract checks one instance is deterministic; every replica builds its own.
   const replicas = makeRegistry().map((e) => e.codec);
@@ -215,7 +206,7 @@ test('QSGD decodes to levels of the norm with the right signs', () => {
 });
 
 test('Top-K and QSGD refuse messages that have the right length but bad contents with WireFormatError', () => {
-  const layer = LAYERS[4]!;
+  const layer = CONTRACT_LAYERS[4]!;
   const x = gaussianArray(size(layer), 1, 'malformed');
   const topk = createTopK({ ratio: RATIO });
   const badIndex = topk.compress(x, layer, ctx(0)).slice();

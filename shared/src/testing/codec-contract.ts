@@ -31,7 +31,8 @@ export interface CodecContractOptions {
   layers?: LayerShape[];
 }
 
-const DEFAULT_LAYERS: LayerShape[] = [
+/** Awkward shapes every codec must handle: a scalar, a single value, a vector, a conv kernel, matrices of every aspect. */
+export const CONTRACT_LAYERS: LayerShape[] = [
   { name: 'scalar', shape: [] },
   { name: 'one', shape: [1] },
   { name: 'bias', shape: [37] },
@@ -92,7 +93,7 @@ function errorRatio(codec: Codec, x: Float32Array, layer: LayerShape, draws: num
 }
 
 export function codecContract(name: string, codec: Codec, options: CodecContractOptions): void {
-  const layers = options.layers ?? DEFAULT_LAYERS;
+  const layers = options.layers ?? CONTRACT_LAYERS;
   const inputs = layers.map((layer, l) => gaussianArray(layerSize(layer), 1 + l, 'codec-contract', l));
 
   describe(`Codec contract: ${name}`, () => {
