@@ -53,10 +53,16 @@ export class SignalingClient {
     this.socket.on('room:members', (e) => handlers.onMembers(e));
     this.socket.on('signal', (e) => handlers.onSignal(e));
     this.socket.on('server:error', (e) => handlers.onError(`${e.name}: ${e.message}`));
-    this.socket.on('connect_error', (e) => handlers.onError(`signaling server unreachable: ${e.message}`));
+    // Once per outage: the retries every second or two would only repeat it.
+    let toldUnreachable = false;
+    this.socket.on('connect_error', (e) => {
+      if (!toldUnreachable) handlers.onError(`signaling server unreachable: ${e.message}; trying again`);
+      toldUnreachable = true;
+    });
     this.socket.on('room:evicted', (e) => handlers.onEvicted(e));
     let connectedBefore = false;
     this.socket.on('connect', () => {
+      toldUnreachable = false;
       this.current = { state: 'connected', since: Date.now() };
       if (connectedBefore) handlers.onReconnected();
       connectedBefore = true;
