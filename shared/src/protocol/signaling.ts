@@ -6,12 +6,15 @@
  *
  * Membership contract:
  * - A peer id names one membership: every `room:join` yields a fresh id, also when the same socket
- *   rejoins or reconnects. Ids are random lowercase hex; ring order is `members` as sent (sorted by
- *   code unit, i.e. plain `Array.prototype.sort()`).
+ *   joins again. (A member that lost its connection keeps its id through `room:rejoin`, below.)
+ *   Ids are random lowercase hex; ring order is `members` as sent (sorted by code unit, i.e.
+ *   plain `Array.prototype.sort()`).
  * - A room's epoch grows by exactly 1 on every join and every leave (disconnects included), and
  *   `room:members` is broadcast to the whole room, the joiner included, after each change. The
  *   joiner's ack arrives first and carries the same epoch as the `room:members` that follows it,
- *   so a client may ignore any `room:members` whose epoch is not above the last one it saw.
+ *   so a client may ignore any `room:members` whose epoch is not above the last one it saw. A
+ *   rejoin and a rebuild may move it further (above the epoch the member reports), never back.
+ * - A server shutting down announces no leaves: its members keep their membership for the next.
  * - The room's run configuration is fixed by its first joiner and lives until the room empties.
  *
  * Rejoin contract (the server may restart; the room's real state lives in its members):
