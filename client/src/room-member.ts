@@ -14,7 +14,7 @@
  * to the room's (a fork), it drops it and catches up by state transfer. It never starts a fresh
  * run in a room it was training in.
  */
-import { AbortedError, CONFIG_KEYS, errorMessage, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
@@ -80,6 +80,8 @@ export class RoomMember {
   /** Where training paused because a step failed while the server was away. */
   private pausedAt: { epoch: number; step: number } | null = null;
   private reregistering = false;
+  /** Peers this member trained with in this room (earlier views too), the latest MAX_KNOWN_PEERS. */
+  private readonly known = new Set<string>();
   /** Events of this member that outlive one membership. */
   private readonly notes = new NoteLog();
   /** Traffic of closed memberships, so totals count since the member started. */
@@ -203,6 +205,7 @@ export class RoomMember {
     if (closing.aborted) return 'done';
     this.peerId = joined.peerId;
     this.token = joined.token;
+    this.known.clear();
     this.config = joined.config;
     if (!(await this.backendFor(joined.config, closing))) return 'done';
     this.view = { epoch: 0, members: [] };
@@ -212,15 +215,19 @@ export class RoomMember {
     });
     const mesh: Mesh = { transport, link: this.link ? new ShapedTransport(transport, { link: this.link, seed: joined.config.seed }) : transport };
     let view: MembershipView = { epoch: joined.epoch, members: joined.members };
+    /** The configuration the next session trains in. */
+    let session: RunConfig = joined.config;
     try {
       for (;;) {
-        await this.trainSession(this.config, mesh, view, data);
+        await this.trainSession(session, mesh, view, data);
         const adopting = this.adopting;
         this.adopting = null;
         if (!adopting || this.interrupted || closing.aborted) break;
-        // A fork lost: the same mesh and peer id, a session from nothing that catches up.
+        // A fork lost: the same mesh and peer id, a session from nothing that catches up with a
+        // run under way, so it does not wait for `workers` members first.
         this.closeSession();
         this.config = adopting.config;
+        session = { ...adopting.config, workers: 1 };
         if (!(await this.backendFor(adopting.config, closing))) break;
         view = this.view;
       }
@@ -309,6 +316,7 @@ export class RoomMember {
         const request: RejoinRequest = {
           room: this.options.room, peerId: this.peerId, token: this.token, config: { ...this.config },
           epoch: this.view.epoch, members: [...this.view.members], step: session.step, hash: session.weightsHash,
+          known: [...this.known].filter((id) => !this.view.members.includes(id)),
         };
         try {
           this.registered(await this.signaling.rejoin(request, { signal: closing }), request);
@@ -353,12 +361,13 @@ export class RoomMember {
   /** A step failed without a new epoch: ask the server for one, or, while it is away, pause and say so. */
   private requestNewEpoch(suspect: string | undefined): void {
     const epoch = this.view.epoch;
-    if (this.signaling?.resync(epoch, suspect)) return;
+    // While re-registering the server does not count us as a member yet: ask once it does.
+    if (!this.reregistering && this.signaling?.resync(epoch, suspect)) return;
     this.unsentResync = { epoch, suspect };
     if (this.paused()) return;
     const step = this.session?.step ?? 0;
     this.pausedAt = { epoch, step };
-    this.notes.add('paused', `step ${step + 1} failed while the signaling server is away: paused until it is back (only it changes the membership)`, Date.now());
+    this.notes.add('paused', `step ${step + 1} failed while the signaling server is away (or our room not yet back in it): paused until it is back (only it changes the membership)`, Date.now());
     this.onChange();
   }
 
@@ -379,6 +388,15 @@ export class RoomMember {
   private setView(view: MembershipView): void {
     if (view.epoch <= this.view.epoch) return;
     this.view = view;
+    for (const id of view.members) {
+      if (id === this.peerId) continue;
+      this.known.delete(id);
+      this.known.add(id);
+    }
+    for (const id of this.known) {
+      if (this.known.size <= MAX_KNOWN_PEERS) break;
+      this.known.delete(id);
+    }
     this.parts?.transport.setMembers(view.members);
     this.parts?.session.setView(view);
     this.onChange();

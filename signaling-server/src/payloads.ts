@@ -2,7 +2,7 @@
  * Boundary checks of what tabs send. Everything arrives as `unknown`, whatever the event map says:
  * any client can emit anything.
  */
-import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
+import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_KNOWN_PEERS, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
 
 function invalid(message: string): ValidationError {
   return new ValidationError(message);
@@ -54,7 +54,7 @@ export function joinedRoomName(value: unknown): string | undefined {
 }
 
 export function parseRejoinRequest(value: unknown, maxMembers: number): RejoinRequest {
-  const { room, peerId, token, config, epoch, members, step, hash, name } = payloadObject(value, 'room:rejoin');
+  const { room, peerId, token, config, epoch, members, step, hash, known, name } = payloadObject(value, 'room:rejoin');
   if (!isPeerId(peerId)) throw invalid('peerId must be a peer id');
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid(`token must be a string of 1..${MAX_TOKEN_LENGTH} characters`);
   if (!isPlainObject(config)) throw invalid('config must be an object');
@@ -63,8 +63,12 @@ export function parseRejoinRequest(value: unknown, maxMembers: number): RejoinRe
   }
   if (!members.includes(peerId) || new Set(members).size !== members.length) throw invalid('members must list peerId, each id once');
   if (typeof hash !== 'string' || hash.length > MAX_TOKEN_LENGTH) throw invalid(`hash must be a string of at most ${MAX_TOKEN_LENGTH} characters`);
+  if (known !== undefined && (!Array.isArray(known) || known.length > MAX_KNOWN_PEERS || !known.every(isPeerId))) {
+    throw invalid(`known must be at most ${MAX_KNOWN_PEERS} peer ids`);
+  }
   const request: RejoinRequest = {
     room: roomName(room), peerId, token, config, epoch: count(epoch, 'epoch'), members: [...members].sort(), step: count(step, 'step'), hash,
+    ...(known === undefined ? {} : { known: [...known] }),
   };
   const named = displayName(name);
   return named === undefined ? request : { ...request, name: named };

@@ -57,6 +57,14 @@ test('two forks: the view most registrants share wins whatever the steps; the ot
   assert.ok(decision.notes.some((n) => /^fork: 2 views; \{b, c\} at step 41 .* wins over \{a\} at step 150 .*; a adopt/.test(n)), decision.notes.join('\n'));
 });
 
+test('a fork that split off the room waits for the peers it knew: it cannot settle the room alone', () => {
+  const lone = { ...reg('a', ['a'], 6, 150), known: ['b', 'c'] };
+  assert.equal(everyoneRegistered([lone]), false, 'b and c are not back yet');
+  const rest = [{ ...reg('b', ['b', 'c'], 5, 40), known: ['a'] }, { ...reg('c', ['b', 'c'], 5, 40), known: ['a'] }];
+  assert.equal(everyoneRegistered([lone, ...rest]), true);
+  assert.deepEqual(decideRebuild([lone, ...rest]).adopters, ['a']);
+});
+
 test('forks of equal size: the newer epoch wins, then the higher step', () => {
   const newer = decideRebuild([reg('a', ['a', 'b'], 3, 90), reg('c', ['c', 'd'], 4, 10)]);
   assert.deepEqual(newer.adopters, ['a']);

@@ -20,6 +20,8 @@ export interface Registration {
   members: string[];
   step: number;
   hash: string;
+  /** Peers it trained with in earlier views: the window waits for them too. */
+  known?: string[];
 }
 
 export interface RebuildDecision {
@@ -41,10 +43,14 @@ export function viewKey(members: readonly string[]): string {
   return [...members].sort().join(',');
 }
 
-/** Every id any registrant lists has registered: no need to wait for the window to end. */
+/**
+ * Every id any registrant lists (in its view or among the peers it knew) has registered: no need
+ * to wait for the window to end. A fork that split off the room knows the others, so it cannot
+ * settle the room alone before they are back.
+ */
 export function everyoneRegistered(registrations: readonly Registration[]): boolean {
   const registered = new Set(registrations.map((r) => r.peerId));
-  return registrations.every((r) => r.members.every((id) => registered.has(id)));
+  return registrations.every((r) => [...r.members, ...(r.known ?? [])].every((id) => registered.has(id)));
 }
 
 interface Group {

@@ -24,7 +24,8 @@
  * - A live room lets the claimant in again (a late joiner, the epoch grows by 1); an id held by
  *   another connection, or known with another token, is refused with PeerIdTakenError.
  * - A room the server does not know (it restarted) is rebuilt from the registrations it gets
- *   within a short window: the first opens it, every ack waits for the decision. The members are
+ *   within a short window (closed early once every member any registrant lists in its view or
+ *   `known` is back): the first opens it, every ack waits for the decision. The members are
  *   the registrants; the epoch is the one they all report if nothing changed, else above every
  *   epoch reported; the config is the winning registrant's. If registrants trained apart (forks:
  *   their views list different members), the view most of them share wins and the others get
@@ -127,6 +128,8 @@ export interface JoinResult {
 
 /** Longest token or weights hash a rejoin may carry. */
 export const MAX_TOKEN_LENGTH = 64;
+/** Most peer ids a rejoin's `known` may list. */
+export const MAX_KNOWN_PEERS = 256;
 
 /**
  * A member re-registers its room after losing the server (or the server losing it): who it is,
@@ -145,6 +148,12 @@ export interface RejoinRequest {
   /** Steps completed, and the weights hash after them. */
   step: number;
   hash: string;
+  /**
+   * Other peers this member trained with in this room, in earlier views too (at most
+   * MAX_KNOWN_PEERS, the latest). A rebuild waits for them as well, so a fork that split off the
+   * room cannot settle it alone before the rest is back.
+   */
+  known?: string[];
   name?: string;
 }
 
