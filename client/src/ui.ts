@@ -137,8 +137,9 @@ export class Ui {
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */
 export function describeServer(s: SignalingStatus, now: number): string {
   const lasted = s.since === null ? '' : ` for ${Math.max(0, Math.round((now - s.since) / 1000))} s`;
-  const state = s.state === 'reconnecting' ? `reconnecting${lasted} (training goes on over the data channels)` : s.state === 'connecting' ? 'connecting…' : s.state;
-  return s.paused ? `${state}; training paused until it is back` : state;
+  if (s.paused) return `${s.state === 'reconnecting' ? `reconnecting${lasted}` : s.state}; training paused until it is back`;
+  if (s.state === 'reconnecting') return `reconnecting${lasted} (training goes on over the data channels)`;
+  return s.state === 'connecting' ? 'connecting…' : s.state;
 }
 
 export function formatBytes(n: number): string {
