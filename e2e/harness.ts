@@ -7,17 +7,17 @@ export const E2E_PORT = Number(process.env.E2E_PORT ?? 8187);
 export const BASE_URL = `http://127.0.0.1:${E2E_PORT}`;
 
 /**
- * Opens `count` tabs of one browser context at `?query` (or a query per tab). `prepare` runs on
- * each tab before it loads, e.g. to emulate its network (./network.ts).
+ * Opens `count` tabs of one browser context at `?query` (or a query per tab), served by `base`.
+ * `prepare` runs on each tab before it loads, e.g. to emulate its network (./network.ts).
  */
-export async function openTabs(browser: Browser, count: number, query: string | ((index: number) => string), prepare?: (page: Page, index: number) => Promise<void>): Promise<Page[]> {
+export async function openTabs(browser: Browser, count: number, query: string | ((index: number) => string), prepare?: (page: Page, index: number) => Promise<void>, base = BASE_URL): Promise<Page[]> {
   const context = await browser.newContext();
   const pages: Page[] = [];
   for (let i = 0; i < count; i++) {
     const page = await context.newPage();
     watchTab(page, (line) => console.log(`[tab ${i}] ${line}`), { errorsOnly: true });
     await prepare?.(page, i);
-    await openTab(page, `${BASE_URL}/?${typeof query === 'string' ? query : query(i)}`);
+    await openTab(page, `${base}/?${typeof query === 'string' ? query : query(i)}`);
     pages.push(page);
   }
   return pages;

@@ -1,13 +1,21 @@
 /**
  * One member of a room, in a tab or in Node: backend -> data -> signaling (room, config,
  * membership) -> WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
- * again as a new member after an eviction or a lost signaling connection. Everything it knows is in
- * `status()`; `close()` closes everything it opened. What differs between a tab and Node (how to
- * start a tfjs backend, how to read MNIST, which WebRTC implementation) comes in through
- * RoomMemberOptions.
+ * again as a new member after an eviction. Everything it knows is in `status()`; `close()` closes
+ * everything it opened. What differs between a tab and Node (how to start a tfjs backend, how to
+ * read MNIST, which WebRTC implementation) comes in through RoomMemberOptions.
+ *
+ * The signaling server may go away and come back (a restart, a deploy, a network hiccup); the
+ * room's state lives in its members. While it is away training goes on over the data channels
+ * with the membership as it was: membership changes wait for the server, and a member whose step
+ * fails then pauses (it says so) rather than train with fewer peers on its own. When the
+ * connection is back the member re-registers the room under the same peer id (the mesh survives)
+ * with its epoch, view, step and weights hash (`room:rejoin`); if the server says its state lost
+ * to the room's (a fork), it drops it and catches up by state transfer. It never starts a fresh
+ * run in a room it was training in.
  */
-import { AbortedError, errorMessage, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset } from '@tabswarm/shared';
+import { AbortedError, CONFIG_KEYS, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { deadline, raceSignal, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
 import { SignalingClient } from './signaling.ts';
@@ -26,7 +34,7 @@ export interface RoomMemberOptions {
   wrtc?: unknown;
 }
 
-/** How long an evicted or disconnected member waits before it joins again. */
+/** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
 const REJOIN_DELAY_MS = 3_000;
 /**
  * How long close() waits for the training loop to notice and return before it closes the loop's
@@ -34,7 +42,7 @@ const REJOIN_DELAY_MS = 3_000;
  */
 const CLOSE_WAIT_MS = 10_000;
 
-/** What one membership opened, closed together when it ends. */
+/** What one membership opened, closed together when it ends (a fork replaces all but the transport). */
 interface MembershipParts {
   session: TrainingSession;
   messenger: Messenger;
@@ -42,8 +50,17 @@ interface MembershipParts {
   model: Model;
 }
 
+/** The parts a session is built over, kept when a fork replaces the session. */
+interface Mesh {
+  transport: WebRtcTransport;
+  /** The transport as the messenger sees it (shaped, or the transport itself). */
+  link: Transport;
+}
+
 export class RoomMember {
   private peerId: string | null = null;
+  /** Proof of `peerId`, presented when re-registering the room after a lost connection. */
+  private token: string | null = null;
   private config: RunConfig | null = null;
   private backend: BackendChoice | null = null;
   private view: MembershipView = { epoch: 0, members: [] };
@@ -54,8 +71,17 @@ export class RoomMember {
   private failure: string | null = null;
   /** This member's shaped link (`bandwidth`, `latency`, `jitter`, `loss` params), null if unshaped. */
   private link: LinkSettings | null = null;
-  /** Why the current membership ended early (eviction, lost signaling connection), if it did. */
+  /** Why the current membership ended early (eviction, peer id taken), if it did. */
   private interrupted: string | null = null;
+  /** Our state lost to the room's (a fork): the next session, in this config, starts from nothing and catches up. */
+  private adopting: { config: RunConfig } | null = null;
+  /** A request for a new epoch made while the server was away; sent once the room is re-registered. */
+  private unsentResync: { epoch: number; suspect: string | undefined } | null = null;
+  /** Where training paused because a step failed while the server was away. */
+  private pausedAt: { epoch: number; step: number } | null = null;
+  private reregistering = false;
+  /** Peers this member trained with in this room (earlier views too), the latest MAX_KNOWN_PEERS. */
+  private readonly known = new Set<string>();
   /** Events of this member that outlive one membership. */
   private readonly notes = new NoteLog();
   /** Traffic of closed memberships, so totals count since the member started. */
@@ -98,6 +124,7 @@ export class RoomMember {
       events: [...this.notes.list(), ...(s?.events ?? [])].sort((a, b) => a.time - b.time).slice(-50),
       lastRecoveryMs: s?.lastRecoveryMs ?? null,
       link: this.link,
+      signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
     };
   }
 
@@ -150,10 +177,11 @@ export class RoomMember {
         onSignal: (e) => this.parts?.transport.handleSignal(e.from, e.data),
         onError: (message) => this.warn(message),
         onEvicted: (e) => this.interrupt(`evicted from room ${e.room}: ${e.reason}`),
-        onReconnected: () => this.interrupt('the signaling connection was lost; joining again'),
+        onDisconnected: (reason) => this.lostServer(reason),
+        onReconnected: () => void this.reregister(),
       });
-      // A member evicted for missing deadlines, or cut off from the signaling server, joins again
-      // as a new member and catches up through the usual state transfer.
+      // A member evicted for missing deadlines joins again as a new member and catches up through
+      // the usual state transfer.
       while ((await this.trainAsMember(data, closing)) === 'interrupted') {
         await sleep(REJOIN_DELAY_MS, closing);
       }
@@ -176,37 +204,33 @@ export class RoomMember {
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';
     this.peerId = joined.peerId;
+    this.token = joined.token;
+    this.known.clear();
     this.config = joined.config;
-    if (joined.config.model === 'cnn' && this.backend?.active === 'wasm') {
-      // Known gap of tfjs 4.22: the wasm backend has no Conv2DBackpropFilter kernel.
-      this.backend = await this.options.startBackend({ name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train the cnn' });
-      if (closing.aborted) return 'done';
-    }
+    if (!(await this.backendFor(joined.config, closing))) return 'done';
     this.view = { epoch: 0, members: [] };
     const transport = new WebRtcTransport(joined.peerId, {
       relay: (to, signal) => this.signaling!.relay(to, signal),
       ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
     });
-    const shaped = this.link ? new ShapedTransport(transport, { link: this.link, seed: joined.config.seed }) : transport;
-    const messenger = new Messenger(shaped, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
-    const model = new Model(joined.config.model, data.train.shape, data.train.classes);
-    const session = new TrainingSession({
-      selfId: joined.peerId,
-      config: joined.config,
-      messenger,
-      model,
-      train: data.train,
-      test: data.test,
-      connect: (members, signal) => transport.connect(members, signal),
-      requestNewEpoch: (suspect) => this.signaling?.resync(this.view.epoch, suspect),
-      onUpdate: () => this.onChange(),
-    });
-    this.parts = { session, messenger, transport, model };
-    this.session = session;
-    this.setView({ epoch: joined.epoch, members: joined.members });
-    this.onChange();
+    const mesh: Mesh = { transport, link: this.link ? new ShapedTransport(transport, { link: this.link, seed: joined.config.seed }) : transport };
+    let view: MembershipView = { epoch: joined.epoch, members: joined.members };
+    /** The configuration the next session trains in. */
+    let session: RunConfig = joined.config;
     try {
-      await session.run();
+      for (;;) {
+        await this.trainSession(session, mesh, view, data);
+        const adopting = this.adopting;
+        this.adopting = null;
+        if (!adopting || this.interrupted || closing.aborted) break;
+        // A fork lost: the same mesh and peer id, a session from nothing that catches up with a
+        // run under way, so it does not wait for `workers` members first.
+        this.closeSession();
+        this.config = adopting.config;
+        session = { ...adopting.config, workers: 1 };
+        if (!(await this.backendFor(adopting.config, closing))) break;
+        view = this.view;
+      }
     } finally {
       // A finished run keeps its channels open (its last frames may still be on their way to
       // slower peers) until close(); an interrupted one makes way for the next membership.
@@ -215,8 +239,47 @@ export class RoomMember {
     return this.interrupted && !closing.aborted ? 'interrupted' : 'done';
   }
 
+  /** One session over `mesh`, from the current view or `view` if newer, until it ends or is stopped. */
+  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, data: { train: Dataset; test: Dataset }): Promise<void> {
+    const messenger = new Messenger(mesh.link, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
+    const model = new Model(config.model, data.train.shape, data.train.classes);
+    const session = new TrainingSession({
+      selfId: mesh.transport.selfId,
+      config,
+      messenger,
+      model,
+      train: data.train,
+      test: data.test,
+      connect: (members, signal) => mesh.transport.connect(members, signal),
+      requestNewEpoch: (suspect) => this.requestNewEpoch(suspect),
+      onUpdate: () => this.onChange(),
+    });
+    this.parts = { session, messenger, transport: mesh.transport, model };
+    this.session = session;
+    if (this.view.epoch > 0) session.setView(this.view);
+    this.setView(view);
+    this.onChange();
+    await session.run();
+  }
+
+  /** Starts another backend if the active one cannot train `config` (false: closed meanwhile). */
+  private async backendFor(config: RunConfig, closing: AbortSignal): Promise<boolean> {
+    if (config.model === 'cnn' && this.backend?.active === 'wasm') {
+      // Known gap of tfjs 4.22: the wasm backend has no Conv2DBackpropFilter kernel.
+      this.backend = await this.options.startBackend({ name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train the cnn' });
+    }
+    return !closing.aborted;
+  }
+
   /** Closes what the current membership opened, once. */
   private closeMembership(): void {
+    const transport = this.parts?.transport;
+    this.closeSession();
+    transport?.close();
+  }
+
+  /** Closes the current session, its messenger and model (not the transport), once. */
+  private closeSession(): void {
     const parts = this.parts;
     if (!parts) return;
     this.parts = undefined;
@@ -224,8 +287,94 @@ export class RoomMember {
     this.earlierTraffic.received += parts.messenger.stats.bytesReceived;
     parts.session.dispose();
     parts.messenger.dispose();
-    parts.transport.close();
     parts.model.dispose();
+  }
+
+  /** The server connection dropped: training goes on over the data channels; membership changes wait. */
+  private lostServer(reason: string): void {
+    const peers = this.view.members.filter((id) => id !== this.peerId).length;
+    const training = this.parts ? `training goes on with ${peers} peers over the data channels` : 'nothing to train yet';
+    this.notes.add('signaling', `lost the signaling server (${reason}): ${training}; membership changes wait for it`, Date.now());
+    this.onChange();
+  }
+
+  /**
+   * The connection is back (the server may have restarted): re-registers the room under our peer
+   * id, with our view, step and hash, until the server answers, the connection drops again, or
+   * this member is closed. A member still joining has nothing to re-register.
+   */
+  private async reregister(): Promise<void> {
+    if (this.reregistering) return;
+    this.reregistering = true;
+    const closing = this.closing.signal;
+    this.notes.add('signaling', 'reconnected to the signaling server', Date.now());
+    this.onChange();
+    try {
+      while (!closing.aborted && this.signaling?.connected) {
+        const session = this.parts?.session;
+        if (!session || !this.peerId || !this.token || !this.config || this.interrupted || this.view.epoch === 0) return;
+        const request: RejoinRequest = {
+          room: this.options.room, peerId: this.peerId, token: this.token, config: { ...this.config },
+          epoch: this.view.epoch, members: [...this.view.members], step: session.step, hash: session.weightsHash,
+          known: [...this.known].filter((id) => !this.view.members.includes(id)),
+        };
+        try {
+          this.registered(await this.signaling.rejoin(request, { signal: closing }), request);
+          return;
+        } catch (err) {
+          if (closing.aborted) return;
+          if ((err as Error).name === 'PeerIdTakenError') {
+            this.interrupt(`could not re-register: ${errorMessage(err)}; joining as a new member`);
+            return;
+          }
+          this.warn(`re-registering room ${this.options.room} failed: ${errorMessage(err)}`);
+          await sleep(REJOIN_DELAY_MS, closing);
+        }
+      }
+    } finally {
+      this.reregistering = false;
+    }
+  }
+
+  /** The server took our registration: its view, and whether our state lost to the room's. */
+  private registered(result: RejoinResult, request: RejoinRequest): void {
+    this.token = result.token;
+    const view = { epoch: result.epoch, members: result.members };
+    const otherConfig = this.config !== null && CONFIG_KEYS.some((key) => result.config[key] !== this.config![key]);
+    this.notes.add('signaling', `re-registered room ${result.room}: epoch ${result.epoch}, ${result.members.length} members`, Date.now());
+    if ((result.adopt || otherConfig) && this.parts) {
+      const why = result.adopt ? 'the state of the room wins over ours (a fork the majority did not hold)' : 'the room trains another configuration';
+      this.notes.add('fork', `${why}: dropping our state (step ${request.step}, ${request.hash.slice(0, 12)}) and catching up from the room`, Date.now());
+      this.adopting = { config: result.config };
+      this.setView(view);
+      this.parts.session.stop();
+    } else {
+      this.setView(view);
+    }
+    // A step failed while the server was away: ask now, if that membership still stands.
+    const unsent = this.unsentResync;
+    this.unsentResync = null;
+    if (unsent && unsent.epoch === this.view.epoch) this.signaling?.resync(unsent.epoch, unsent.suspect);
+    this.onChange();
+  }
+
+  /** A step failed without a new epoch: ask the server for one, or, while it is away, pause and say so. */
+  private requestNewEpoch(suspect: string | undefined): void {
+    const epoch = this.view.epoch;
+    // While re-registering the server does not count us as a member yet: ask once it does.
+    if (!this.reregistering && this.signaling?.resync(epoch, suspect)) return;
+    this.unsentResync = { epoch, suspect };
+    if (this.paused()) return;
+    const step = this.session?.step ?? 0;
+    this.pausedAt = { epoch, step };
+    this.notes.add('paused', `step ${step + 1} failed while the signaling server is away (or our room not yet back in it): paused until it is back (only it changes the membership)`, Date.now());
+    this.onChange();
+  }
+
+  /** Paused for want of the server, until the next completed step or membership. */
+  private paused(): boolean {
+    const at = this.pausedAt;
+    return at !== null && at.epoch === this.view.epoch && at.step === (this.session?.step ?? 0);
   }
 
   private interrupt(reason: string): void {
@@ -239,6 +388,15 @@ export class RoomMember {
   private setView(view: MembershipView): void {
     if (view.epoch <= this.view.epoch) return;
     this.view = view;
+    for (const id of view.members) {
+      if (id === this.peerId) continue;
+      this.known.delete(id);
+      this.known.add(id);
+    }
+    for (const id of this.known) {
+      if (this.known.size <= MAX_KNOWN_PEERS) break;
+      this.known.delete(id);
+    }
     this.parts?.transport.setMembers(view.members);
     this.parts?.session.setView(view);
     this.onChange();

@@ -1,6 +1,7 @@
 /**
  * SignalingClient in Node against a real signaling server on a free port: the server's errors
- * arrive as the named errors of shared/src/errors.ts.
+ * arrive as the named errors of shared/src/errors.ts; across a restart of the server on the same
+ * port it reconnects, says so, and re-registers its room under its peer id.
  */
 import assert from 'node:assert/strict';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -46,6 +47,70 @@ test('join resolves with the membership', LIMIT, async (t) => {
   assert.equal(joined.epoch, 1);
   assert.equal(joined.config.steps, 7);
   assert.deepEqual(joined.members, [joined.peerId]);
+  assert.match(joined.token, /^[0-9a-f]{32}$/);
+});
+
+/** Waits (polling, with a deadline) until `check` holds. */
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const started = Date.now(); !check(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - started > ms) assert.fail(`${what}: not within ${ms} ms`);
+  }
+}
+
+test('across a server restart on the same port: reconnecting, nothing queued for the server, then the room re-registered under the same id', { timeout: 30_000 }, async (t) => {
+  const options = { log: quiet, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), rebuildWindowMs: 200 };
+  let server = await listenSignalingServer(options);
+  const { port } = server;
+  const seen: string[] = [];
+  const client = new SignalingClient(server.url, {
+    onMembers() {}, onSignal() {}, onError() {}, onEvicted() {},
+    onDisconnected: () => seen.push('disconnected'),
+    onReconnected: () => seen.push('reconnected'),
+  });
+  t.after(async () => {
+    client.close();
+    await server.close();
+  });
+  assert.equal(client.status.state, 'connecting');
+  const joined = await client.join('restart', { steps: 9 });
+  assert.equal(client.status.state, 'connected');
+
+  await server.close();
+  await until(() => client.status.state === 'reconnecting', 'reconnecting');
+  const lostAt = client.status.since!;
+  assert.ok(Date.now() - lostAt < 5000);
+  assert.equal(client.relay(joined.peerId, { sdp: 'x' }), false, 'relays are dropped while the server is away');
+  assert.equal(client.resync(joined.epoch), false, 'so are resync requests');
+
+  server = await listenSignalingServer({ ...options, port });
+  await until(() => client.status.state === 'connected', 'connected again');
+  assert.deepEqual(seen, ['disconnected', 'reconnected']);
+  assert.deepEqual(server.signaling.rooms(), [], 'the restarted server knows nothing');
+  const back = await client.rejoin({ room: 'restart', peerId: joined.peerId, token: joined.token, config: { ...joined.config }, epoch: joined.epoch, members: joined.members, step: 4, hash: 'h' });
+  assert.equal(back.peerId, joined.peerId);
+  assert.equal(back.epoch, joined.epoch, 'nothing changed: the epoch is kept');
+  assert.equal(back.config.steps, 9);
+  assert.equal(back.adopt, false);
+  assert.deepEqual(server.signaling.rooms().map((r) => r.members), [[joined.peerId]]);
+  assert.equal(client.resync(back.epoch), true);
+});
+
+test('a rejoin waiting for a rebuild stops waiting when the connection drops', LIMIT, async (t) => {
+  const options = { log: quiet, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), rebuildWindowMs: 10_000 };
+  const server = await listenSignalingServer(options);
+  const client = new SignalingClient(server.url, { onMembers() {}, onSignal() {}, onError() {}, onEvicted() {}, onReconnected() {} });
+  t.after(async () => {
+    client.close();
+    await server.close();
+  });
+  await until(() => client.connected, 'connected');
+  // Another member is listed and never comes: the server would wait 10 s.
+  const pending = client.rejoin({ room: 'r', peerId: 'a', token: 't', config: {}, epoch: 3, members: ['a', 'b'], step: 1, hash: 'h' });
+  const started = Date.now();
+  await new Promise((r) => setTimeout(r, 100));
+  await server.close();
+  await assert.rejects(pending, { name: 'AbortedError', message: /connection was lost/ });
+  assert.ok(Date.now() - started < 2000);
 });
 
 test('a full room rejects the join with RoomFullError', LIMIT, async (t) => {

@@ -1,11 +1,17 @@
 /**
  * The tab's side of the signaling protocol: join a room, learn its membership epochs, relay
- * WebRTC signals. Gradients and weights never pass through here. Server errors come back as the
- * named errors of shared/src/errors.ts (RoomFullError, ConfigError, ...).
+ * WebRTC signals, and re-register the room after a lost connection (`room:rejoin`). Gradients and
+ * weights never pass through here. Server errors come back as the named errors of
+ * shared/src/errors.ts (RoomFullError, ConfigError, PeerIdTakenError, ...).
+ *
+ * A lost connection is retried for ever with backoff (0.5 s doubling to 2 s, randomized), so
+ * members find a restarted server within seconds of its return. While it is away nothing is
+ * queued for it: relays and resync requests are dropped (a restarted server would not know what
+ * they refer to) and the caller is told so.
  */
 import { io, type Socket } from 'socket.io-client';
 import { deadline, raceSignal } from '@tabswarm/shared';
-import { errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ServerToClientEvents, type SignalEvent } from '@tabswarm/shared/protocol';
+import { AbortedError, errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type RejoinRequest, type RejoinResult, type ServerToClientEvents, type SignalEvent, type SignalingStatus } from '@tabswarm/shared/protocol';
 
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -15,8 +21,10 @@ export interface SignalingHandlers {
   onError(message: string): void;
   /** The server removed this member from its room for missing deadlines. */
   onEvicted(event: EvictedEvent): void;
-  /** The socket reconnected after a loss: the server forgot the old membership. */
+  /** The socket reconnected after a loss: the server may have restarted; re-register the room. */
   onReconnected(): void;
+  /** The connection was lost; it is being retried with backoff. */
+  onDisconnected?(reason: string): void;
 }
 
 export interface JoinOptions {
@@ -29,21 +37,50 @@ export interface JoinOptions {
   signal?: AbortSignal;
 }
 
+/** Backoff of reconnection attempts: from this, doubling, randomized by half. */
+const RECONNECT_DELAY_MS = 500;
+const RECONNECT_DELAY_MAX_MS = 2_000;
+/** A rejoin may wait for a rebuild window (5 s by default) on the server. */
+const REJOIN_TIMEOUT_MS = 30_000;
+
 export class SignalingClient {
   private readonly socket: SignalingSocket;
+  private current: Pick<SignalingStatus, 'state' | 'since'> = { state: 'connecting', since: Date.now() };
 
   constructor(url: string | undefined, private readonly handlers: SignalingHandlers) {
-    this.socket = url ? io(url, { transports: ['websocket'] }) : io({ transports: ['websocket'] });
+    const options = { transports: ['websocket'], reconnectionDelay: RECONNECT_DELAY_MS, reconnectionDelayMax: RECONNECT_DELAY_MAX_MS };
+    this.socket = url ? io(url, options) : io(options);
     this.socket.on('room:members', (e) => handlers.onMembers(e));
     this.socket.on('signal', (e) => handlers.onSignal(e));
     this.socket.on('server:error', (e) => handlers.onError(`${e.name}: ${e.message}`));
-    this.socket.on('connect_error', (e) => handlers.onError(`signaling server unreachable: ${e.message}`));
+    // Once per outage: the retries every second or two would only repeat it.
+    let toldUnreachable = false;
+    this.socket.on('connect_error', (e) => {
+      if (!toldUnreachable) handlers.onError(`signaling server unreachable: ${e.message}; trying again`);
+      toldUnreachable = true;
+    });
     this.socket.on('room:evicted', (e) => handlers.onEvicted(e));
     let connectedBefore = false;
     this.socket.on('connect', () => {
+      toldUnreachable = false;
+      this.current = { state: 'connected', since: Date.now() };
       if (connectedBefore) handlers.onReconnected();
       connectedBefore = true;
     });
+    this.socket.on('disconnect', (reason) => {
+      if (this.current.state === 'closed') return;
+      this.current = { state: 'reconnecting', since: Date.now() };
+      handlers.onDisconnected?.(reason);
+    });
+  }
+
+  /** The connection's state and since when (ms since epoch). */
+  get status(): Pick<SignalingStatus, 'state' | 'since'> {
+    return { ...this.current };
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
   }
 
   /**
@@ -51,32 +88,66 @@ export class SignalingClient {
    * with the server's named error (RoomFullError, TooManyRoomsError, ConfigError, ...), or
    * TimeoutError, or the reason of `options.signal`.
    */
-  async join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
-    const what = `joining room ${room}`;
-    const limit = deadline(options.timeoutMs ?? 15_000, what, options.signal);
+  join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
+    return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config }, ack));
+  }
+
+  /**
+   * Re-registers `request.room` under this member's peer id after a lost connection. The answer
+   * may wait for the server's rebuild window. Rejects with the server's named error
+   * (PeerIdTakenError: the id is someone else's now), TimeoutError, AbortedError if the
+   * connection drops meanwhile, or the reason of `options.signal`.
+   */
+  rejoin(request: RejoinRequest, options: JoinOptions = {}): Promise<RejoinResult> {
+    return this.ask(`re-registering room ${request.room}`, options.timeoutMs ?? REJOIN_TIMEOUT_MS, options.signal, (ack) => this.socket.emit('room:rejoin', request, ack));
+  }
+
+  /** Relays a signal to `to`; dropped (false) while the server is away. */
+  relay(to: string, data: unknown): boolean {
+    if (!this.socket.connected) return false;
+    this.socket.emit('signal:relay', { to, data }, (ack) => {
+      if (!ack.ok) this.handlers.onError(`relay to ${to.slice(0, 8)} failed: ${ack.error.message}`);
+    });
+    return true;
+  }
+
+  /**
+   * Asks for a new epoch after a step of `epoch` failed, blaming `suspect` if known. Returns false
+   * (nothing sent) while the server is away.
+   */
+  resync(epoch: number, suspect?: string): boolean {
+    if (!this.socket.connected) return false;
+    this.socket.emit('room:resync', suspect ? { epoch, suspect } : { epoch });
+    return true;
+  }
+
+  /** Disconnects for good (no reconnection); calling it again does nothing. */
+  close(): void {
+    this.current = { state: 'closed', since: Date.now() };
+    this.socket.disconnect();
+  }
+
+  /** Emits with an ack and waits for it, within `ms`, `signal`, and the connection's life. */
+  private async ask<T>(what: string, ms: number, signal: AbortSignal | undefined, emit: (ack: (result: Ack<T>) => void) => void): Promise<T> {
+    const limit = deadline(ms, what, signal);
+    const wasConnected = this.socket.connected;
+    // socket.io never calls an ack whose connection dropped: stop waiting for it then.
+    const dropped = new Promise<never>((_, reject) => {
+      this.socket.once('disconnect', onDrop);
+      function onDrop(): void {
+        reject(new AbortedError(`${what}: the signaling connection was lost`));
+      }
+      limit.signal.addEventListener('abort', () => this.socket.off('disconnect', onDrop), { once: true });
+    });
+    dropped.catch(() => undefined);
     try {
-      const answer = new Promise<Ack<JoinResult>>((resolve) => this.socket.emit('room:join', { room, config }, resolve));
-      const ack = await raceSignal(answer, limit.signal, what);
+      const answer = new Promise<Ack<T>>((resolve) => emit(resolve));
+      // A join emitted before the first connection waits for it (socket.io sends it then).
+      const ack = await raceSignal(wasConnected ? Promise.race([answer, dropped]) : answer, limit.signal, what);
       if (!ack.ok) throw errorFromPayload(ack.error);
       return ack.data;
     } finally {
       limit.clear();
     }
-  }
-
-  relay(to: string, data: unknown): void {
-    this.socket.emit('signal:relay', { to, data }, (ack) => {
-      if (!ack.ok) this.handlers.onError(`relay to ${to.slice(0, 8)} failed: ${ack.error.message}`);
-    });
-  }
-
-  /** Asks for a new epoch after a step of `epoch` failed, blaming `suspect` if known. */
-  resync(epoch: number, suspect?: string): void {
-    this.socket.emit('room:resync', suspect ? { epoch, suspect } : { epoch });
-  }
-
-  /** Disconnects for good (no reconnection); calling it again does nothing. */
-  close(): void {
-    this.socket.disconnect();
   }
 }

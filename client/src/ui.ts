@@ -1,5 +1,8 @@
-/** The page: who this tab is, who it trains with, how training goes, and why anything failed. */
-import { formatLinkSettings, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
+/**
+ * The page: who this tab is, its connection to the signaling server, who it trains with (the
+ * peers' data channels), how training goes, and why anything failed.
+ */
+import { formatLinkSettings, type SignalingStatus, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
 import { LinePlot } from './plot.ts';
 
 const STYLE = `
@@ -47,11 +50,11 @@ export class Ui {
     document.head.append(el('style', {}, STYLE));
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
-    const identity = this.card('This tab', ['peerId', 'room', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
+    const identity = this.card('This tab', ['peerId', 'room', 'server', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
     const training = this.card('Training', ['step', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'lastRecovery']);
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
-    peers.append(el('h2', {}, 'Peers'), this.peers);
+    peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
     const config = el('div', { class: 'card' });
     config.append(el('h2', {}, 'Room configuration'), this.config);
     const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, width: '900', height: '160' }));
@@ -74,6 +77,7 @@ export class Ui {
     const backend = status.backendFallback ? `${status.backend} (fallback: ${status.backendFallback})` : status.backend;
     this.set('peerId', status.peerId ?? '…');
     this.set('room', status.room);
+    this.set('server', describeServer(status.signaling, Date.now()), status.signaling.state === 'connected' && !status.signaling.paused ? '' : 'warn');
     this.set('epoch', String(status.epoch));
     this.set('backend', backend ?? '…', status.backendFallback ? 'warn' : '');
     this.set('compressor', status.compressor === null ? '…' : `${status.compressor}${status.compressionRatio ? ` (${status.compressionRatio.toFixed(1)}x fewer bytes than fp32)` : ''}`);
@@ -128,6 +132,14 @@ export class Ui {
     field.textContent = text;
     field.className = className;
   }
+}
+
+/** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */
+export function describeServer(s: SignalingStatus, now: number): string {
+  const lasted = s.since === null ? '' : ` for ${Math.max(0, Math.round((now - s.since) / 1000))} s`;
+  if (s.paused) return `${s.state === 'reconnecting' ? `reconnecting${lasted}` : s.state}; training paused until it is back`;
+  if (s.state === 'reconnecting') return `reconnecting${lasted} (training goes on over the data channels)`;
+  return s.state === 'connecting' ? 'connecting…' : s.state;
 }
 
 export function formatBytes(n: number): string {

@@ -71,6 +71,11 @@ export class PeerNotFoundError extends TabswarmError {
   override name = 'PeerNotFoundError';
 }
 
+/** A rejoin claims a peer id that another connection holds, or presents the wrong token for it. */
+export class PeerIdTakenError extends TabswarmError {
+  override name = 'PeerIdTakenError';
+}
+
 /** The room holds the server's maximum number of members already. */
 export class RoomFullError extends TabswarmError {
   override name = 'RoomFullError';

@@ -1,9 +1,10 @@
 /**
- * What the socket handlers share: the server-wide context (registry, broadcasts, the connection
- * of each member) and one tab's connection with the membership it holds, if any.
+ * What the socket handlers share: the server-wide context (registry, rebuild windows, broadcasts,
+ * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
 import { NotInRoomError, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import type { RebuildWindows } from './rebuild-windows.ts';
 import type { RoomRegistry, RoomSnapshot } from './room-registry.ts';
 
 export type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -28,17 +29,36 @@ export class ServerContext {
   /** The connection of each member, by peer id: where signals go, whom an eviction removes. */
   readonly members = new Map<string, Connection>();
 
-  constructor(readonly io: TabServer, readonly registry: RoomRegistry, readonly log: Logger) {}
+  /**
+   * The server is shutting down: sockets close without telling the members who stay, so they keep
+   * training on their membership and re-register it with the next server (nobody is left alone).
+   */
+  closing = false;
+
+  constructor(readonly io: TabServer, readonly registry: RoomRegistry, readonly rebuilds: RebuildWindows, readonly log: Logger) {}
 
   /** Tells the whole room, the joiner included, its new membership. */
   announce(room: RoomSnapshot): void {
+    if (this.closing) return;
     this.io.to(channel(room.room)).emit('room:members', { room: room.room, epoch: room.epoch, members: room.members });
+  }
+
+  /**
+   * `conn`'s registration with a rebuilding room is void (it went away, or claims something else
+   * now). A rebuild left with no registration is dropped, and the joins it held back go ahead.
+   */
+  withdraw(conn: Connection, pending: Membership): void {
+    if (!this.rebuilds.remove(pending.room, pending.peerId, conn)) return;
+    if (!this.registry.withdraw(pending.room, pending.peerId)) return;
+    for (const join of this.rebuilds.close(pending.room)?.joins ?? []) join();
   }
 }
 
 /** One tab's socket. A socket is a member of at most one room at a time. */
 export class Connection {
   membership: Membership | undefined;
+  /** A rejoin waiting for its room's rebuild to be decided. */
+  pending: Membership | undefined;
 
   constructor(readonly socket: TabSocket, readonly server: ServerContext) {}
 
@@ -57,17 +77,38 @@ export class Connection {
   join(room: string, config: Record<string, unknown> | undefined, name: string | undefined): JoinResult {
     // A failed join below leaves the tab in no room, which is the simplest state to reason about.
     this.leave('rejoin');
-    const { peerId, snapshot } = this.server.registry.join(room, config);
+    const { peerId, token, snapshot } = this.server.registry.join(room, config);
+    this.bind(room, peerId);
+    const named = name === undefined ? '' : ` name=${JSON.stringify(name)}`;
+    this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`);
+    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token };
+  }
+
+  /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */
+  bind(room: string, peerId: string): void {
     this.membership = { room, peerId };
     this.server.members.set(peerId, this);
     void this.socket.join(channel(room));
-    const named = name === undefined ? '' : ` name=${JSON.stringify(name)}`;
-    this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`);
-    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members };
   }
 
-  /** Leaves the current room, if any, and tells the members who stay. */
+  /**
+   * A new connection of the same member (its token proves it) took the peer id over: let go of it
+   * without leaving the room, and hang up.
+   */
+  release(): void {
+    const held = this.membership;
+    this.membership = undefined;
+    if (held) this.server.log.info(`takeover room=${held.room} peer=${held.peerId}: a new connection holds it`);
+    this.socket.disconnect(true);
+  }
+
+  /** Leaves the current room (or rebuild), if any, and tells the members who stay. */
   leave(reason: string): void {
+    if (this.pending) {
+      const pending = this.pending;
+      this.pending = undefined;
+      this.server.withdraw(this, pending);
+    }
     if (!this.membership) return;
     const { room, peerId } = this.membership;
     this.membership = undefined;

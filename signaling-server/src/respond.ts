@@ -7,18 +7,45 @@ import { isSignalingErrorName, type Ack, type AckCallback, type ErrorPayload } f
 import type { Connection } from './connection.ts';
 
 export function respond<T>(conn: Connection, event: string, args: unknown[], handler: (payload: unknown) => T): Ack<T> {
-  const last = args.at(-1);
-  const ack = typeof last === 'function' ? (last as AckCallback<T>) : undefined;
+  const { payload, ack } = split<T>(args);
   let result: Ack<T>;
   try {
-    // The payload is the first argument, unless that is the ack itself.
-    result = { ok: true, data: handler(args.length > 1 || !ack ? args[0] : undefined) };
+    result = { ok: true, data: handler(payload) };
   } catch (err) {
     result = { ok: false, error: errorPayload(conn, event, err) };
   }
   if (ack) ack(result);
   else if (!result.ok) conn.socket.emit('server:error', result.error);
   return result;
+}
+
+/**
+ * The same for a handler that answers later (`answer`, at most once): what it throws at once is
+ * answered at once. Without an ack, a success goes nowhere.
+ */
+export function respondLater<T>(conn: Connection, event: string, args: unknown[], handler: (payload: unknown, answer: (data: T) => void) => void): void {
+  const { payload, ack } = split<T>(args);
+  let answered = false;
+  try {
+    handler(payload, (data) => {
+      if (answered) return;
+      answered = true;
+      ack?.({ ok: true, data });
+    });
+  } catch (err) {
+    if (answered) return;
+    answered = true;
+    const error = errorPayload(conn, event, err);
+    if (ack) ack({ ok: false, error });
+    else conn.socket.emit('server:error', error);
+  }
+}
+
+/** The payload is the first argument, unless that is the ack itself. */
+function split<T>(args: unknown[]): { payload: unknown; ack: AckCallback<T> | undefined } {
+  const last = args.at(-1);
+  const ack = typeof last === 'function' ? (last as AckCallback<T>) : undefined;
+  return { payload: args.length > 1 || !ack ? args[0] : undefined, ack };
 }
 
 /**

@@ -1,19 +1,27 @@
 /** `room:join`, `room:leave`, `room:report` and the socket's disconnect. */
 import type { Connection } from './connection.ts';
-import { parseJoinRequest, parseReportRequest } from './payloads.ts';
+import { joinedRoomName, parseJoinRequest, parseReportRequest } from './payloads.ts';
 import { respond } from './respond.ts';
 
 export function handleRoomEvents(conn: Connection): void {
   const { socket, server } = conn;
 
   socket.on('room:join', (...args: unknown[]) => {
-    const result = respond(conn, 'room:join', args, (payload) => {
-      const { room, config, name } = parseJoinRequest(payload);
-      return conn.join(room, config, name);
-    });
-    // After the ack, so the joiner knows its peer id before it sees the membership.
-    const room = result.ok ? server.registry.snapshot(result.data.room) : undefined;
-    if (room) server.announce(room);
+    const join = (): void => {
+      // Held back by a rebuild: a socket gone meanwhile joins nothing.
+      if (!socket.connected) return;
+      const result = respond(conn, 'room:join', args, (payload) => {
+        const { room, config, name } = parseJoinRequest(payload);
+        return conn.join(room, config, name);
+      });
+      // After the ack, so the joiner knows its peer id before it sees the membership.
+      const room = result.ok ? server.registry.snapshot(result.data.room) : undefined;
+      if (room) server.announce(room);
+    };
+    // A room being rebuilt takes new members once its old ones are back.
+    const room = joinedRoomName(args[0]);
+    if (room !== undefined && server.rebuilds.has(room)) server.rebuilds.hold(room, join);
+    else join();
   });
 
   socket.on('room:leave', () => conn.leave('request'));

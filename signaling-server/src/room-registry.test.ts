@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '@tabswarm/shared/protocol';
-import { RoomRegistry, type RoomRegistryOptions } from './room-registry.ts';
+import { RoomRegistry, type Registration, type RoomRegistryOptions } from './room-registry.ts';
 
 /** A registry whose peer ids are p1, p2, ... in join order, so tests can name them. */
 function registry(options: RoomRegistryOptions = {}): RoomRegistry {
@@ -147,4 +147,94 @@ test('with two members there is no majority: nobody is evicted', () => {
   for (const epoch of [6, 7, 8]) assert.equal(rooms.reportFailure('r', a, epoch, b).evict, undefined);
   assert.deepEqual(rooms.snapshot('r')?.members, [a, b]);
   assert.equal(rooms.snapshot('r')?.epoch, 9);
+});
+
+/** A claim by `peerId` (token `t-<id>` unless given) training in `members`. */
+function claim(peerId: string, members: string[], epoch: number, step: number, token = `t-${peerId}`): Registration {
+  return { peerId, token, config: { steps: 150, workers: members.length }, epoch, members, step, hash: `h${step}` };
+}
+
+test('join hands each member a token; a member who left rejoins a live room with it, as a late joiner', () => {
+  const rooms = registry({ newToken: (() => { let n = 0; return () => `tok${++n}`; })() });
+  const a = rooms.join('r');
+  const b = rooms.join('r');
+  assert.equal(a.token, 'tok1');
+  assert.equal(b.token, 'tok2');
+  rooms.leave('r', a.peerId); // its socket dropped; the room went on at epoch 3
+  assert.throws(() => rooms.rejoin('r', claim(a.peerId, [a.peerId, b.peerId], 2, 9, 'forged')), { name: 'PeerIdTakenError' });
+  const back = rooms.rejoin('r', claim(a.peerId, [a.peerId, b.peerId], 2, 9, 'tok1'));
+  assert.deepEqual(back, { kind: 'admitted', snapshot: { room: 'r', epoch: 4, members: ['p1', 'p2'], config: DEFAULT_CONFIG }, changed: true, adopt: false });
+  // Already a member, the right token: a new connection of the same member; nothing changes.
+  const again = rooms.rejoin('r', claim(a.peerId, [a.peerId, b.peerId], 4, 9, 'tok1'));
+  assert.equal(again.kind === 'admitted' && again.changed, false);
+  assert.throws(() => rooms.rejoin('r', claim(b.peerId, [a.peerId, b.peerId], 4, 9, 'tok1')), { name: 'PeerIdTakenError' }, 'another member\'s id');
+  assert.equal(rooms.snapshot('r')?.epoch, 4);
+});
+
+test('a rejoin reporting a higher epoch than the room\'s gets one above it', () => {
+  const rooms = registry();
+  rooms.join('r');
+  const outcome = rooms.rejoin('r', claim('x', ['p1', 'x'], 12, 3));
+  assert.equal(outcome.kind === 'admitted' && outcome.snapshot.epoch, 13);
+});
+
+test('an unknown room is rebuilt from registrations: joins wait, the decision makes it live with the registrants\' tokens', () => {
+  const rooms = registry();
+  const view = ['a', 'b', 'c'];
+  assert.deepEqual(rooms.rejoin('r', claim('a', view, 7, 20)), { kind: 'pending', opened: true, complete: false });
+  assert.ok(rooms.isRebuilding('r'));
+  assert.deepEqual(rooms.all(), [], 'not live yet');
+  assert.equal(rooms.size, 1, 'but counted against maxRooms');
+  assert.throws(() => rooms.join('r'), { name: 'InternalError' });
+  assert.throws(() => rooms.rejoin('r', claim('a', view, 7, 20, 'forged')), { name: 'PeerIdTakenError' });
+  assert.throws(() => rooms.rejoin('r', { ...claim('b', view, 7, 20), config: { compressor: 'zip' } }), { name: 'ConfigError' });
+  assert.deepEqual(rooms.rejoin('r', claim('b', view, 7, 21)), { kind: 'pending', opened: false, complete: false });
+  assert.deepEqual(rooms.rejoin('r', claim('c', view, 7, 20)), { kind: 'pending', opened: false, complete: true });
+  const rebuilt = rooms.finishRebuild('r');
+  assert.deepEqual(rebuilt?.snapshot, { room: 'r', epoch: 7, members: view, config: { ...DEFAULT_CONFIG, steps: 150, workers: 3 } });
+  assert.deepEqual(rebuilt?.adopters, []);
+  assert.equal(rooms.isRebuilding('r'), false);
+  assert.equal(rooms.finishRebuild('r'), undefined, 'once');
+  // Live now: the registrants' tokens are known, a fresh join is let in.
+  assert.throws(() => rooms.rejoin('r', claim('a', view, 7, 20, 'forged')), { name: 'PeerIdTakenError' });
+  assert.equal(rooms.join('r').snapshot.epoch, 8);
+});
+
+test('a late claimant to a rebuilt room adopts its state if it comes from another view; one of its view does not', () => {
+  const rooms = registry();
+  rooms.rejoin('r', claim('b', ['b', 'c', 'd'], 5, 40));
+  rooms.rejoin('r', claim('c', ['b', 'c', 'd'], 5, 40));
+  const rebuilt = rooms.finishRebuild('r')!;
+  assert.deepEqual(rebuilt.snapshot.members, ['b', 'c']);
+  assert.equal(rebuilt.snapshot.epoch, 6);
+  const lateSameView = rooms.rejoin('r', claim('d', ['b', 'c', 'd'], 5, 39));
+  assert.equal(lateSameView.kind === 'admitted' && lateSameView.adopt, false, 'behind the room at most: the state sync catches it up');
+  const fork = rooms.rejoin('r', claim('a', ['a'], 9, 150));
+  assert.ok(fork.kind === 'admitted');
+  assert.equal(fork.adopt, true, 'trained alone: its higher step must not win');
+  assert.equal(fork.snapshot.epoch, 10, 'above its epoch too');
+  assert.deepEqual(fork.snapshot.members, ['a', 'b', 'c', 'd']);
+});
+
+test('a registrant withdrawn before the decision is not a member; the last one withdrawn drops the rebuild', () => {
+  const rooms = registry();
+  rooms.rejoin('r', claim('a', ['a', 'b'], 2, 5));
+  rooms.rejoin('r', claim('b', ['a', 'b'], 2, 5));
+  assert.equal(rooms.withdraw('r', 'b'), false);
+  assert.equal(rooms.withdraw('r', 'zz'), false);
+  assert.deepEqual(rooms.finishRebuild('r')?.snapshot.members, ['a']);
+  rooms.rejoin('s', claim('x', ['x', 'y'], 2, 5));
+  assert.equal(rooms.withdraw('s', 'x'), true);
+  assert.equal(rooms.size, 1);
+  assert.equal(rooms.isRebuilding('s'), false);
+});
+
+test('rebuilds respect the caps', () => {
+  const rooms = registry({ maxRooms: 1, maxMembersPerRoom: 2 });
+  rooms.rejoin('r', claim('a', ['a', 'b', 'c'], 1, 0));
+  assert.throws(() => rooms.rejoin('s', claim('x', ['x'], 1, 0)), { name: 'TooManyRoomsError' });
+  rooms.rejoin('r', claim('b', ['a', 'b', 'c'], 1, 0));
+  assert.throws(() => rooms.rejoin('r', claim('c', ['a', 'b', 'c'], 1, 0)), { name: 'RoomFullError' });
+  rooms.finishRebuild('r');
+  assert.throws(() => rooms.rejoin('r', claim('c', ['a', 'b', 'c'], 1, 0)), { name: 'RoomFullError' });
 });

@@ -3,17 +3,23 @@
  * membership (with epochs) and the room's run configuration, and relays WebRTC signals between
  * members of the same room; gradients and weights never pass through it.
  *
+ * It holds no weights and needs none: after a restart, members re-register their rooms
+ * (`room:rejoin`) and it rebuilds them from what they report (room-rebuild.ts). Shutting down, it
+ * tells no member that the others left, so nobody is left training alone.
+ *
  * This file only composes the parts: the room registry (room-registry.ts, no sockets), one
- * handler module per event family (room, relay, resync), the ack plumbing (respond.ts), the
- * per-socket rate limit and the HTTP routes. socket.io rooms are used for the broadcasts only.
+ * handler module per event family (room, rejoin, relay, resync), the ack plumbing (respond.ts),
+ * the per-socket rate limit and the HTTP routes. socket.io rooms are used for the broadcasts only.
  */
 import type { Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
-import type { RunConfig, ClientToServerEvents, ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { Connection, ServerContext, type Logger, type TabSocket } from './connection.ts';
 import { serveHttpRoutes } from './http-routes.ts';
 import { rateLimiter } from './rate-limit-middleware.ts';
+import { RebuildWindows } from './rebuild-windows.ts';
+import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
 import { handleRoomEvents } from './room-handlers.ts';
@@ -48,6 +54,12 @@ export interface SignalingOptions {
    */
   evictAfter?: number;
   /**
+   * How long a room this server does not know (it restarted) waits for the registrations of the
+   * members its first registrants list before it is rebuilt without those missing.
+   * @default 5000
+   */
+  rebuildWindowMs?: number;
+  /**
    * Per-socket event budget: `burst` events at once, `perSecond` sustained; the rest are dropped.
    * @default { burst: 200, perSecond: 100 }
    */
@@ -80,6 +92,8 @@ const consoleLogger: Logger = {
  */
 export function createSignalingServer(httpServer: HttpServer, options: SignalingOptions = {}): SignalingServer {
   const registry = new RoomRegistry(options);
+  const rebuildWindowMs = options.rebuildWindowMs ?? 5000;
+  if (!Number.isInteger(rebuildWindowMs) || rebuildWindowMs < 1) throw new ConfigError(`rebuildWindowMs must be a positive integer, got ${rebuildWindowMs}`);
   const limitRate = rateLimiter(options.rateLimit ?? { burst: 200, perSecond: 100 });
   const log = options.log ?? consoleLogger;
 
@@ -91,12 +105,13 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     // The client bundles socket.io-client itself.
     serveClient: false,
   });
-  const context = new ServerContext(io, registry, log);
+  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log);
 
   io.on('connection', (socket: TabSocket) => {
     const conn = new Connection(socket, context);
     limitRate(conn);
     handleRoomEvents(conn);
+    handleRejoinEvents(conn);
     handleRelayEvents(conn);
     handleResyncEvents(conn);
   });
@@ -104,6 +119,8 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   return {
     rooms: () => registry.all(),
     close: async () => {
+      context.closing = true;
+      context.rebuilds.clear();
       await io.close();
       registry.clear();
       context.members.clear();

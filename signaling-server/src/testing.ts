@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClientToServerEvents, ErrorPayload, JoinResult, ServerToClientEvents } from '@tabswarm/shared/protocol';
+import type { Ack, ClientToServerEvents, ErrorPayload, JoinResult, RejoinRequest, RejoinResult, ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { listenSignalingServer } from './listen.ts';
 import type { Logger, SignalingOptions, SignalingServer } from './server.ts';
 
@@ -97,6 +97,16 @@ export function record<T>(socket: Tab, event: keyof ServerToClientEvents): T[] {
 export function tryJoin(socket: Tab, room: string, config?: Record<string, unknown>): Promise<Ack<JoinResult>> {
   return new Promise((done, fail) => {
     socket.timeout(WAIT_MS).emit('room:join', { room, config }, (err, result) => {
+      if (err) fail(err);
+      else done(result);
+    });
+  });
+}
+
+/** Sends `room:rejoin`; the answer may wait for a rebuild, hence `ms`. */
+export function tryRejoin(socket: Tab, request: RejoinRequest, ms = WAIT_MS): Promise<Ack<RejoinResult>> {
+  return new Promise((done, fail) => {
+    socket.timeout(ms).emit('room:rejoin', request, (err, result) => {
       if (err) fail(err);
       else done(result);
     });

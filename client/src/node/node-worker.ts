@@ -63,6 +63,8 @@ function progressLine(s: TabStatus): string {
     `${s.stepsPerSecond?.toFixed(2) ?? '-'} steps/s`,
     `sent ${(s.bytesSent / 1e6).toFixed(1)} MB`,
   ];
+  if (s.signaling.state !== 'connected') parts.push(`server ${s.signaling.state}`);
+  if (s.signaling.paused) parts.push('paused until the server is back');
   if (s.state === 'done') parts.push(`weights ${s.weightsHash}`);
   if (s.error) parts.push(`error: ${s.error}`);
   return parts.join(' ');

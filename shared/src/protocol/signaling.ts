@@ -6,16 +6,35 @@
  *
  * Membership contract:
  * - A peer id names one membership: every `room:join` yields a fresh id, also when the same socket
- *   rejoins or reconnects. Ids are random lowercase hex; ring order is `members` as sent (sorted by
- *   code unit, i.e. plain `Array.prototype.sort()`).
+ *   joins again. (A member that lost its connection keeps its id through `room:rejoin`, below.)
+ *   Ids are random lowercase hex; ring order is `members` as sent (sorted by code unit, i.e.
+ *   plain `Array.prototype.sort()`).
  * - A room's epoch grows by exactly 1 on every join and every leave (disconnects included), and
  *   `room:members` is broadcast to the whole room, the joiner included, after each change. The
  *   joiner's ack arrives first and carries the same epoch as the `room:members` that follows it,
- *   so a client may ignore any `room:members` whose epoch is not above the last one it saw.
+ *   so a client may ignore any `room:members` whose epoch is not above the last one it saw. A
+ *   rejoin and a rebuild may move it further (above the epoch the member reports), never back.
+ * - A server shutting down announces no leaves: its members keep their membership for the next.
  * - The room's run configuration is fixed by its first joiner and lives until the room empties.
+ *
+ * Rejoin contract (the server may restart; the room's real state lives in its members):
+ * - `room:join` hands each member a secret `token`. A member that reconnects presents
+ *   `room:rejoin` {room, peerId, token, config, epoch, members, step, hash} and keeps its peer id,
+ *   so the WebRTC mesh (keyed by peer id) survives the server.
+ * - A live room lets the claimant in again (a late joiner, the epoch grows by 1); an id held by
+ *   another connection, or known with another token, is refused with PeerIdTakenError.
+ * - A room the server does not know (it restarted) is rebuilt from the registrations it gets
+ *   within a short window (closed early once every member any registrant lists in its view or
+ *   `known` is back): the first opens it, every ack waits for the decision. The members are
+ *   the registrants; the epoch is the one they all report if nothing changed, else above every
+ *   epoch reported; the config is the winning registrant's. If registrants trained apart (forks:
+ *   their views list different members), the view most of them share wins and the others get
+ *   `adopt: true`: they drop their state and catch up by state transfer.
+ * - Trust: a restarted server cannot check a token it did not issue; it accepts the claim of any
+ *   id it does not currently hold and whose token it never saw, and from then on knows that token.
  */
 import type { RunConfig } from '../train/config.ts';
-import { ConfigError, InternalError, NotInRoomError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
+import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -33,6 +52,7 @@ export const MAX_REPORT_LENGTH = 256;
  * - ConfigError: the first joiner's `config` does not parse (message names the key).
  * - NotInRoomError: `signal:relay`, `room:report` or `room:resync` before joining.
  * - PeerNotFoundError: `to` is not a member of the sender's room.
+ * - PeerIdTakenError: `room:rejoin` claims an id another connection holds, or with the wrong token.
  * - RoomFullError, TooManyRoomsError: the server's caps.
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
  * - InternalError: a bug in the server; the message says nothing more.
@@ -42,6 +62,7 @@ export type SignalingErrorName =
   | 'ConfigError'
   | 'NotInRoomError'
   | 'PeerNotFoundError'
+  | 'PeerIdTakenError'
   | 'RoomFullError'
   | 'TooManyRoomsError'
   | 'RateLimitError'
@@ -53,6 +74,7 @@ export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message:
   ConfigError,
   NotInRoomError,
   PeerNotFoundError,
+  PeerIdTakenError,
   RoomFullError,
   TooManyRoomsError,
   RateLimitError,
@@ -100,6 +122,47 @@ export interface JoinResult {
   epoch: number;
   /** Sorted peer ids, this tab's included. */
   members: string[];
+  /** Secret proof of this peer id, presented by `room:rejoin` after a lost connection. */
+  token: string;
+}
+
+/** Longest token or weights hash a rejoin may carry. */
+export const MAX_TOKEN_LENGTH = 64;
+/** Most peer ids a rejoin's `known` may list. */
+export const MAX_KNOWN_PEERS = 256;
+
+/**
+ * A member re-registers its room after losing the server (or the server losing it): who it is,
+ * and the room as it trains in it.
+ */
+export interface RejoinRequest {
+  room: string;
+  peerId: string;
+  token: string;
+  /** The room's run configuration as this member holds it (RunConfig keys). */
+  config: Record<string, unknown>;
+  /** The membership this member trains in. */
+  epoch: number;
+  /** Sorted peer ids, this member's included. */
+  members: string[];
+  /** Steps completed, and the weights hash after them. */
+  step: number;
+  hash: string;
+  /**
+   * Other peers this member trained with in this room, in earlier views too (at most
+   * MAX_KNOWN_PEERS, the latest). A rebuild waits for them as well, so a fork that split off the
+   * room cannot settle it alone before the rest is back.
+   */
+  known?: string[];
+  name?: string;
+}
+
+export interface RejoinResult extends JoinResult {
+  /**
+   * This member's state lost to the room's (its fork was not the majority, or it came late to a
+   * rebuilt room from another view): it drops its state and catches up by state transfer.
+   */
+  adopt: boolean;
 }
 
 export interface RelayRequest {
@@ -145,6 +208,8 @@ export interface SignalEvent {
 
 export interface ClientToServerEvents {
   'room:join': (request: JoinRequest, ack: AckCallback<JoinResult>) => void;
+  /** Answered once the server decided (a rebuild waits for the other members' registrations). */
+  'room:rejoin': (request: RejoinRequest, ack: AckCallback<RejoinResult>) => void;
   /**
    * The server also takes it without an ack (failures then come as `server:error`), but the ack is
    * declared required: socket.io's `timeout().emit()` types only non-optional acks.

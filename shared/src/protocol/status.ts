@@ -30,12 +30,29 @@ export interface SessionEvent {
   time: number;
   kind:
     | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'recovered' | 'divergence'
-    | 'nonfinite' | 'evicted' | 'done' | 'error';
+    | 'nonfinite' | 'evicted' | 'done' | 'error'
+    /** The server connection: lost, back, the room re-registered; training paused for want of it; a fork settled. */
+    | 'signaling' | 'paused' | 'fork';
   message: string;
   /** How long the recovery or transfer took, where that applies. */
   ms?: number;
 }
 
+/** The connection to the signaling server, apart from the peers' data channels. */
+export interface SignalingStatus {
+  /**
+   * connecting: before the first connection; connected; reconnecting: lost, trying again with
+   * backoff (training goes on over the data channels); closed: the member closed it.
+   */
+  state: 'connecting' | 'connected' | 'reconnecting' | 'closed';
+  /** When the current state began (ms since epoch); null before the first attempt. */
+  since: number | null;
+  /**
+   * Training waits for the server: a step failed while it was away, and only the server can
+   * change the membership. Cleared by the next completed step or membership.
+   */
+  paused: boolean;
+}
 
 export interface TabStatus {
   peerId: string | null;
@@ -73,6 +90,8 @@ export interface TabStatus {
   lastRecoveryMs: number | null;
   /** How this tab shapes what it sends (URL `bandwidth`, `latency`, `jitter`, `loss`); null if it does not. */
   link: LinkSettings | null;
+  /** The signaling server connection (the peers' channels are `connectedPeers`). */
+  signaling: SignalingStatus;
 }
 
 /** What a tab exposes to tests and tools. */

@@ -1,0 +1,18 @@
+/** What the page says about the signaling server connection, apart from the peers. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeServer, formatBytes } from './ui.ts';
+
+test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
+  const now = 100_000;
+  assert.equal(describeServer({ state: 'connecting', since: null, paused: false }, now), 'connecting…');
+  assert.equal(describeServer({ state: 'connected', since: 1_000, paused: false }, now), 'connected');
+  assert.equal(describeServer({ state: 'reconnecting', since: now - 15_400, paused: false }, now), 'reconnecting for 15 s (training goes on over the data channels)');
+  assert.equal(describeServer({ state: 'reconnecting', since: now - 3_000, paused: true }, now), 'reconnecting for 3 s; training paused until it is back');
+  assert.equal(describeServer({ state: 'connected', since: now, paused: true }, now), 'connected; training paused until it is back');
+  assert.equal(describeServer({ state: 'closed', since: now, paused: false }, now), 'closed');
+});
+
+test('bytes are shown in B, KiB, MiB', () => {
+  assert.deepEqual([formatBytes(512), formatBytes(2048), formatBytes(3 * 1024 * 1024)], ['512 B', '2.0 KiB', '3.00 MiB']);
+});
