@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { deadline } from '@tabswarm/shared';
 import { transportContract } from '@tabswarm/shared/testing';
-import { nodeWrtc } from './node/wrtc.ts';
+import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
+
+// libdatachannel's threads outlive the closed connections (a failed negotiation's above all) and
+// would keep this test process alive.
+after(() => releaseWrtc('node-datachannel'));
 
 /** Negotiating a mesh of three over loopback takes well under a second; a stuck one fails here. */
 const CONNECT_TIMEOUT_MS = 5_000;
