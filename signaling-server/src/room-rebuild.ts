@@ -8,21 +8,10 @@
  * trained apart), the group most registrants share wins, then the newer epoch, the higher step,
  * the smaller view; the others adopt its state by state transfer, as late joiners do.
  */
+import type { RejoinRequest } from '@tabswarm/shared/protocol';
 
-/** One member's registration: who it is, and the room as it trains in it. */
-export interface Registration {
-  peerId: string;
-  token: string;
-  /** The room's run configuration as this member holds it (RunConfig keys). */
-  config: Record<string, unknown>;
-  epoch: number;
-  /** Its view: the members it trains with, itself included. */
-  members: string[];
-  step: number;
-  hash: string;
-  /** Peers it trained with in earlier views: the window waits for them too. */
-  known?: string[];
-}
+/** One member's registration: who it is, and the room as it trains in it (its `room:rejoin`). */
+export type Registration = Omit<RejoinRequest, 'room' | 'name'>;
 
 export interface RebuildDecision {
   epoch: number;
