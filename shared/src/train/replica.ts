@@ -6,7 +6,7 @@
 import type { GradientAggregator } from '../compress/types.ts';
 import type { Model } from '../model/model.ts';
 import type { RunConfig } from './config.ts';
-import { hashArrays, hasNonFinite } from './hash.ts';
+import { hashArrays } from './hash.ts';
 import { createOptimizer, type Optimizer } from './optimizer.ts';
 import { encodeSnapshot, type Snapshot } from './snapshot.ts';
 
@@ -38,18 +38,18 @@ export class Replica {
 
   /**
    * Ends a step: applies the averaged update, then counts the step. `null` is a step the
-   * aggregator refused as non-finite (NonFiniteError); an update holding NaN or Infinity is not
-   * applied either (a last guard: aggregators refuse those). Either way the decision is the same
-   * on every replica, since the update has identical bits everywhere, and the step still counts,
-   * so the replicas stay in lockstep. Returns false if nothing was applied.
+   * aggregator refused as non-finite (NonFiniteError; every aggregator refuses a non-finite
+   * update, which the aggregator contract checks). The decision is the same on every replica,
+   * since the update has identical bits everywhere, and the step still counts, so the replicas
+   * stay in lockstep. Returns false if nothing was applied.
    */
   completeStep(update: Float32Array[] | null, lrScale: number): boolean {
-    const finite = update !== null && !hasNonFinite(update);
-    if (finite) this.optimizer.apply(this.current, update, lrScale);
+    const applied = update !== null;
+    if (applied) this.optimizer.apply(this.current, update, lrScale);
     this.model.setWeights(this.current);
     this.hash = hashArrays(this.current);
     this.step++;
-    return finite;
+    return applied;
   }
 
   /** Everything a member behind needs to continue from here, encoded. */
