@@ -91,6 +91,11 @@ export class RateLimitError extends TabswarmError {
   override name = 'RateLimitError';
 }
 
+/** A closed room (the server requires join tickets) refused a join without a valid ticket for it. */
+export class TicketError extends TabswarmError {
+  override name = 'TicketError';
+}
+
 /** A bug in the server; its message says nothing more, on purpose. */
 export class InternalError extends TabswarmError {
   override name = 'InternalError';

@@ -17,7 +17,7 @@ test('malformed payloads get errors and the server keeps working', LIMIT, async 
     { room: '' },
     { room: 'no spaces' },
     { room: 'x'.repeat(65) },
-    { room: 'x'.repeat(200_000) },
+    { room: 'x'.repeat(50_000) },
     { room: 'ok', name: 5 },
     { room: 'ok', name: 'n'.repeat(65) },
     { room: 'ok', config: [] },
@@ -58,14 +58,14 @@ test('malformed payloads get errors and the server keeps working', LIMIT, async 
   assert.equal((await report).name, 'ValidationError');
   raw(tab).emit('room:report', { kind: 'status', text: 'step 1' });
 
-  // Past maxHttpBufferSize the connection is dropped, not the server.
+  // Past maxHttpBufferSize (sized to the largest real signal) the connection is dropped, not the server.
   const huge = await h.connect();
   const dropped = new Promise<void>((done) => {
     huge.once('disconnect', () => {
       done();
     });
   });
-  raw(huge).emit('room:join', { room: 'r'.repeat(2_000_000) });
+  raw(huge).emit('room:join', { room: 'r'.repeat(200_000) });
   await Promise.race([dropped, sleep(WAIT_MS).then(() => Promise.reject(new Error('oversize message not dropped')))]);
 
   const again = await joined(await h.connect(), 'ok');

@@ -3,17 +3,29 @@
  * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
-import { NotInRoomError, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import type { Logger } from './log.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { TokenBucket } from './rate-limit.ts';
 import type { RebuildWindows } from './rebuild-windows.ts';
 import type { RoomRegistry, RoomSnapshot } from './room-registry.ts';
+import type { Tickets } from './tickets.ts';
 
 export type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 export type TabServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type { Logger } from './log.ts';
 
-export interface Logger {
-  info(line: string): void;
-  error(line: string): void;
+/** Limits a connection applies to itself. */
+export interface ConnectionLimits {
+  /** A socket in no room (and waiting for no rebuild) this long is disconnected. */
+  joinWithinMs: number;
+  /** Signals one member may relay to one other: `burst` at once, `perSecond` sustained. */
+  relayPair: { burst: number; perSecond: number };
 }
+
+/** Error lines one connection may write to the log at once, and per second after: a flood writes a few lines, not one per event. */
+const LOG_BURST = 20;
+const LOG_PER_SECOND = 1;
 
 export interface Membership {
   room: string;
@@ -35,11 +47,24 @@ export class ServerContext {
    */
   closing = false;
 
-  constructor(readonly io: TabServer, readonly registry: RoomRegistry, readonly rebuilds: RebuildWindows, readonly log: Logger) {}
+  /** A deferred resync per room (the room's resync window), so one timer per room at most. */
+  readonly resyncTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(
+    readonly io: TabServer,
+    readonly registry: RoomRegistry,
+    readonly rebuilds: RebuildWindows,
+    readonly log: Logger,
+    readonly metrics: ServerMetrics,
+    readonly limits: ConnectionLimits,
+    /** Set when the server requires join tickets. */
+    readonly tickets: Tickets | undefined,
+  ) {}
 
   /** Tells the whole room, the joiner included, its new membership. */
   announce(room: RoomSnapshot): void {
     if (this.closing) return;
+    this.metrics.epochs.inc();
     this.io.to(channel(room.room)).emit('room:members', { room: room.room, epoch: room.epoch, members: room.members });
   }
 
@@ -59,8 +84,48 @@ export class Connection {
   membership: Membership | undefined;
   /** A rejoin waiting for its room's rebuild to be decided. */
   pending: Membership | undefined;
+  /** Relay budgets of this member, by target peer id (cleared with the membership). */
+  private readonly relayBudgets = new Map<string, TokenBucket>();
+  private readonly logBudget = new TokenBucket(LOG_BURST, LOG_PER_SECOND);
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly socket: TabSocket, readonly server: ServerContext) {}
+  /** `address`: the client's (client-address.ts), for the limits per address. */
+  constructor(readonly socket: TabSocket, readonly server: ServerContext, readonly address: string) {
+    this.expectJoin();
+  }
+
+  /** Disconnects this socket if it is in no room `joinWithinMs` from now: an idle socket holds a connection slot for nothing. */
+  expectJoin(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.membership || this.pending || !this.socket.connected) return;
+      this.server.metrics.reject('idle');
+      this.server.log.debug?.(`idle ${this.who()}: joined no room within ${this.server.limits.joinWithinMs} ms`, { event: 'idle', address: this.address });
+      this.socket.disconnect(true);
+    }, this.server.limits.joinWithinMs);
+    this.idleTimer.unref?.();
+  }
+
+  /** Stops the idle timer (the socket closed). */
+  closed(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Whether an error line may be logged now (the connection's log budget). */
+  mayLog(): boolean {
+    return this.logBudget.take();
+  }
+
+  /** Takes one signal to `to` from this member's budget for that pair: RateLimitError when spent. */
+  spendRelay(to: string): void {
+    let budget = this.relayBudgets.get(to);
+    if (!budget) {
+      const { burst, perSecond } = this.server.limits.relayPair;
+      budget = new TokenBucket(burst, perSecond);
+      this.relayBudgets.set(to, budget);
+    }
+    if (!budget.take()) throw new RateLimitError(`too many signals to ${to.slice(0, 8)}`);
+  }
 
   /** Who this is, for log lines. */
   who(): string {
@@ -74,14 +139,15 @@ export class Connection {
   }
 
   /** Leaves the current room (if any) and joins `room` as a new member. Throws the registry's errors. */
-  join(room: string, config: Record<string, unknown> | undefined, name: string | undefined): JoinResult {
+  join(room: string, config: Record<string, unknown> | undefined, name: string | undefined, ticket: string | undefined): JoinResult {
     // A failed join below leaves the tab in no room, which is the simplest state to reason about.
     this.leave('rejoin');
-    const { peerId, token, snapshot } = this.server.registry.join(room, config);
+    this.server.tickets?.check(room, ticket);
+    const { peerId, token, snapshot } = this.server.registry.join(room, config, this.address);
     this.bind(room, peerId);
-    const named = name === undefined ? '' : ` name=${JSON.stringify(name)}`;
-    this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`);
-    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token };
+    const named = name === undefined ? '' : ` name=${quote(name)}`;
+    this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`, { event: 'join', room, peer: peerId, epoch: snapshot.epoch, address: this.address });
+    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config) };
   }
 
   /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */
@@ -98,7 +164,7 @@ export class Connection {
   release(): void {
     const held = this.membership;
     this.membership = undefined;
-    if (held) this.server.log.info(`takeover room=${held.room} peer=${held.peerId}: a new connection holds it`);
+    if (held) this.server.log.info(`takeover room=${held.room} peer=${held.peerId}: a new connection holds it`, { event: 'takeover', room: held.room, peer: held.peerId });
     this.socket.disconnect(true);
   }
 
@@ -112,11 +178,13 @@ export class Connection {
     if (!this.membership) return;
     const { room, peerId } = this.membership;
     this.membership = undefined;
+    this.relayBudgets.clear();
     this.server.members.delete(peerId);
     void this.socket.leave(channel(room));
+    if (this.socket.connected) this.expectJoin();
     const after = this.server.registry.leave(room, peerId);
     if (!after) return;
-    this.server.log.info(`leave room=${room} peer=${peerId} epoch=${after.epoch} members=${after.members.length} reason=${reason}`);
+    this.server.log.info(`leave room=${room} peer=${peerId} epoch=${after.epoch} members=${after.members.length} reason=${reason}`, { event: 'leave', room, peer: peerId, epoch: after.epoch });
     if (after.members.length > 0) this.server.announce(after);
   }
 
@@ -125,6 +193,7 @@ export class Connection {
     const room = this.membership?.room;
     if (room === undefined) return;
     this.leave(`evicted: ${reason}`);
+    this.server.metrics.evictions.inc();
     this.socket.emit('room:evicted', { room, reason });
   }
 }

@@ -1,29 +1,38 @@
 /**
- * Plain HTTP next to socket.io: `/healthz` (JSON `{ ok, rooms }`), then the built client.
+ * Plain HTTP next to socket.io: `/healthz` (JSON `{ ok: true }`, nothing about rooms: anyone may
+ * ask), `/metrics` (Prometheus text), then the built client.
  * Registered before socket.io attaches: engine.io then hands over every request not under
  * /socket.io/.
  */
 import type { Server as HttpServer } from 'node:http';
-import { errorMessage } from '@tabswarm/shared/protocol';
+import { errorMessage, quote } from '@tabswarm/shared/protocol';
 import type { Logger } from './connection.ts';
 import { sendText, serveStatic } from './static-files.ts';
 
 export interface HttpRoutes {
   /** Directory of the built client. */
   staticDir: string;
-  /** How many rooms are open, for /healthz. */
-  roomCount(): number;
+  /** The metrics in Prometheus' text format, and its content type. */
+  metrics(): Promise<{ type: string; text: string }>;
   log: Logger;
 }
 
 export function serveHttpRoutes(httpServer: HttpServer, routes: HttpRoutes): void {
   httpServer.on('request', (req, res) => {
-    if (req.url === '/healthz' || req.url?.startsWith('/healthz?')) {
-      sendText(res, 200, JSON.stringify({ ok: true, rooms: routes.roomCount() }), 'application/json; charset=utf-8');
+    const path = req.url?.split('?')[0];
+    if (path === '/healthz') {
+      sendText(res, 200, JSON.stringify({ ok: true }), 'application/json; charset=utf-8');
+      return;
+    }
+    if (path === '/metrics') {
+      routes.metrics().then(({ type, text }) => sendText(res, 200, text, type), (err: unknown) => {
+        routes.log.error(`metrics ${errorMessage(err)}`);
+        sendText(res, 500, 'internal server error\n');
+      });
       return;
     }
     serveStatic(routes.staticDir, req, res).catch((err: unknown) => {
-      routes.log.error(`static url=${JSON.stringify(req.url)} ${errorMessage(err)}`);
+      routes.log.error(`static url=${quote(req.url)} ${errorMessage(err)}`);
       if (!res.headersSent) sendText(res, 500, 'internal server error\n');
       else res.destroy();
     });

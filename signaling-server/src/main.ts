@@ -1,15 +1,21 @@
 /**
- * CLI: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--<config key> VALUE]...
- * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room.
+ * CLI: tsx signaling-server/src/main.ts [--port 8080] [--host 127.0.0.1] [--static DIR] [server flags] [--<config key> VALUE]...
+ * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room;
+ * the server's own flags (limits, policy, origins, tickets, logs) are in server-flags.ts.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
 import { listenSignalingServer, type ListeningServer } from './listen.ts';
+import { jsonLogger } from './log.ts';
+import { readServerFlags, SERVER_FLAG_OPTIONS, SERVER_FLAGS_USAGE } from './server-flags.ts';
+import type { SignalingOptions } from './server.ts';
 
-const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 0.0.0.0] [--static DIR] [--KEY VALUE]...
-  --port, --host   also read from the environment as PORT, HOST
+const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 127.0.0.1] [--static DIR] [--KEY VALUE]...
+  --port, --host   also read from the environment as PORT, HOST; only this machine can connect
+                   unless --host says otherwise (e.g. 0.0.0.0; for the internet, a TLS proxy)
   --static DIR     built client to serve (default: client/dist)
+${SERVER_FLAGS_USAGE}
   --KEY VALUE      default run configuration of new rooms; KEY is one of
                    ${CONFIG_KEYS.join(' ')}`;
 
@@ -18,6 +24,7 @@ interface Cli {
   host: string;
   staticDir: string | undefined;
   config: RunConfig;
+  server: SignalingOptions;
 }
 
 function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
@@ -26,6 +33,7 @@ function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
     args: argv,
     options: {
       ...configFlags,
+      ...SERVER_FLAG_OPTIONS,
       port: { type: 'string' },
       host: { type: 'string' },
       static: { type: 'string' },
@@ -44,11 +52,13 @@ function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) throw new ConfigError(`port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   const staticFlag = flag('static');
+  const { options, logLevel } = readServerFlags(values, env);
   return {
     port,
-    host: flag('host') ?? env.HOST ?? '0.0.0.0',
+    host: flag('host') ?? env.HOST ?? '127.0.0.1',
     staticDir: staticFlag === undefined ? undefined : resolve(staticFlag),
     config: parseRunConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, flag(key)])), DEFAULT_CONFIG),
+    server: { ...options, log: jsonLogger(logLevel) },
   };
 }
 
@@ -68,7 +78,7 @@ async function main(): Promise<void> {
 
   let listening: ListeningServer;
   try {
-    listening = await listenSignalingServer({ host: cli.host, port: cli.port, defaultConfig: cli.config, staticDir: cli.staticDir });
+    listening = await listenSignalingServer({ ...cli.server, host: cli.host, port: cli.port, defaultConfig: cli.config, staticDir: cli.staticDir });
   } catch (err) {
     console.error(`tabswarm: cannot listen on ${cli.host}:${cli.port}: ${errorMessage(err)}`);
     process.exitCode = 1;

@@ -1,6 +1,7 @@
 /**
- * A token bucket: `burst` events at once, `perSecond` sustained. One per socket, so one tab
- * flooding the server cannot starve the others.
+ * A token bucket: `burst` at once, `perSecond` sustained, of events or bytes. One per socket,
+ * per client address, per relay pair and per member's resyncs, so one client flooding the server
+ * cannot starve the others.
  */
 export class TokenBucket {
   private tokens: number;
@@ -15,13 +16,13 @@ export class TokenBucket {
     this.last = now();
   }
 
-  /** Takes one token if there is one. */
-  take(): boolean {
+  /** Takes `amount` tokens if there are that many. */
+  take(amount = 1): boolean {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < amount) return false;
+    this.tokens -= amount;
     return true;
   }
 }

@@ -4,7 +4,7 @@
  * does not know is rebuilt from the registrations of a short window (room-rebuild.ts decides),
  * and every registrant is answered then, before the rebuilt membership is announced.
  */
-import { PeerIdTakenError, type RejoinResult } from '@tabswarm/shared/protocol';
+import { estimateCost, PeerIdTakenError, quote, type RejoinResult } from '@tabswarm/shared/protocol';
 import type { Connection, ServerContext } from './connection.ts';
 import { parseRejoinRequest } from './payloads.ts';
 import { respondLater } from './respond.ts';
@@ -25,13 +25,16 @@ export function handleRejoinEvents(conn: Connection): void {
       }
       // A claim replaces whatever this socket held or waited for.
       conn.leave('rejoin');
+      // A member the live room knows proves itself by its token; anyone else (a restarted server
+      // knows nobody) needs the room's ticket, as a joiner does.
+      if (server.tickets && !server.registry.knows(room, peerId, token)) server.tickets.check(room, claim.ticket);
       const holder = server.members.get(peerId);
       if (holder && holder.membership?.room !== room) throw new PeerIdTakenError(`peer id ${peerId} is held in another room`);
-      const outcome = server.registry.rejoin(room, claim);
-      const named = claim.name === undefined ? '' : ` name=${JSON.stringify(claim.name)}`;
+      const outcome = server.registry.rejoin(room, claim, conn.address);
+      const named = claim.name === undefined ? '' : ` name=${quote(claim.name)}`;
       if (outcome.kind === 'pending') {
         if (outcome.opened) {
-          server.log.info(`rebuild room=${room}: unknown here; collecting registrations for ${server.rebuilds.windowMs} ms`);
+          server.log.info(`rebuild room=${room}: unknown here; collecting registrations for ${server.rebuilds.windowMs} ms`, { event: 'rebuild', room });
           server.rebuilds.open(room, () => finishRebuild(server, room));
         }
         conn.pending = { room, peerId };
@@ -40,14 +43,14 @@ export function handleRejoinEvents(conn: Connection): void {
           replaced.conn.pending = undefined;
           replaced.conn.release();
         }
-        server.log.info(`register room=${room} peer=${peerId} epoch=${claim.epoch} step=${claim.step} hash=${claim.hash.slice(0, 12)} members=${claim.members.length}${named}`);
+        server.log.info(`register room=${room} peer=${peerId} epoch=${claim.epoch} step=${claim.step} hash=${quote(claim.hash.slice(0, 12))} members=${claim.members.length}${named}`, { event: 'register', room, peer: peerId });
         if (outcome.complete) finishRebuild(server, room);
         return;
       }
       if (holder && holder !== conn) holder.release();
       conn.bind(room, peerId);
       const { snapshot } = outcome;
-      server.log.info(`rejoin room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length} step=${claim.step}${outcome.adopt ? ' adopts the room state' : ''}${named}`);
+      server.log.info(`rejoin room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length} step=${claim.step}${outcome.adopt ? ' adopts the room state' : ''}${named}`, { event: 'rejoin', room, peer: peerId, epoch: snapshot.epoch });
       answer(result(snapshot, peerId, token, outcome.adopt));
       if (outcome.changed) server.announce(snapshot);
     });
@@ -57,9 +60,9 @@ export function handleRejoinEvents(conn: Connection): void {
 /** Decides `room`'s rebuild with the registrations it has, answers each registrant, then announces. */
 export function finishRebuild(server: ServerContext, room: string): void {
   const waiting = server.rebuilds.close(room);
-  const decided = server.registry.finishRebuild(room);
+  const decided = server.registry.finishRebuild(room, (peerId) => waiting?.registrants.get(peerId)?.conn.address ?? 'unknown');
   if (!waiting || !decided) return;
-  for (const note of decided.notes) server.log.info(`rebuild room=${room}: ${note}`);
+  for (const note of decided.notes) server.log.info(`rebuild room=${room}: ${note}`, { event: 'rebuild', room });
   for (const [peerId, registrant] of waiting.registrants) {
     registrant.conn.pending = undefined;
     registrant.conn.bind(room, peerId);
@@ -70,5 +73,5 @@ export function finishRebuild(server: ServerContext, room: string): void {
 }
 
 function result(snapshot: RoomSnapshot, peerId: string, token: string, adopt: boolean): RejoinResult {
-  return { peerId, room: snapshot.room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, adopt };
+  return { peerId, room: snapshot.room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config), adopt };
 }

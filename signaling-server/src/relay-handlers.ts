@@ -1,7 +1,7 @@
 /** `signal:relay`: a WebRTC signal (SDP, ICE) from one member to another of the same room. */
-import { PeerNotFoundError } from '@tabswarm/shared/protocol';
+import { PeerNotFoundError, quote } from '@tabswarm/shared/protocol';
 import type { Connection } from './connection.ts';
-import { parseRelayRequest } from './payloads.ts';
+import { parseRelayRequest, signalBytes } from './payloads.ts';
 import { respond } from './respond.ts';
 
 export function handleRelayEvents(conn: Connection): void {
@@ -11,8 +11,10 @@ export function handleRelayEvents(conn: Connection): void {
       const { to, data } = parseRelayRequest(payload);
       const { room, peerId } = conn.member();
       const target = server.registry.isMember(room, to) ? server.members.get(to) : undefined;
-      if (!target) throw new PeerNotFoundError(`no peer ${to} in room ${room}`);
+      if (!target) throw new PeerNotFoundError(`no peer ${quote(to)} in room ${room}`);
+      conn.spendRelay(to);
       target.socket.emit('signal', { from: peerId, data });
+      server.metrics.relayedBytes.inc(signalBytes(data));
       return null;
     });
   });

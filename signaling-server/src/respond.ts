@@ -6,6 +6,9 @@
 import { isSignalingErrorName, type Ack, type AckCallback, type ErrorPayload } from '@tabswarm/shared/protocol';
 import type { Connection } from './connection.ts';
 
+/** Longest error message sent or logged: a named error quotes values short already; this is the backstop. */
+const MAX_MESSAGE = 300;
+
 export function respond<T>(conn: Connection, event: string, args: unknown[], handler: (payload: unknown) => T): Ack<T> {
   const { payload, ack } = split<T>(args);
   let result: Ack<T>;
@@ -53,10 +56,15 @@ function split<T>(args: unknown[]): { payload: unknown; ack: AckCallback<T> | un
  * anything else is a bug of ours, logged with its stack and sent as a bare InternalError.
  */
 function errorPayload(conn: Connection, event: string, err: unknown): ErrorPayload {
+  const { log, metrics } = conn.server;
   if (err instanceof Error && isSignalingErrorName(err.name)) {
-    conn.server.log.error(`error ${conn.who()} event=${event} ${err.name}: ${err.message}`);
-    return { name: err.name, message: err.message };
+    metrics.reject(err.name);
+    // Messages quote at most ~64 characters of a value; the cut bounds the rest.
+    const message = err.message.slice(0, MAX_MESSAGE);
+    if (conn.mayLog()) log.error(`error ${conn.who()} event=${event} ${err.name}: ${message}`, { event, error: err.name, address: conn.address });
+    return { name: err.name, message };
   }
-  conn.server.log.error(`error ${conn.who()} event=${event} InternalError: ${err instanceof Error ? err.stack : String(err)}`);
+  metrics.reject('InternalError');
+  if (conn.mayLog()) log.error(`error ${conn.who()} event=${event} InternalError: ${err instanceof Error ? err.stack : String(err)}`, { event, error: 'InternalError' });
   return { name: 'InternalError', message: 'internal server error' };
 }

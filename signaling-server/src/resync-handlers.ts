@@ -1,8 +1,9 @@
 /**
  * `room:resync`: a member's step of some epoch failed. The registry decides whether that starts a
- * new epoch and whether the member blamed again and again goes; this carries it out.
+ * new epoch (now, or when the room's resync window ends) and whether the member blamed by most of
+ * the room goes; this carries it out.
  */
-import type { Connection } from './connection.ts';
+import type { Connection, ServerContext } from './connection.ts';
 import { parseResyncRequest } from './payloads.ts';
 import { respond } from './respond.ts';
 
@@ -13,16 +14,31 @@ export function handleResyncEvents(conn: Connection): void {
       const { epoch, suspect } = parseResyncRequest(payload);
       const { room, peerId } = conn.member();
       const outcome = server.registry.reportFailure(room, peerId, epoch, suspect);
+      server.metrics.resyncs.inc();
       const after = server.registry.snapshot(room);
       if (outcome.newEpoch && after) {
-        server.log.info(`resync room=${room} peer=${peerId} epoch=${after.epoch} members=${after.members.length}`);
+        server.log.info(`resync room=${room} peer=${peerId} epoch=${after.epoch} members=${after.members.length}`, { event: 'resync', room, peer: peerId, epoch: after.epoch });
         server.announce(after);
       }
+      if (outcome.deferMs !== undefined) settleLater(server, room, outcome.deferMs);
       if (outcome.evict) {
-        server.log.info(`evict room=${room} peer=${outcome.evict.peerId}: blamed by the majority in ${server.registry.evictAfter} failed epochs`);
+        server.log.info(`evict room=${room} peer=${outcome.evict.peerId}: blamed by most of the room in ${server.registry.evictAfter} failed epochs`, { event: 'evict', room, peer: outcome.evict.peerId });
         server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason);
       }
       return null;
     });
   });
+}
+
+/** Starts `room`'s deferred resync epoch when its window ends: resyncs meanwhile are merged into it. */
+function settleLater(server: ServerContext, room: string, ms: number): void {
+  if (server.resyncTimers.has(room)) return;
+  const timer = setTimeout(() => {
+    server.resyncTimers.delete(room);
+    const after = server.registry.settleResync(room);
+    if (!after) return;
+    server.log.info(`resync room=${room} epoch=${after.epoch} members=${after.members.length} (merged)`, { event: 'resync', room, epoch: after.epoch });
+    server.announce(after);
+  }, ms);
+  server.resyncTimers.set(room, timer);
 }

@@ -1,4 +1,5 @@
 /** `room:join`, `room:leave`, `room:report` and the socket's disconnect. */
+import { quote } from '@tabswarm/shared/protocol';
 import type { Connection } from './connection.ts';
 import { joinedRoomName, parseJoinRequest, parseReportRequest } from './payloads.ts';
 import { respond } from './respond.ts';
@@ -11,8 +12,8 @@ export function handleRoomEvents(conn: Connection): void {
       // Held back by a rebuild: a socket gone meanwhile joins nothing.
       if (!socket.connected) return;
       const result = respond(conn, 'room:join', args, (payload) => {
-        const { room, config, name } = parseJoinRequest(payload);
-        return conn.join(room, config, name);
+        const { room, config, name, ticket } = parseJoinRequest(payload);
+        return conn.join(room, config, name, ticket);
       });
       // After the ack, so the joiner knows its peer id before it sees the membership.
       const room = result.ok ? server.registry.snapshot(result.data.room) : undefined;
@@ -30,10 +31,13 @@ export function handleRoomEvents(conn: Connection): void {
     respond(conn, 'room:report', args, (payload) => {
       const { text } = parseReportRequest(payload);
       const { room, peerId } = conn.member();
-      server.log.info(`report room=${room} peer=${peerId} text=${JSON.stringify(text)}`);
+      server.log.info(`report room=${room} peer=${peerId} text=${quote(text)}`, { event: 'report', room, peer: peerId });
       return null;
     });
   });
 
-  socket.on('disconnect', (reason) => conn.leave(`disconnect (${reason})`));
+  socket.on('disconnect', (reason) => {
+    conn.closed();
+    conn.leave(`disconnect (${reason})`);
+  });
 }

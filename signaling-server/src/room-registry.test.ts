@@ -3,10 +3,13 @@ import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '@tabswarm/shared/protocol';
 import { RoomRegistry, type Registration, type RoomRegistryOptions } from './room-registry.ts';
 
-/** A registry whose peer ids are p1, p2, ... in join order, so tests can name them. */
+/**
+ * A registry whose peer ids are p1, p2, ... in join order, so tests can name them. Resyncs are not
+ * merged in a window here (resync-pacing.test.ts tests that), so every report acts at once.
+ */
 function registry(options: RoomRegistryOptions = {}): RoomRegistry {
   let n = 0;
-  return new RoomRegistry({ newPeerId: () => `p${++n}`, ...options });
+  return new RoomRegistry({ newPeerId: () => `p${++n}`, resyncWindowMs: 0, ...options });
 }
 
 /** Joins `count` members to `room`, returning their ids. */
@@ -115,7 +118,7 @@ test('a member blamed by the majority in evictAfter failed epochs in a row is to
   assert.equal(rooms.reportFailure('r', a, 4, c).evict, undefined, '1 of 2 reporters is no majority');
   assert.deepEqual(rooms.reportFailure('r', b, 4, c), {
     newEpoch: false,
-    evict: { peerId: c, reason: 'blamed by the majority for 2 failed steps in a row' },
+    evict: { peerId: c, reason: 'blamed by most of the room for 2 failed steps in a row' },
   });
   // The registry decides; removing the member is the caller's job (and its ordinary leave).
   assert.equal(rooms.isMember('r', c), true);
@@ -150,6 +153,7 @@ test('with two members there is no majority: nobody is evicted', () => {
 });
 
 /** A claim by `peerId` (token `t-<id>` unless given) training in `members`. */
+const registration = claim;
 function claim(peerId: string, members: string[], epoch: number, step: number, token = `t-${peerId}`): Registration {
   return { peerId, token, config: { steps: 150, workers: members.length }, epoch, members, step, hash: `h${step}` };
 }
@@ -231,6 +235,9 @@ test('a registrant withdrawn before the decision is not a member; the last one w
 
 test('rebuilds respect the caps', () => {
   const rooms = registry({ maxRooms: 1, maxMembersPerRoom: 2 });
+  // `workers` may not exceed the room cap.
+  const claim = (peerId: string, members: string[], epoch: number, step: number): Registration => ({ ...registration(peerId, members, epoch, step), config: { workers: 2 } });
+  assert.throws(() => rooms.rejoin('r', registration('a', ['a', 'b', 'c'], 1, 0)), { name: 'ConfigError' });
   rooms.rejoin('r', claim('a', ['a', 'b', 'c'], 1, 0));
   assert.throws(() => rooms.rejoin('s', claim('x', ['x'], 1, 0)), { name: 'TooManyRoomsError' });
   rooms.rejoin('r', claim('b', ['a', 'b', 'c'], 1, 0));

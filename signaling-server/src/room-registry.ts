@@ -8,7 +8,11 @@
  * is why rooms live here and not in socket.io's adapter.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RateLimitError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
+import { AddressCounts } from './address-counts.ts';
+import { checkConfigPolicy, policyOf, type ConfigPolicy } from './config-policy.ts';
+import { blamedByRoom, failedEpoch, vote, type FailedEpoch } from './failure-votes.ts';
+import { TokenBucket } from './rate-limit.ts';
 import { decideRebuild, everyoneRegistered, viewKey, type Registration } from './room-rebuild.ts';
 
 export type { Registration } from './room-rebuild.ts';
@@ -24,11 +28,31 @@ export interface RoomRegistryOptions {
   /** @default 1000 */
   maxRooms?: number;
   /**
-   * A member that the majority of reporters blamed in each of the last this many failed epochs is
-   * to be evicted. With two members there is no majority: nobody is.
+   * Memberships one client address may hold in one room: enough for one person's own tabs on one
+   * machine, too few for one client to outvote a room. @default 16
+   */
+  maxMembersPerAddress?: number;
+  /** Rooms one client address may have opened that are still open. @default 8 */
+  maxRoomsPerAddress?: number;
+  /**
+   * A member that more than half of the other members blamed in each of the last this many failed
+   * epochs is to be evicted (failure-votes.ts). With two members nobody is.
    * @default 3
    */
   evictAfter?: number;
+  /** No eviction in a room within this long after its last one. @default 30000 */
+  evictionCooldownMs?: number;
+  /**
+   * Resyncs of one room within this long after its last resync epoch are merged into one new
+   * epoch, started when the window ends. @default 1000
+   */
+  resyncWindowMs?: number;
+  /** Each member's resync budget: `burst` at once, `perMinute` sustained. @default { burst: 10, perMinute: 12 } */
+  resyncBudget?: { burst: number; perMinute: number };
+  /** The server's cost budget for room configurations (config-policy.ts); `maxWorkers` is the room cap. */
+  policy?: Partial<Omit<ConfigPolicy, 'maxWorkers'>>;
+  /** Milliseconds, for the windows, cooldowns and budgets. @default performance.now */
+  now?: () => number;
   /**
    * Makes a peer id; ids must never repeat.
    * @default 16 random bytes as hex: unguessable, so knowing a room's name does not let anyone
@@ -54,6 +78,8 @@ export interface RoomSnapshot {
 export interface ResyncOutcome {
   /** The report started a new epoch with the same members: announce it. */
   newEpoch: boolean;
+  /** The new epoch waits for the room's resync window: settleResync after this many ms. */
+  deferMs?: number;
   /** A member to remove from the room (it may join again), and why. */
   evict: { peerId: string; reason: string } | undefined;
 }
@@ -75,13 +101,6 @@ export interface RebuildOutcome {
   notes: string[];
 }
 
-/** One failed epoch: who reported it, and suspect -> the reporters who blamed it. */
-interface FailedEpoch {
-  epoch: number;
-  reporters: Set<string>;
-  votes: Map<string, Set<string>>;
-}
-
 interface Room {
   name: string;
   epoch: number;
@@ -95,6 +114,20 @@ interface Room {
   lineage: string | undefined;
   /** While the room is rebuilt (it has no members until decided), the registrations by peer id. */
   registrations: Map<string, Registration> | undefined;
+  /** The client address of each member, and how many members each address holds here. */
+  addresses: Map<string, string>;
+  perAddress: AddressCounts;
+  /** The address that opened the room (counted against its rooms while the room lives). */
+  opener: string;
+  openedAt: number;
+  /** Its membership has reached `workers` once (a rebuilt room has). */
+  started: boolean;
+  /** When the last resync epoch began, and the epoch a deferred resync is waiting to end. */
+  lastResyncAt: number;
+  deferredResync: number | undefined;
+  lastEvictionAt: number;
+  /** Each member's resync budget. */
+  resyncBudgets: Map<string, TokenBucket>;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -109,19 +142,37 @@ function randomHex(): string {
 export class RoomRegistry {
   readonly maxMembersPerRoom: number;
   readonly maxRooms: number;
+  readonly maxMembersPerAddress: number;
+  readonly maxRoomsPerAddress: number;
   readonly evictAfter: number;
+  readonly policy: ConfigPolicy;
+  private readonly evictionCooldownMs: number;
+  private readonly resyncWindowMs: number;
+  private readonly resyncBudget: { burst: number; perMinute: number };
   private readonly defaultConfig: Readonly<RunConfig>;
   private readonly newPeerId: () => string;
   private readonly newToken: () => string;
+  private readonly now: () => number;
   private readonly rooms = new Map<string, Room>();
+  private readonly roomsOpened = new AddressCounts();
 
   constructor(options: RoomRegistryOptions = {}) {
-    this.defaultConfig = options.defaultConfig ?? DEFAULT_CONFIG;
     this.maxMembersPerRoom = positiveInteger('maxMembersPerRoom', options.maxMembersPerRoom ?? 64);
     this.maxRooms = positiveInteger('maxRooms', options.maxRooms ?? 1000);
+    this.maxMembersPerAddress = positiveInteger('maxMembersPerAddress', options.maxMembersPerAddress ?? 16);
+    this.maxRoomsPerAddress = positiveInteger('maxRoomsPerAddress', options.maxRoomsPerAddress ?? 8);
     this.evictAfter = positiveInteger('evictAfter', options.evictAfter ?? 3);
+    this.evictionCooldownMs = nonNegativeInteger('evictionCooldownMs', options.evictionCooldownMs ?? 30_000);
+    this.resyncWindowMs = nonNegativeInteger('resyncWindowMs', options.resyncWindowMs ?? 1000);
+    this.resyncBudget = options.resyncBudget ?? { burst: 10, perMinute: 12 };
+    positiveInteger('resyncBudget.burst', this.resyncBudget.burst);
+    positiveInteger('resyncBudget.perMinute', this.resyncBudget.perMinute);
+    this.policy = policyOf(options.policy ?? {}, this.maxMembersPerRoom);
+    // The server's own default must be within its own policy, or every room would be refused.
+    this.defaultConfig = checkConfigPolicy(options.defaultConfig ?? DEFAULT_CONFIG, this.policy);
     this.newPeerId = options.newPeerId ?? randomHex;
     this.newToken = options.newToken ?? randomHex;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** How many rooms are open, rebuilding ones included. */
@@ -135,20 +186,18 @@ export class RoomRegistry {
    * config; no room is made), TooManyRoomsError or RoomFullError; InternalError while the room is
    * rebuilt (the handler holds joins back until it is decided).
    */
-  join(room: string, config?: Record<string, unknown>): { peerId: string; token: string; snapshot: RoomSnapshot } {
+  join(room: string, config?: Record<string, unknown>, address = 'local'): { peerId: string; token: string; snapshot: RoomSnapshot } {
     let entry = this.rooms.get(room);
     if (!entry) {
-      if (this.rooms.size >= this.maxRooms) throw new TooManyRoomsError(`the server holds ${this.maxRooms} rooms already`);
-      entry = newRoom(room, parseRunConfig(config ?? {}, this.defaultConfig));
-      this.rooms.set(room, entry);
+      entry = this.open(room, this.configOf(config ?? {}), address);
     } else if (entry.registrations) {
       throw new InternalError(`room ${room} is being rebuilt`);
-    } else if (entry.members.size >= this.maxMembersPerRoom) {
-      throw new RoomFullError(`room ${room} has ${this.maxMembersPerRoom} members already`);
+    } else {
+      this.checkRoomFor(entry, address);
     }
     const peerId = this.newPeerId();
     const token = this.newToken();
-    entry.members.add(peerId);
+    this.admit(entry, peerId, address);
     this.remember(entry, peerId, token);
     entry.epoch += 1;
     return { peerId, token, snapshot: snapshotOf(entry) };
@@ -164,19 +213,17 @@ export class RoomRegistry {
    * Trust: a token can only be checked by the server that saw it. An id this room never saw is
    * taken on the claimant's word, and its token is known from then on.
    */
-  rejoin(room: string, claim: Registration): RejoinOutcome {
+  rejoin(room: string, claim: Registration, address = 'local'): RejoinOutcome {
     let entry = this.rooms.get(room);
     if (!entry) {
-      if (this.rooms.size >= this.maxRooms) throw new TooManyRoomsError(`the server holds ${this.maxRooms} rooms already`);
-      const config = parseRunConfig(claim.config, this.defaultConfig);
-      entry = { ...newRoom(room, config), registrations: new Map([[claim.peerId, claim]]) };
-      this.rooms.set(room, entry);
+      entry = this.open(room, this.configOf(claim.config), address);
+      entry.registrations = new Map([[claim.peerId, claim]]);
       return { kind: 'pending', opened: true, complete: everyoneRegistered([claim]) };
     }
     const known = entry.tokens.get(claim.peerId) ?? entry.registrations?.get(claim.peerId)?.token;
     if (known !== undefined && known !== claim.token) throw new PeerIdTakenError(`peer id ${claim.peerId} belongs to another member of room ${room}`);
     if (entry.registrations) {
-      parseRunConfig(claim.config, this.defaultConfig);
+      this.configOf(claim.config);
       if (!entry.registrations.has(claim.peerId) && entry.registrations.size >= this.maxMembersPerRoom) {
         throw new RoomFullError(`room ${room} has ${this.maxMembersPerRoom} members already`);
       }
@@ -184,11 +231,11 @@ export class RoomRegistry {
       return { kind: 'pending', opened: false, complete: everyoneRegistered([...entry.registrations.values()]) };
     }
     if (entry.members.has(claim.peerId)) return { kind: 'admitted', snapshot: snapshotOf(entry), changed: false, adopt: false };
-    if (entry.members.size >= this.maxMembersPerRoom) throw new RoomFullError(`room ${room} has ${this.maxMembersPerRoom} members already`);
+    this.checkRoomFor(entry, address);
     // A member this room saw is of its lineage, at most behind it; a stranger to a rebuilt room
     // from another view may hold a fork, which must not win the state sync by its step count.
     const adopt = known === undefined && entry.lineage !== undefined && viewKey(claim.members) !== entry.lineage;
-    entry.members.add(claim.peerId);
+    this.admit(entry, claim.peerId, address);
     this.remember(entry, claim.peerId, claim.token);
     entry.epoch = Math.max(entry.epoch, claim.epoch) + 1;
     return { kind: 'admitted', snapshot: snapshotOf(entry), changed: true, adopt };
@@ -200,15 +247,17 @@ export class RoomRegistry {
   }
 
   /** Ends `room`'s rebuild with the registrations it has (room-rebuild.ts decides); undefined if it is not rebuilding. */
-  finishRebuild(room: string): RebuildOutcome | undefined {
+  finishRebuild(room: string, addressOf: (peerId: string) => string = () => 'local'): RebuildOutcome | undefined {
     const entry = this.rooms.get(room);
     if (!entry?.registrations) return undefined;
     const registrations = [...entry.registrations.values()];
     const decision = decideRebuild(registrations);
     entry.registrations = undefined;
     entry.epoch = decision.epoch;
-    entry.config = parseRunConfig(decision.config, this.defaultConfig);
-    entry.members = new Set(decision.members);
+    entry.config = this.configOf(decision.config);
+    entry.members = new Set();
+    for (const id of decision.members) this.admit(entry, id, addressOf(id));
+    entry.started = true;
     entry.lineage = decision.lineage;
     for (const r of registrations) this.remember(entry, r.peerId, r.token);
     return { snapshot: snapshotOf(entry), adopters: decision.adopters, notes: decision.notes };
@@ -222,7 +271,7 @@ export class RoomRegistry {
     const entry = this.rooms.get(room);
     if (!entry?.registrations?.delete(peerId)) return false;
     if (entry.registrations.size > 0) return false;
-    this.rooms.delete(room);
+    this.drop(entry);
     return true;
   }
 
@@ -234,9 +283,19 @@ export class RoomRegistry {
   leave(room: string, peerId: string): RoomSnapshot | undefined {
     const entry = this.rooms.get(room);
     if (!entry?.members.delete(peerId)) return undefined;
+    const address = entry.addresses.get(peerId);
+    entry.addresses.delete(peerId);
+    if (address !== undefined) entry.perAddress.remove(address);
+    entry.resyncBudgets.delete(peerId);
     entry.epoch += 1;
-    if (entry.members.size === 0) this.rooms.delete(room);
+    if (entry.members.size === 0) this.drop(entry);
     return snapshotOf(entry);
+  }
+
+  /** `room` is live and knows `peerId` with this `token` (a member, or one that left). */
+  knows(room: string, peerId: string, token: string): boolean {
+    const entry = this.rooms.get(room);
+    return entry !== undefined && !entry.registrations && entry.tokens.get(peerId) === token;
   }
 
   isMember(room: string, peerId: string): boolean {
@@ -255,33 +314,112 @@ export class RoomRegistry {
 
   /**
    * `peerId` says a step of `epoch` failed, blaming `suspect` if it names one. The first report
-   * of the room's current epoch starts the next epoch at once; later reports of a tracked failed
-   * epoch only vote; reports of other epochs change nothing. Throws NotInRoomError if `peerId`
-   * is not a member of `room`.
+   * of the room's current epoch starts the next epoch, at once or when the room's resync window
+   * ends (`deferMs`: call settleResync then); later reports of a tracked failed epoch only vote;
+   * reports of other epochs change nothing, and so does a member's second report of one epoch.
+   * Throws NotInRoomError if `peerId` is not a member of `room`, RateLimitError past the member's
+   * resync budget.
    */
   reportFailure(room: string, peerId: string, epoch: number, suspect?: string): ResyncOutcome {
     const entry = this.rooms.get(room);
     if (!entry?.members.has(peerId)) throw new NotInRoomError(`peer ${peerId} is not a member of room ${room}`);
-    let newEpoch = false;
+    const unchanged: ResyncOutcome = { newEpoch: false, evict: undefined };
     let failure = entry.failures.find((f) => f.epoch === epoch);
+    if (failure?.reporters.has(peerId)) return unchanged; // one report per member per epoch
+    if (!failure && epoch !== entry.epoch) return unchanged; // stale, and not a failure we track
+    const budget = entry.resyncBudgets.get(peerId) ?? new TokenBucket(this.resyncBudget.burst, this.resyncBudget.perMinute / 60, this.now);
+    entry.resyncBudgets.set(peerId, budget);
+    if (!budget.take()) throw new RateLimitError(`resync budget spent: at most ${this.resyncBudget.perMinute} per minute`);
+    let outcome = unchanged;
     if (!failure) {
-      if (epoch !== entry.epoch) return { newEpoch, evict: undefined }; // stale, and not a failure we track
-      failure = { epoch, reporters: new Set(), votes: new Map() };
+      failure = failedEpoch(epoch, entry.members);
       entry.failures = [...entry.failures, failure].slice(-this.evictAfter);
-      entry.epoch += 1;
-      newEpoch = true;
+      const wait = entry.lastResyncAt + this.resyncWindowMs - this.now();
+      if (wait > 0) {
+        entry.deferredResync = epoch;
+        outcome = { newEpoch: false, deferMs: Math.ceil(wait), evict: undefined };
+      } else {
+        this.bumpForResync(entry);
+        outcome = { newEpoch: true, evict: undefined };
+      }
     }
-    failure.reporters.add(peerId);
-    if (suspect === undefined || suspect === peerId || !entry.members.has(suspect)) return { newEpoch, evict: undefined };
-    failure.votes.set(suspect, (failure.votes.get(suspect) ?? new Set<string>()).add(peerId));
-    if (!this.blamedEachTime(entry, suspect)) return { newEpoch, evict: undefined };
+    vote(failure, peerId, suspect);
+    if (suspect === undefined || !entry.members.has(suspect) || !blamedByRoom(entry.failures, suspect, entry.members, this.evictAfter)) return outcome;
+    if (this.now() - entry.lastEvictionAt < this.evictionCooldownMs) return outcome;
     entry.failures = [];
-    return { newEpoch, evict: { peerId: suspect, reason: `blamed by the majority for ${this.evictAfter} failed steps in a row` } };
+    entry.lastEvictionAt = this.now();
+    return { ...outcome, evict: { peerId: suspect, reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row` } };
+  }
+
+  /** The resync window of `room` ended: starts the deferred epoch, unless the epoch moved on meanwhile. */
+  settleResync(room: string): RoomSnapshot | undefined {
+    const entry = this.rooms.get(room);
+    if (!entry || entry.deferredResync === undefined) return undefined;
+    const due = entry.deferredResync;
+    entry.deferredResync = undefined;
+    if (due !== entry.epoch) return undefined;
+    this.bumpForResync(entry);
+    return snapshotOf(entry);
+  }
+
+  /** Rooms opened at least `ms` ago whose membership never reached their `workers`, with their members. */
+  unstarted(ms: number): RoomSnapshot[] {
+    const before = this.now() - ms;
+    return [...this.rooms.values()].filter((r) => !r.started && !r.registrations && r.openedAt <= before).map(snapshotOf);
+  }
+
+  /** How many members `room` holds from `address`. */
+  membersFrom(room: string, address: string): number {
+    return this.rooms.get(room)?.perAddress.get(address) ?? 0;
   }
 
   /** Forgets every room. */
   clear(): void {
     this.rooms.clear();
+    this.roomsOpened.clear();
+  }
+
+  /** `source` over the defaults, within the server's policy: ConfigError otherwise. */
+  private configOf(source: Record<string, unknown>): RunConfig {
+    return checkConfigPolicy(parseRunConfig(source, this.defaultConfig), this.policy);
+  }
+
+  /** Opens `room` for `address`, within the caps on rooms: TooManyRoomsError otherwise. */
+  private open(room: string, config: RunConfig, address: string): Room {
+    if (this.rooms.size >= this.maxRooms) throw new TooManyRoomsError(`the server holds ${this.maxRooms} rooms already`);
+    if (this.roomsOpened.get(address) >= this.maxRoomsPerAddress) {
+      throw new TooManyRoomsError(`this address has ${this.maxRoomsPerAddress} rooms open already`);
+    }
+    const entry = newRoom(room, config, address, this.now());
+    this.rooms.set(room, entry);
+    this.roomsOpened.add(address);
+    return entry;
+  }
+
+  private drop(entry: Room): void {
+    if (this.rooms.get(entry.name) !== entry) return;
+    this.rooms.delete(entry.name);
+    this.roomsOpened.remove(entry.opener);
+  }
+
+  /** Room for one more member from `address`: RoomFullError otherwise. */
+  private checkRoomFor(entry: Room, address: string): void {
+    if (entry.members.size >= this.maxMembersPerRoom) throw new RoomFullError(`room ${entry.name} has ${this.maxMembersPerRoom} members already`);
+    if (entry.perAddress.get(address) >= this.maxMembersPerAddress) {
+      throw new RoomFullError(`this address holds ${this.maxMembersPerAddress} members of room ${entry.name} already`);
+    }
+  }
+
+  private admit(entry: Room, peerId: string, address: string): void {
+    entry.members.add(peerId);
+    entry.addresses.set(peerId, address);
+    entry.perAddress.add(address);
+    if (entry.members.size >= entry.config.workers) entry.started = true;
+  }
+
+  private bumpForResync(entry: Room): void {
+    entry.epoch += 1;
+    entry.lastResyncAt = this.now();
   }
 
   /**
@@ -297,15 +435,19 @@ export class RoomRegistry {
     }
   }
 
-  /** More than half of the reporters (and more than one) blamed `suspect` in each of the last `evictAfter` failed epochs. */
-  private blamedEachTime(entry: Room, suspect: string): boolean {
-    return entry.failures.length >= this.evictAfter
-      && entry.failures.every((f) => f.reporters.size > 1 && 2 * (f.votes.get(suspect)?.size ?? 0) > f.reporters.size);
-  }
 }
 
-function newRoom(name: string, config: RunConfig): Room {
-  return { name, epoch: 0, config, members: new Set(), failures: [], tokens: new Map(), lineage: undefined, registrations: undefined };
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+function newRoom(name: string, config: RunConfig, opener: string, now: number): Room {
+  return {
+    name, epoch: 0, config, members: new Set(), failures: [], tokens: new Map(), lineage: undefined, registrations: undefined,
+    addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now, started: false,
+    lastResyncAt: -Infinity, deferredResync: undefined, lastEvictionAt: -Infinity, resyncBudgets: new Map(),
+  };
 }
 
 function snapshotOf(room: Room): RoomSnapshot {

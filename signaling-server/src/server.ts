@@ -15,23 +15,37 @@ import type { Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
-import { Connection, ServerContext, type Logger, type TabSocket } from './connection.ts';
+import { Admission } from './admission.ts';
+import { AddressBudgets } from './address-budget.ts';
+import { binaryRefusingParser } from './binary-refusing-parser.ts';
+import { clientAddress } from './client-address.ts';
+import { Connection, ServerContext, type TabSocket } from './connection.ts';
+import type { ConfigPolicy } from './config-policy.ts';
 import { serveHttpRoutes } from './http-routes.ts';
-import { rateLimiter } from './rate-limit-middleware.ts';
+import { jsonLogger, type Logger } from './log.ts';
+import { ServerMetrics } from './metrics.ts';
+import { checkBudget, rateLimiter, type RateLimit } from './rate-limit-middleware.ts';
 import { RebuildWindows } from './rebuild-windows.ts';
 import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
 import { handleRoomEvents } from './room-handlers.ts';
-import { RoomRegistry, type RoomSnapshot } from './room-registry.ts';
+import { RoomRegistry, type RoomRegistryOptions, type RoomSnapshot } from './room-registry.ts';
+import { dropUnstartedRooms } from './unstarted-rooms.ts';
+import { Tickets } from './tickets.ts';
 
-export type { Logger } from './connection.ts';
+export type { Logger } from './log.ts';
 export type { RoomSnapshot } from './room-registry.ts';
+export type { ConfigPolicy } from './config-policy.ts';
 
-/** Largest socket.io message: relayed signals are capped far lower, so this only stops abuse. */
-export const MAX_MESSAGE_BYTES = 1_000_000;
+/**
+ * Largest socket.io message: the largest real one is a relayed signal (MAX_SIGNAL_BYTES, 64 KiB,
+ * of JSON) in its envelope; a rejoin listing 64 members and 256 known peers is far smaller.
+ * Anything longer closes the connection before it is decoded.
+ */
+export const MAX_MESSAGE_BYTES = 96 * 1024;
 
-export interface SignalingOptions {
+export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersPerAddress' | 'maxRoomsPerAddress' | 'evictionCooldownMs' | 'resyncWindowMs' | 'resyncBudget'> {
   /**
    * The configuration a new room starts from; the first joiner's `config` keys override it.
    * @default DEFAULT_CONFIG
@@ -47,9 +61,9 @@ export interface SignalingOptions {
   /** @default 1000 */
   maxRooms?: number;
   /**
-   * A member that the majority of reporters blamed (`room:resync` naming it) in each of the last
-   * this many failed epochs is removed from the room and told so with `room:evicted`; it may join
-   * again. With two members there is no majority: nobody is evicted.
+   * A member that more than half of the other members blamed (`room:resync` naming it) in each of
+   * the last this many failed epochs is removed from the room and told so with `room:evicted`; it
+   * may join again. With two members nobody is evicted.
    * @default 3
    */
   evictAfter?: number;
@@ -63,10 +77,32 @@ export interface SignalingOptions {
    * Per-socket event budget: `burst` events at once, `perSecond` sustained; the rest are dropped.
    * @default { burst: 200, perSecond: 100 }
    */
-  rateLimit?: { burst: number; perSecond: number };
+  rateLimit?: RateLimit;
+  /** Per-address event budget, over all its sockets. @default { burst: 2000, perSecond: 400 } */
+  addressRateLimit?: RateLimit;
+  /** Per-address byte budget, over all its sockets. @default { burst: 8 MiB, perSecond: 2 MiB } */
+  addressByteLimit?: RateLimit;
+  /** Signals one member may relay to one other. @default { burst: 200, perSecond: 50 } */
+  relayPairLimit?: RateLimit;
+  /** Open connections, in total. @default 5000 */
+  maxConnections?: number;
+  /** Open connections per client address. @default 64 */
+  maxConnectionsPerAddress?: number;
+  /** A socket that joins no room within this long is disconnected. @default 10000 */
+  joinWithinMs?: number;
+  /** A room whose membership never reaches its `workers` within this long is closed. @default 600000 */
+  roomStartMs?: number;
+  /** Origins whose pages may connect (`https://example.org`); empty: the server's own origin only. @default [] */
+  allowedOrigins?: readonly string[];
+  /** Behind a reverse proxy: the client address is the last of X-Forwarded-For. @default false */
+  trustProxy?: boolean;
+  /** The server's cost budget for room configurations (config-policy.ts). */
+  policy?: Partial<Omit<ConfigPolicy, 'maxWorkers'>>;
+  /** With a key (at least 16 bytes), every room needs a join ticket (tickets.ts). */
+  ticketKey?: string | Buffer;
   /**
-   * Receives one line per join, leave, report and error.
-   * @default console.log / console.error
+   * Receives one line per join, leave, report and error, with its fields.
+   * @default JSON lines on stdout (pino) at level info
    */
   log?: Logger;
 }
@@ -80,11 +116,6 @@ export interface SignalingServer {
 
 const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../client/dist', import.meta.url));
 
-const consoleLogger: Logger = {
-  info: (line) => console.log(line),
-  error: (line) => console.error(line),
-};
-
 /**
  * Attaches the signaling server to `httpServer`, which should have no request handler of its own:
  * every request outside /socket.io/ is answered here (/healthz, then the static client). Throws
@@ -92,23 +123,57 @@ const consoleLogger: Logger = {
  */
 export function createSignalingServer(httpServer: HttpServer, options: SignalingOptions = {}): SignalingServer {
   const registry = new RoomRegistry(options);
-  const rebuildWindowMs = options.rebuildWindowMs ?? 5000;
-  if (!Number.isInteger(rebuildWindowMs) || rebuildWindowMs < 1) throw new ConfigError(`rebuildWindowMs must be a positive integer, got ${rebuildWindowMs}`);
-  const limitRate = rateLimiter(options.rateLimit ?? { burst: 200, perSecond: 100 });
-  const log = options.log ?? consoleLogger;
+  const rebuildWindowMs = positive('rebuildWindowMs', options.rebuildWindowMs ?? 5000);
+  const joinWithinMs = positive('joinWithinMs', options.joinWithinMs ?? 10_000);
+  const roomStartMs = positive('roomStartMs', options.roomStartMs ?? 600_000);
+  const trustProxy = options.trustProxy ?? false;
+  const addresses = new AddressBudgets(
+    checkBudget('addressRateLimit', options.addressRateLimit ?? { burst: 2000, perSecond: 400 }),
+    checkBudget('addressByteLimit', options.addressByteLimit ?? { burst: 8 * 1024 * 1024, perSecond: 2 * 1024 * 1024 }),
+  );
+  const limitRate = rateLimiter(options.rateLimit ?? { burst: 200, perSecond: 100 }, addresses);
+  const relayPair = checkBudget('relayPairLimit', options.relayPairLimit ?? { burst: 200, perSecond: 50 });
+  const tickets = options.ticketKey === undefined ? undefined : new Tickets(options.ticketKey);
+  const log = options.log ?? jsonLogger();
+  const metrics = new ServerMetrics({ rooms: () => registry.size, members: () => registry.all().reduce((sum, r) => sum + r.members.length, 0) });
+  const admission = new Admission({
+    allowedOrigins: options.allowedOrigins ?? [],
+    maxConnections: positive('maxConnections', options.maxConnections ?? 5000),
+    maxConnectionsPerAddress: positive('maxConnectionsPerAddress', options.maxConnectionsPerAddress ?? 64),
+    trustProxy,
+  }, (reason, address) => {
+    metrics.reject(reason);
+    log.debug?.(`refused a connection from ${address}: ${reason}`, { event: 'refused', reason, address });
+  });
 
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
-  serveHttpRoutes(httpServer, { staticDir: options.staticDir ?? DEFAULT_STATIC_DIR, roomCount: () => registry.size, log });
+  serveHttpRoutes(httpServer, {
+    staticDir: options.staticDir ?? DEFAULT_STATIC_DIR,
+    metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+    log,
+  });
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    allowRequest: admission.allowRequest,
+    parser: binaryRefusingParser(() => metrics.reject('binary')),
     // The client bundles socket.io-client itself.
     serveClient: false,
   });
-  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log);
+  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, metrics, { joinWithinMs, relayPair }, tickets);
+  const sweep = dropUnstartedRooms(context, roomStartMs);
 
   io.on('connection', (socket: TabSocket) => {
-    const conn = new Connection(socket, context);
+    const address = clientAddress(socket.request, trustProxy);
+    const closeAdmission = admission.opened(address);
+    const closeBudget = addresses.opened(address);
+    metrics.connections.inc();
+    socket.on('disconnect', () => {
+      closeAdmission();
+      closeBudget();
+      metrics.connections.dec();
+    });
+    const conn = new Connection(socket, context, address);
     limitRate(conn);
     handleRoomEvents(conn);
     handleRejoinEvents(conn);
@@ -120,10 +185,18 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     rooms: () => registry.all(),
     close: async () => {
       context.closing = true;
+      clearInterval(sweep);
       context.rebuilds.clear();
+      for (const timer of context.resyncTimers.values()) clearTimeout(timer);
+      context.resyncTimers.clear();
       await io.close();
       registry.clear();
       context.members.clear();
     },
   };
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got ${value}`);
+  return value;
 }

@@ -13,3 +13,5 @@ export * from './worker-ipc.ts';
 export * from '../train/config.ts';
 export * from '../link.ts';
 export * from '../errors.ts';
+export * from '../quote.ts';
+export * from '../train/config-cost.ts';

@@ -34,7 +34,8 @@
  *   id it does not currently hold and whose token it never saw, and from then on knows that token.
  */
 import type { RunConfig } from '../train/config.ts';
-import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
+import type { ConfigCost } from '../train/config-cost.ts';
+import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -53,7 +54,10 @@ export const MAX_REPORT_LENGTH = 256;
  * - NotInRoomError: `signal:relay`, `room:report` or `room:resync` before joining.
  * - PeerNotFoundError: `to` is not a member of the sender's room.
  * - PeerIdTakenError: `room:rejoin` claims an id another connection holds, or with the wrong token.
- * - RoomFullError, TooManyRoomsError: the server's caps.
+ * - RoomFullError, TooManyRoomsError: the server's caps (also those per address: memberships of one
+ *   address in a room, rooms opened by one address).
+ * - TicketError: the server requires join tickets and this one is missing, forged, for another
+ *   room or expired.
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
  * - InternalError: a bug in the server; the message says nothing more.
  */
@@ -65,6 +69,7 @@ export type SignalingErrorName =
   | 'PeerIdTakenError'
   | 'RoomFullError'
   | 'TooManyRoomsError'
+  | 'TicketError'
   | 'RateLimitError'
   | 'InternalError';
 
@@ -77,6 +82,7 @@ export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message:
   PeerIdTakenError,
   RoomFullError,
   TooManyRoomsError,
+  TicketError,
   RateLimitError,
   InternalError,
 };
@@ -112,6 +118,8 @@ export interface JoinRequest {
   /** Run configuration keys (as in the URL); used only if this tab creates the room. */
   config?: Record<string, unknown>;
   name?: string;
+  /** The room's join ticket (the invite URL's `ticket`), on a server that requires them. */
+  ticket?: string;
 }
 
 export interface JoinResult {
@@ -124,6 +132,8 @@ export interface JoinResult {
   members: string[];
   /** Secret proof of this peer id, presented by `room:rejoin` after a lost connection. */
   token: string;
+  /** What the room's configuration costs each member (estimateCost): a tab shows it, and asks before a heavy one. */
+  cost: ConfigCost;
 }
 
 /** Longest token or weights hash a rejoin may carry. */
@@ -155,6 +165,8 @@ export interface RejoinRequest {
    */
   known?: string[];
   name?: string;
+  /** The room's join ticket, on a server that requires them (a restarted server knows no token). */
+  ticket?: string;
 }
 
 export interface RejoinResult extends JoinResult {

@@ -3,7 +3,9 @@
  * defaults) fix it, and every later tab adopts it. URL parameters, the server's options and the
  * CLI share these names; they are a stable interface (extend, never rename).
  */
+import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { quote } from '../quote.ts';
 
 export const MODELS = ['mlp', 'cnn'] as const;
 export const DATASETS = ['mnist'] as const;
@@ -116,23 +118,34 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;
 
-function parseField(key: keyof RunConfig, raw: unknown): string | number {
+/** Numbers arrive as strings from URLs and flags: a non-blank string is read as a number. */
+function numeric(raw: unknown): unknown {
+  return typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+}
+
+/** One field's schema, generated from its row of FIELDS (a new key is one row there, nothing here). */
+function fieldSchema(field: Field): z.ZodType<string | number> {
+  if (field.kind === 'enum') return z.enum(field.values as [string, ...string[]]);
+  const number = field.kind === 'int' ? z.number().int() : z.number().finite();
+  return z.preprocess(numeric, number.min(field.min).max(field.max));
+}
+
+/**
+ * The schema of a run configuration, from FIELDS: every key optional (a source sets some of them),
+ * unknown keys ignored. parseRunConfig turns its first issue into a ConfigError naming the key.
+ */
+export const RUN_CONFIG_SCHEMA = z.object(
+  Object.fromEntries(CONFIG_KEYS.map((key) => [key, fieldSchema(FIELDS[key]).nullish()])) as unknown as Record<keyof RunConfig, z.ZodType<string | number | null | undefined>>,
+);
+
+/** What `key` must be, in words, for the error message. */
+function expected(key: keyof RunConfig, raw: unknown): string {
   const field = FIELDS[key];
-  if (field.kind === 'enum') {
-    if (typeof raw !== 'string' || !field.values.includes(raw)) {
-      throw new ConfigError(`${key} must be one of ${field.values.join('|')}, got ${JSON.stringify(raw)}`);
-    }
-    return raw;
-  }
-  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ConfigError(`${key} must be a number, got ${JSON.stringify(raw)}`);
-  }
-  if (field.kind === 'int' && !Number.isInteger(value)) throw new ConfigError(`${key} must be an integer, got ${value}`);
-  if (value < field.min || value > field.max) {
-    throw new ConfigError(`${key} must be in [${field.min}, ${field.max}], got ${value}`);
-  }
-  return value;
+  if (field.kind === 'enum') return `${key} must be one of ${field.values.join('|')}, got ${quote(raw)}`;
+  const value = numeric(raw);
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${key} must be a number, got ${quote(raw)}`;
+  if (field.kind === 'int' && !Number.isInteger(value)) return `${key} must be an integer, got ${value}`;
+  return `${key} must be in [${field.min}, ${field.max}], got ${value}`;
 }
 
 /**
@@ -141,12 +154,13 @@ function parseField(key: keyof RunConfig, raw: unknown): string | number {
  * Throws ConfigError naming the first bad key.
  */
 export function parseRunConfig(source: Record<string, unknown>, base: Readonly<RunConfig> = DEFAULT_CONFIG): RunConfig {
-  const config: Record<string, unknown> = { ...base };
-  for (const key of CONFIG_KEYS) {
-    const raw = source[key];
-    if (raw === undefined || raw === null) continue;
-    config[key] = parseField(key, raw);
+  const parsed = RUN_CONFIG_SCHEMA.safeParse(source);
+  if (!parsed.success) {
+    const key = parsed.error.issues[0]?.path[0] as keyof RunConfig;
+    throw new ConfigError(expected(key, source[key]));
   }
+  const config: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(parsed.data)) if (value !== undefined && value !== null) config[key] = value;
   return config as unknown as RunConfig;
 }
 

@@ -1,0 +1,63 @@
+/**
+ * The server's own CLI flags (limits, policy, origins, tickets, logs), apart from main.ts so that
+ * a new flag is one row here. Flag names are a stable interface: add, never rename.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '@tabswarm/shared/protocol';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+import type { SignalingOptions } from './server.ts';
+
+type IntegerFlag = 'max-batch-size' | 'max-eval-per-step' | 'min-period' | 'max-members' | 'max-rooms' | 'max-members-per-address' | 'max-rooms-per-address'
+  | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'join-within-ms' | 'room-start-ms';
+
+/** Integer flags and what each sets. */
+const INTEGER_FLAGS: Record<IntegerFlag, (options: SignalingOptions, value: number) => void> = {
+  'max-batch-size': (o, v) => { o.policy = { ...o.policy, maxBatchSize: v }; },
+  'max-eval-per-step': (o, v) => { o.policy = { ...o.policy, maxEvalPerStep: v }; },
+  'min-period': (o, v) => { o.policy = { ...o.policy, minPeriod: v }; },
+  'max-members': (o, v) => { o.maxMembersPerRoom = v; },
+  'max-rooms': (o, v) => { o.maxRooms = v; },
+  'max-members-per-address': (o, v) => { o.maxMembersPerAddress = v; },
+  'max-rooms-per-address': (o, v) => { o.maxRoomsPerAddress = v; },
+  'max-connections': (o, v) => { o.maxConnections = v; },
+  'max-connections-per-address': (o, v) => { o.maxConnectionsPerAddress = v; },
+  'eviction-cooldown-ms': (o, v) => { o.evictionCooldownMs = v; },
+  'resync-window-ms': (o, v) => { o.resyncWindowMs = v; },
+  'join-within-ms': (o, v) => { o.joinWithinMs = v; },
+  'room-start-ms': (o, v) => { o.roomStartMs = v; },
+};
+
+/** parseArgs options of these flags. */
+export const SERVER_FLAG_OPTIONS = {
+  ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((name) => [name, { type: 'string' as const }])),
+  'allowed-origin': { type: 'string' as const, multiple: true as const },
+  'trust-proxy': { type: 'boolean' as const },
+  'log-level': { type: 'string' as const },
+  'ticket-key-file': { type: 'string' as const },
+};
+
+export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose pages may connect (repeatable; default: this server's own)
+  --trust-proxy          behind a reverse proxy: the client address is X-Forwarded-For's last
+  --log-level LEVEL      ${LOG_LEVELS.join('|')} (default info); JSON lines on stdout
+  --ticket-key-file F    every room needs a join ticket signed with this key (or TABSWARM_TICKET_KEY)
+  --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
+
+/** The options these flags set; `values` as parseArgs returned them. Throws ConfigError. */
+export function readServerFlags(values: Record<string, unknown>, env: NodeJS.ProcessEnv): { options: SignalingOptions; logLevel: LogLevel } {
+  const options: SignalingOptions = {};
+  for (const [name, apply] of Object.entries(INTEGER_FLAGS)) {
+    const text = values[name];
+    if (typeof text !== 'string') continue;
+    if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new ConfigError(`--${name} must be a positive integer, got ${JSON.stringify(text.slice(0, 32))}`);
+    apply(options, Number(text));
+  }
+  const origins = values['allowed-origin'];
+  if (Array.isArray(origins)) options.allowedOrigins = origins.flatMap((o: string) => o.split(',')).map((o) => o.trim()).filter((o) => o !== '');
+  if (values['trust-proxy'] === true) options.trustProxy = true;
+  const keyFile = values['ticket-key-file'];
+  const key = typeof keyFile === 'string' ? readFileSync(keyFile, 'utf8').trim() : env.TABSWARM_TICKET_KEY;
+  if (key !== undefined && key !== '') options.ticketKey = key;
+  const level = values['log-level'] ?? 'info';
+  if (!(LOG_LEVELS as readonly unknown[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join('|')}`);
+  return { options, logLevel: level as LogLevel };
+}
