@@ -11,7 +11,7 @@
  * handler module per event family (room, rejoin, relay, resync), the ack plumbing (respond.ts),
  * the per-socket rate limit and the HTTP routes. socket.io rooms are used for the broadcasts only.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
@@ -163,13 +163,17 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, metrics, { joinWithinMs, relayPair }, tickets);
   const sweep = dropUnstartedRooms(context, roomStartMs);
 
+  // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
+  // handshakes cannot slip past the caps before the first socket.io connection is counted.
+  io.engine.on('connection', (rawSocket: { request: IncomingMessage; once(event: 'close', listener: () => void): void }) => {
+    rawSocket.once('close', admission.opened(clientAddress(rawSocket.request, trustProxy)));
+  });
+
   io.on('connection', (socket: TabSocket) => {
     const address = clientAddress(socket.request, trustProxy);
-    const closeAdmission = admission.opened(address);
     const closeBudget = addresses.opened(address);
     metrics.connections.inc();
     socket.on('disconnect', () => {
-      closeAdmission();
       closeBudget();
       metrics.connections.dec();
     });

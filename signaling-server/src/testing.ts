@@ -28,7 +28,8 @@ export const silent: Logger = {
 export interface Harness {
   url: string;
   signaling: SignalingServer;
-  connect(): Promise<Tab>;
+  /** A socket, with extra handshake headers if given (e.g. `origin`, or `x-forwarded-for` for a server that trusts a proxy). */
+  connect(headers?: Record<string, string>): Promise<Tab>;
 }
 
 /** A server on an ephemeral port; it and every socket it hands out are closed after the test. */
@@ -43,8 +44,8 @@ export async function harness(t: TestContext, options: SignalingOptions = {}): P
   return {
     url,
     signaling,
-    async connect() {
-      const socket: Tab = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    async connect(headers) {
+      const socket: Tab = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...(headers ? { extraHeaders: headers } : {}) });
       sockets.push(socket);
       await new Promise<void>((done, fail) => {
         const timer = setTimeout(() => fail(new Error('connect timed out')), WAIT_MS);
