@@ -1,7 +1,8 @@
 /**
  * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
- * `signal` (signaling server URL, default this page's origin), and the run configuration keys
- * (see shared/src/train/config.ts), which apply if this tab creates the room.
+ * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
+ * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), and
+ * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
 import { parseBackend, selectBackend } from './backend.ts';
 import { loadMnist } from './data.ts';
@@ -27,6 +28,10 @@ const app = new RoomMember(
     params: Object.fromEntries(params),
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
     loadData: loadMnist,
+    // A heavy room configuration (the server's estimate) is shown and asked about before training.
+    acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
+      `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,
+    )),
   },
   () => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).

@@ -18,7 +18,7 @@
  * lost server are one state machine over the same few fields (view, session, token, pause), and
  * cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, ConfigError, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
@@ -36,6 +36,11 @@ export interface RoomMemberOptions {
   loadData(): Promise<{ train: Dataset; test: Dataset }>;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
+  /**
+   * The room's configuration is heavy (the server's estimate says why): may this member train it?
+   * Asked after joining, before anything is trained; false leaves the room. Absent: yes.
+   */
+  acceptHeavy?(cost: ConfigCost): Promise<boolean>;
 }
 
 /** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
@@ -66,6 +71,7 @@ export class RoomMember {
   /** Proof of `peerId`, presented when re-registering the room after a lost connection. */
   private token: string | null = null;
   private config: RunConfig | null = null;
+  private cost: ConfigCost | null = null;
   private backend: BackendChoice | null = null;
   private view: MembershipView = { epoch: 0, members: [] };
   /** The current membership's parts (cleared once closed); the session stays readable after. */
@@ -122,6 +128,7 @@ export class RoomMember {
       state: this.failure ? 'error' : (s?.state ?? 'connecting'),
       error: this.failure ?? s?.error ?? null,
       config: this.config,
+      cost: this.cost,
       compressor: s?.compressorName ?? null,
       compressionRatio: s?.compressionRatio ?? null,
       stepsPerSecond: span > 0 ? (recent.length - 1) / span : null,
@@ -204,13 +211,20 @@ export class RoomMember {
   private async trainAsMember(data: { train: Dataset; test: Dataset }, closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
-    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing });
+    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
+    if (closing.aborted) return 'done';
+    this.config = joined.config;
+    // Older servers send no estimate.
+    this.cost = joined.cost ?? null;
+    if (this.cost?.heavy && this.options.acceptHeavy && !(await this.options.acceptHeavy(this.cost))) {
+      this.signaling!.leave();
+      throw new ConfigError(`declined the room's heavy configuration: ${this.cost.reasons.join('; ')}`);
+    }
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';
     this.peerId = joined.peerId;
     this.token = joined.token;
     this.known.clear();
-    this.config = joined.config;
     if (!(await this.backendFor(joined.config, closing))) return 'done';
     this.view = { epoch: 0, members: [] };
     const transport = new WebRtcTransport(joined.peerId, {
@@ -321,6 +335,7 @@ export class RoomMember {
           room: this.options.room, peerId: this.peerId, token: this.token, config: { ...this.config },
           epoch: this.view.epoch, members: [...this.view.members], step: session.step, hash: session.weightsHash,
           known: [...this.known].filter((id) => !this.view.members.includes(id)),
+          ...(this.options.params.ticket === undefined ? {} : { ticket: this.options.params.ticket }),
         };
         try {
           this.registered(await this.signaling.rejoin(request, { signal: closing }), request);

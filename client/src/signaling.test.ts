@@ -8,8 +8,8 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { listenSignalingServer, type SignalingOptions } from '@tabswarm/signaling-server';
-import { RoomFullError, TabswarmError } from '@tabswarm/shared/protocol';
+import { listenSignalingServer, Tickets, type SignalingOptions } from '@tabswarm/signaling-server';
+import { RoomFullError, TabswarmError, TicketError } from '@tabswarm/shared/protocol';
 import { SignalingClient, type SignalingHandlers } from './signaling.ts';
 
 const LIMIT = { timeout: 15_000 };
@@ -150,4 +150,14 @@ test('join gives up with TimeoutError when nobody answers, and with the reason o
     client.close();
     client.close(); // twice: nothing happens
   }
+});
+
+test('a closed room: the invite\'s ticket lets the client in, no ticket is a TicketError; the answer carries the cost', LIMIT, async (t) => {
+  const key = 'client test key, sixteen bytes at least';
+  const { connect } = await serve(t, { ticketKey: key });
+  const ticket = new Tickets(key).issue('closed', Date.now() + 60_000);
+  const joined = await connect().join('closed', {}, { ticket });
+  assert.equal(joined.cost.heavy, false);
+  assert.ok(joined.cost.mflopsPerStep > 0);
+  await assert.rejects(connect().join('closed', {}), (err: Error) => err instanceof TicketError);
 });

@@ -35,6 +35,8 @@ export interface JoinOptions {
   timeoutMs?: number;
   /** Gives up waiting (with the signal's reason) when aborted. */
   signal?: AbortSignal;
+  /** The room's join ticket (the invite URL's `ticket`), for a server that requires one. */
+  ticket?: string;
 }
 
 /** Backoff of reconnection attempts: from this, doubling, randomized by half. */
@@ -89,7 +91,7 @@ export class SignalingClient {
    * TimeoutError, or the reason of `options.signal`.
    */
   join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
-    return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config }, ack));
+    return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }) }, ack));
   }
 
   /**
@@ -100,6 +102,11 @@ export class SignalingClient {
    */
   rejoin(request: RejoinRequest, options: JoinOptions = {}): Promise<RejoinResult> {
     return this.ask(`re-registering room ${request.room}`, options.timeoutMs ?? REJOIN_TIMEOUT_MS, options.signal, (ack) => this.socket.emit('room:rejoin', request, ack));
+  }
+
+  /** Leaves the room this client joined (the socket stays, for a later join). */
+  leave(): void {
+    if (this.socket.connected) this.socket.emit('room:leave');
   }
 
   /** Relays a signal to `to`; dropped (false) while the server is away. */

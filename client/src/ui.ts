@@ -99,6 +99,10 @@ export class Ui {
         : status.peers.map((id) => el('li', {}, `${id} ${status.connectedPeers.includes(id) ? '(connected)' : '(connecting…)'}`))),
     );
     if (status.config && this.config.childElementCount === 0) {
+      if (status.cost) {
+        const { mflopsPerStep, relative, heavy, reasons } = status.cost;
+        this.config.append(el('dt', {}, 'cost'), el('dd', {}, `${Math.round(mflopsPerStep)} MFLOP/step (${relative}x default)${heavy ? `: heavy, ${reasons.join('; ')}` : ''}`));
+      }
       for (const [k, v] of Object.entries(status.config)) this.config.append(el('dt', {}, k), el('dd', {}, String(v)));
     }
     this.events.replaceChildren(

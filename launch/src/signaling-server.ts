@@ -17,8 +17,13 @@ export async function startServer(init: { host: string; port: number; logFile: s
       port: init.port,
       defaultConfig: init.defaultConfig,
       log: { info: (line) => log.write(`${line}\n`), error: (line) => log.write(`ERROR ${line}\n`) },
-      // A swarm of many workers on one host sends its burst of ICE candidates from one place.
+      // A swarm of many workers on one host sends its burst of ICE candidates from one place, and
+      // all its workers share one address: the caps per address are for strangers on a public server.
       rateLimit: { burst: 1000, perSecond: 500 },
+      addressRateLimit: { burst: 20_000, perSecond: 5_000 },
+      addressByteLimit: { burst: 64 * 1024 * 1024, perSecond: 16 * 1024 * 1024 },
+      maxMembersPerAddress: 256,
+      maxConnectionsPerAddress: 1024,
     });
     return {
       url: server.url,

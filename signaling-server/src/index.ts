@@ -1,3 +1,4 @@
 /** `@tabswarm/signaling-server`: build one on an HTTP server of yours, or let it listen on its own. */
 export * from './server.ts';
 export * from './listen.ts';
+export { Tickets } from './tickets.ts';

@@ -5,6 +5,7 @@
  */
 import type { LinkSettings } from '../link.ts';
 import type { RunConfig } from '../train/config.ts';
+import type { ConfigCost } from '../train/config-cost.ts';
 
 export interface StepRecord {
   step: number;
@@ -80,6 +81,8 @@ export interface TabStatus {
   state: 'connecting' | 'training' | 'done' | 'error';
   error: string | null;
   config: RunConfig | null;
+  /** What the room's configuration costs each member, as the server estimated it at join (estimateCost). */
+  cost?: ConfigCost | null;
   compressor: string | null;
   /** fp32 ring bytes per step over this compressor's (declared), e.g. 37 for PowerSGD rank 4. */
   compressionRatio: number | null;
