@@ -1,113 +1,33 @@
 /**
- * The server's rooms, with no sockets in them: members (peer ids) and their tokens, the membership
- * epoch, the run configuration, the failed epochs with who blamed whom, and the registrations of a
- * room being rebuilt after a restart (room-rebuild.ts decides it). It decides; the socket handlers
+ * The server's rooms, with no sockets in them: members (peer ids), their tokens and client
+ * addresses, the membership epoch, the run configuration (within the server's policy), the
+ * failure reports (resync-pacing.ts paces them), and the registrations of a room being rebuilt
+ * after a restart (room-rebuild.ts decides it). It also holds the caps: rooms, members, and both
+ * per client address. Its options and outcomes are in room-types.ts. It decides; the socket handlers
  * announce and carry out what it decided (broadcasts, evictions, the acks of a rebuild).
  *
  * The epoch and the config need one owner that changes them synchronously with membership, which
  * is why rooms live here and not in socket.io's adapter.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RateLimitError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
 import { AddressCounts } from './address-counts.ts';
 import { checkConfigPolicy, policyOf, type ConfigPolicy } from './config-policy.ts';
-import { blamedByRoom, failedEpoch, vote, type FailedEpoch } from './failure-votes.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { ResyncPacing, roomResyncs, type RoomResyncs } from './resync-pacing.ts';
 import { decideRebuild, everyoneRegistered, viewKey, type Registration } from './room-rebuild.ts';
 
+import type { RebuildOutcome, RejoinOutcome, ResyncOutcome, RoomRegistryOptions, RoomSnapshot } from './room-types.ts';
+
 export type { Registration } from './room-rebuild.ts';
-
-export interface RoomRegistryOptions {
-  /**
-   * The configuration a new room starts from; the first joiner's `config` keys override it.
-   * @default DEFAULT_CONFIG
-   */
-  defaultConfig?: Readonly<RunConfig>;
-  /** @default 64 */
-  maxMembersPerRoom?: number;
-  /** @default 1000 */
-  maxRooms?: number;
-  /**
-   * Memberships one client address may hold in one room: enough for one person's own tabs on one
-   * machine, too few for one client to outvote a room. @default 16
-   */
-  maxMembersPerAddress?: number;
-  /** Rooms one client address may have opened that are still open. @default 8 */
-  maxRoomsPerAddress?: number;
-  /**
-   * A member that more than half of the other members blamed in each of the last this many failed
-   * epochs is to be evicted (failure-votes.ts). With two members nobody is.
-   * @default 3
-   */
-  evictAfter?: number;
-  /** No eviction in a room within this long after its last one. @default 30000 */
-  evictionCooldownMs?: number;
-  /**
-   * Resyncs of one room within this long after its last resync epoch are merged into one new
-   * epoch, started when the window ends. @default 1000
-   */
-  resyncWindowMs?: number;
-  /** Each member's resync budget: `burst` at once, `perMinute` sustained. @default { burst: 10, perMinute: 12 } */
-  resyncBudget?: { burst: number; perMinute: number };
-  /** The server's cost budget for room configurations (config-policy.ts); `maxWorkers` is the room cap. */
-  policy?: Partial<Omit<ConfigPolicy, 'maxWorkers'>>;
-  /** Milliseconds, for the windows, cooldowns and budgets. @default performance.now */
-  now?: () => number;
-  /**
-   * Makes a peer id; ids must never repeat.
-   * @default 16 random bytes as hex: unguessable, so knowing a room's name does not let anyone
-   * impersonate its members
-   */
-  newPeerId?: () => string;
-  /**
-   * Makes a member's secret token, its proof of its peer id when it rejoins.
-   * @default 16 random bytes as hex
-   */
-  newToken?: () => string;
-}
-
-export interface RoomSnapshot {
-  room: string;
-  epoch: number;
-  /** Sorted peer ids (plain `sort()`, the ring order). */
-  members: string[];
-  config: RunConfig;
-}
-
-/** What one failure report changed. */
-export interface ResyncOutcome {
-  /** The report started a new epoch with the same members: announce it. */
-  newEpoch: boolean;
-  /** The new epoch waits for the room's resync window: settleResync after this many ms. */
-  deferMs?: number;
-  /** A member to remove from the room (it may join again), and why. */
-  evict: { peerId: string; reason: string } | undefined;
-}
-
-/** What a rejoin did. */
-export type RejoinOutcome =
-  /** The room is being rebuilt: the answer waits for finishRebuild (now, if `complete`). */
-  | { kind: 'pending'; opened: boolean; complete: boolean }
-  /**
-   * Let into a live room. `changed`: a new epoch to announce (false when the claimant already
-   * held the id: a new connection of the same member). `adopt`: its state is not the room's.
-   */
-  | { kind: 'admitted'; snapshot: RoomSnapshot; changed: boolean; adopt: boolean };
-
-/** A finished rebuild: the room, who adopts the winning state, and the decision's notes. */
-export interface RebuildOutcome {
-  snapshot: RoomSnapshot;
-  adopters: string[];
-  notes: string[];
-}
+export type * from './room-types.ts';
 
 interface Room {
   name: string;
   epoch: number;
   config: RunConfig;
   members: Set<string>;
-  /** The last `evictAfter` failed epochs, oldest first. */
-  failures: FailedEpoch[];
+  /** Failure reports and their pacing (resync-pacing.ts). */
+  resyncs: RoomResyncs;
   /** Tokens of the ids this room knows, members and some who left: they verify rejoins. */
   tokens: Map<string, string>;
   /** The view a rebuild chose (viewKey); undefined for a room opened by a join. */
@@ -122,12 +42,6 @@ interface Room {
   openedAt: number;
   /** Its membership has reached `workers` once (a rebuilt room has). */
   started: boolean;
-  /** When the last resync epoch began, and the epoch a deferred resync is waiting to end. */
-  lastResyncAt: number;
-  deferredResync: number | undefined;
-  lastEvictionAt: number;
-  /** Each member's resync budget. */
-  resyncBudgets: Map<string, TokenBucket>;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -146,9 +60,7 @@ export class RoomRegistry {
   readonly maxRoomsPerAddress: number;
   readonly evictAfter: number;
   readonly policy: ConfigPolicy;
-  private readonly evictionCooldownMs: number;
-  private readonly resyncWindowMs: number;
-  private readonly resyncBudget: { burst: number; perMinute: number };
+  private readonly pacing: ResyncPacing;
   private readonly defaultConfig: Readonly<RunConfig>;
   private readonly newPeerId: () => string;
   private readonly newToken: () => string;
@@ -162,17 +74,19 @@ export class RoomRegistry {
     this.maxMembersPerAddress = positiveInteger('maxMembersPerAddress', options.maxMembersPerAddress ?? 16);
     this.maxRoomsPerAddress = positiveInteger('maxRoomsPerAddress', options.maxRoomsPerAddress ?? 8);
     this.evictAfter = positiveInteger('evictAfter', options.evictAfter ?? 3);
-    this.evictionCooldownMs = nonNegativeInteger('evictionCooldownMs', options.evictionCooldownMs ?? 30_000);
-    this.resyncWindowMs = nonNegativeInteger('resyncWindowMs', options.resyncWindowMs ?? 1000);
-    this.resyncBudget = options.resyncBudget ?? { burst: 10, perMinute: 12 };
-    positiveInteger('resyncBudget.burst', this.resyncBudget.burst);
-    positiveInteger('resyncBudget.perMinute', this.resyncBudget.perMinute);
     this.policy = policyOf(options.policy ?? {}, this.maxMembersPerRoom);
     // The server's own default must be within its own policy, or every room would be refused.
     this.defaultConfig = checkConfigPolicy(options.defaultConfig ?? DEFAULT_CONFIG, this.policy);
     this.newPeerId = options.newPeerId ?? randomHex;
     this.newToken = options.newToken ?? randomHex;
     this.now = options.now ?? (() => performance.now());
+    this.pacing = new ResyncPacing({
+      evictAfter: this.evictAfter,
+      evictionCooldownMs: options.evictionCooldownMs ?? 30_000,
+      resyncWindowMs: options.resyncWindowMs ?? 1000,
+      resyncBudget: options.resyncBudget ?? { burst: 10, perMinute: 12 },
+      now: this.now,
+    });
   }
 
   /** How many rooms are open, rebuilding ones included. */
@@ -286,7 +200,7 @@ export class RoomRegistry {
     const address = entry.addresses.get(peerId);
     entry.addresses.delete(peerId);
     if (address !== undefined) entry.perAddress.remove(address);
-    entry.resyncBudgets.delete(peerId);
+    this.pacing.left(entry.resyncs, peerId);
     entry.epoch += 1;
     if (entry.members.size === 0) this.drop(entry);
     return snapshotOf(entry);
@@ -323,41 +237,16 @@ export class RoomRegistry {
   reportFailure(room: string, peerId: string, epoch: number, suspect?: string): ResyncOutcome {
     const entry = this.rooms.get(room);
     if (!entry?.members.has(peerId)) throw new NotInRoomError(`peer ${peerId} is not a member of room ${room}`);
-    const unchanged: ResyncOutcome = { newEpoch: false, evict: undefined };
-    let failure = entry.failures.find((f) => f.epoch === epoch);
-    if (failure?.reporters.has(peerId)) return unchanged; // one report per member per epoch
-    if (!failure && epoch !== entry.epoch) return unchanged; // stale, and not a failure we track
-    const budget = entry.resyncBudgets.get(peerId) ?? new TokenBucket(this.resyncBudget.burst, this.resyncBudget.perMinute / 60, this.now);
-    entry.resyncBudgets.set(peerId, budget);
-    if (!budget.take()) throw new RateLimitError(`resync budget spent: at most ${this.resyncBudget.perMinute} per minute`);
-    let outcome = unchanged;
-    if (!failure) {
-      failure = failedEpoch(epoch, entry.members);
-      entry.failures = [...entry.failures, failure].slice(-this.evictAfter);
-      const wait = entry.lastResyncAt + this.resyncWindowMs - this.now();
-      if (wait > 0) {
-        entry.deferredResync = epoch;
-        outcome = { newEpoch: false, deferMs: Math.ceil(wait), evict: undefined };
-      } else {
-        this.bumpForResync(entry);
-        outcome = { newEpoch: true, evict: undefined };
-      }
-    }
-    vote(failure, peerId, suspect);
-    if (suspect === undefined || !entry.members.has(suspect) || !blamedByRoom(entry.failures, suspect, entry.members, this.evictAfter)) return outcome;
-    if (this.now() - entry.lastEvictionAt < this.evictionCooldownMs) return outcome;
-    entry.failures = [];
-    entry.lastEvictionAt = this.now();
-    return { ...outcome, evict: { peerId: suspect, reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row` } };
+    const decision = this.pacing.report(entry.resyncs, entry.members, entry.epoch, peerId, epoch, suspect);
+    if (decision.start === 'now') this.bumpForResync(entry);
+    const evict = decision.evict === undefined ? undefined : { peerId: decision.evict, reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row` };
+    return { newEpoch: decision.start === 'now', ...(decision.deferMs === undefined ? {} : { deferMs: decision.deferMs }), evict };
   }
 
   /** The resync window of `room` ended: starts the deferred epoch, unless the epoch moved on meanwhile. */
   settleResync(room: string): RoomSnapshot | undefined {
     const entry = this.rooms.get(room);
-    if (!entry || entry.deferredResync === undefined) return undefined;
-    const due = entry.deferredResync;
-    entry.deferredResync = undefined;
-    if (due !== entry.epoch) return undefined;
+    if (!entry || !this.pacing.due(entry.resyncs, entry.epoch)) return undefined;
     this.bumpForResync(entry);
     return snapshotOf(entry);
   }
@@ -419,7 +308,7 @@ export class RoomRegistry {
 
   private bumpForResync(entry: Room): void {
     entry.epoch += 1;
-    entry.lastResyncAt = this.now();
+    this.pacing.started(entry.resyncs);
   }
 
   /**
@@ -437,16 +326,10 @@ export class RoomRegistry {
 
 }
 
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${value}`);
-  return value;
-}
-
 function newRoom(name: string, config: RunConfig, opener: string, now: number): Room {
   return {
-    name, epoch: 0, config, members: new Set(), failures: [], tokens: new Map(), lineage: undefined, registrations: undefined,
+    name, epoch: 0, config, members: new Set(), resyncs: roomResyncs(), tokens: new Map(), lineage: undefined, registrations: undefined,
     addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now, started: false,
-    lastResyncAt: -Infinity, deferredResync: undefined, lastEvictionAt: -Infinity, resyncBudgets: new Map(),
   };
 }
 

@@ -1,0 +1,52 @@
+/** Resync pacing on a manual clock: the window merges, the budget refills, the cooldown spaces evictions. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ResyncPacing, roomResyncs } from './resync-pacing.ts';
+
+function pacing(overrides: Partial<ConstructorParameters<typeof ResyncPacing>[0]> = {}): { pacing: ResyncPacing; clock: { t: number } } {
+  const clock = { t: 0 };
+  return { clock, pacing: new ResyncPacing({ evictAfter: 1, evictionCooldownMs: 10_000, resyncWindowMs: 1000, resyncBudget: { burst: 3, perMinute: 6 }, now: () => clock.t, ...overrides }) };
+}
+
+test('a report within the window waits for its end; the room moving on meanwhile cancels it', () => {
+  const { pacing: p, clock } = pacing();
+  const room = roomResyncs();
+  const members = new Set(['a', 'b']);
+  assert.equal(p.report(room, members, 5, 'a', 5, undefined).start, 'now');
+  p.started(room);
+  clock.t = 300;
+  assert.deepEqual(p.report(room, members, 6, 'b', 6, undefined), { start: 'later', deferMs: 700, evict: undefined });
+  assert.equal(p.report(room, members, 6, 'a', 6, undefined).start, 'no', 'merged into the same deferred epoch');
+  assert.equal(p.due(room, 6), true);
+  clock.t = 400;
+  p.started(room);
+  clock.t = 500;
+  assert.equal(p.report(room, members, 7, 'a', 7, undefined).start, 'later');
+  assert.equal(p.due(room, 8), false, 'a join moved the epoch: nothing left to start');
+});
+
+test('the budget refills at perMinute', () => {
+  const { pacing: p, clock } = pacing({ resyncWindowMs: 0 });
+  const room = roomResyncs();
+  const members = new Set(['a', 'b']);
+  for (let epoch = 1; epoch <= 3; epoch++) p.report(room, members, epoch, 'a', epoch, undefined);
+  assert.throws(() => p.report(room, members, 4, 'a', 4, undefined), { name: 'RateLimitError' });
+  assert.equal(p.report(room, members, 4, 'b', 4, undefined).start, 'now', 'budgets are per member');
+  clock.t = 10_000; // one token per 10 s at 6 per minute
+  assert.equal(p.report(room, members, 5, 'a', 5, undefined).start, 'now');
+});
+
+test('after an eviction the next waits for the cooldown', () => {
+  const { pacing: p, clock } = pacing({ resyncWindowMs: 0 });
+  const room = roomResyncs();
+  const members = new Set(['a', 'b', 'c', 'x', 'y']);
+  p.report(room, members, 1, 'a', 1, 'x');
+  p.report(room, members, 1, 'b', 1, 'x');
+  assert.equal(p.report(room, members, 1, 'c', 1, 'x').evict, 'x', '3 of the 4 others');
+  members.delete('x');
+  p.report(room, members, 2, 'a', 2, 'y');
+  assert.equal(p.report(room, members, 2, 'b', 2, 'y').evict, undefined, 'within the cooldown');
+  clock.t = 10_000;
+  p.report(room, members, 3, 'a', 3, 'y');
+  assert.equal(p.report(room, members, 3, 'b', 3, 'y').evict, 'y', 'after it: 2 of the 3 others');
+});

@@ -1,0 +1,87 @@
+/** The room registry's options and what its decisions return (room-registry.ts). */
+import type { RunConfig } from '@tabswarm/shared/protocol';
+import type { ConfigPolicy } from './config-policy.ts';
+
+export interface RoomRegistryOptions {
+  /**
+   * The configuration a new room starts from; the first joiner's `config` keys override it.
+   * @default DEFAULT_CONFIG
+   */
+  defaultConfig?: Readonly<RunConfig>;
+  /** @default 64 */
+  maxMembersPerRoom?: number;
+  /** @default 1000 */
+  maxRooms?: number;
+  /**
+   * Memberships one client address may hold in one room: enough for one person's own tabs on one
+   * machine, too few for one client to outvote a room. @default 16
+   */
+  maxMembersPerAddress?: number;
+  /** Rooms one client address may have opened that are still open. @default 8 */
+  maxRoomsPerAddress?: number;
+  /**
+   * A member that more than half of the other members blamed in each of the last this many failed
+   * epochs is to be evicted (failure-votes.ts). With two members nobody is.
+   * @default 3
+   */
+  evictAfter?: number;
+  /** No eviction in a room within this long after its last one. @default 30000 */
+  evictionCooldownMs?: number;
+  /**
+   * Resyncs of one room within this long after its last resync epoch are merged into one new
+   * epoch, started when the window ends. @default 1000
+   */
+  resyncWindowMs?: number;
+  /** Each member's resync budget: `burst` at once, `perMinute` sustained. @default { burst: 10, perMinute: 12 } */
+  resyncBudget?: { burst: number; perMinute: number };
+  /** The server's cost budget for room configurations (config-policy.ts); `maxWorkers` is the room cap. */
+  policy?: Partial<Omit<ConfigPolicy, 'maxWorkers'>>;
+  /** Milliseconds, for the windows, cooldowns and budgets. @default performance.now */
+  now?: () => number;
+  /**
+   * Makes a peer id; ids must never repeat.
+   * @default 16 random bytes as hex: unguessable, so knowing a room's name does not let anyone
+   * impersonate its members
+   */
+  newPeerId?: () => string;
+  /**
+   * Makes a member's secret token, its proof of its peer id when it rejoins.
+   * @default 16 random bytes as hex
+   */
+  newToken?: () => string;
+}
+
+export interface RoomSnapshot {
+  room: string;
+  epoch: number;
+  /** Sorted peer ids (plain `sort()`, the ring order). */
+  members: string[];
+  config: RunConfig;
+}
+
+/** What one failure report changed. */
+export interface ResyncOutcome {
+  /** The report started a new epoch with the same members: announce it. */
+  newEpoch: boolean;
+  /** The new epoch waits for the room's resync window: settleResync after this many ms. */
+  deferMs?: number;
+  /** A member to remove from the room (it may join again), and why. */
+  evict: { peerId: string; reason: string } | undefined;
+}
+
+/** What a rejoin did. */
+export type RejoinOutcome =
+  /** The room is being rebuilt: the answer waits for finishRebuild (now, if `complete`). */
+  | { kind: 'pending'; opened: boolean; complete: boolean }
+  /**
+   * Let into a live room. `changed`: a new epoch to announce (false when the claimant already
+   * held the id: a new connection of the same member). `adopt`: its state is not the room's.
+   */
+  | { kind: 'admitted'; snapshot: RoomSnapshot; changed: boolean; adopt: boolean };
+
+/** A finished rebuild: the room, who adopts the winning state, and the decision's notes. */
+export interface RebuildOutcome {
+  snapshot: RoomSnapshot;
+  adopters: string[];
+  notes: string[];
+}
