@@ -84,16 +84,17 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  console.log(`tabswarm signaling server on ${listening.url} (open it in several tabs)`);
+  const log = cli.server.log!;
+  log.info(`tabswarm signaling server on ${listening.url} (open it in several tabs)`, { event: 'listening', url: listening.url });
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
-  if (changed.length > 0) console.log(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`);
+  if (changed.length > 0) log.info(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`, { event: 'config' });
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     // A second Ctrl-C means: stop waiting for connections to close.
     if (closing) process.exit(1);
     closing = true;
-    console.log(`${signal}: closing`);
+    log.info(`${signal}: closing`, { event: 'closing' });
     listening.close().catch((err: unknown) => {
       console.error(`tabswarm: close failed: ${errorMessage(err)}`);
       process.exitCode = 1;
