@@ -30,6 +30,7 @@ export const NODE_WORKER_USAGE = `usage: tsx client/src/node/node-worker.ts [--s
   --room NAME    room to join
   --backend B    tfjs backend: cpu (default) or wasm
   --wrtc W       WebRTC for Node: node-datachannel (default) or roamhq (@roamhq/wrtc)
+  --ticket T     a closed room's join ticket (the invite URL's ticket)
   --KEY VALUE    as the URL parameters of a tab: run configuration keys (used if this worker
                  creates the room, e.g. --workers 4 --compressor powersgd --rank 2) and link keys
                  (e.g. --bandwidth 10mbit --latency 40ms)`;
