@@ -34,7 +34,7 @@ test('a socket asking for resyncs for 3 s starts at most one epoch per resync wi
   await sleep(1100); // a deferred epoch lands when its window ends
   const started = epochs.length - before;
   t.diagnostic(`${sent} resyncs sent in 3 s: ${started} new epochs (was 265)`);
-  assert.ok(sent > 100, 'the attack ran');
+  assert.ok(sent > 20, 'the attack ran');
   // One per 1 s window over 3 s, plus the one a window still open at the end lands.
   assert.ok(started <= 5, `${started} epochs`);
 });
