@@ -3,7 +3,8 @@
  * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
-import { NotInRoomError, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { NotInRoomError, type ClientToServerEvents, type IceServer, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { iceServersFor, type IceOptions } from './ice-servers.ts';
 import type { RebuildWindows } from './rebuild-windows.ts';
 import type { RoomRegistry, RoomSnapshot } from './room-registry.ts';
 
@@ -35,7 +36,12 @@ export class ServerContext {
    */
   closing = false;
 
-  constructor(readonly io: TabServer, readonly registry: RoomRegistry, readonly rebuilds: RebuildWindows, readonly log: Logger) {}
+  constructor(readonly io: TabServer, readonly registry: RoomRegistry, readonly rebuilds: RebuildWindows, readonly log: Logger, private readonly ice: IceOptions = {}) {}
+
+  /** `peerId`'s ICE servers for an answer sent now (TURN credentials are made fresh each time). */
+  iceServers(peerId: string): IceServer[] {
+    return iceServersFor(this.ice, peerId, Date.now());
+  }
 
   /** Tells the whole room, the joiner included, its new membership. */
   announce(room: RoomSnapshot): void {
@@ -81,7 +87,7 @@ export class Connection {
     this.bind(room, peerId);
     const named = name === undefined ? '' : ` name=${JSON.stringify(name)}`;
     this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`);
-    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token };
+    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, iceServers: this.server.iceServers(peerId) };
   }
 
   /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */

@@ -22,11 +22,13 @@ import { RebuildWindows } from './rebuild-windows.ts';
 import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
+import { checkIceOptions, type IceOptions } from './ice-servers.ts';
 import { handleRoomEvents } from './room-handlers.ts';
 import { RoomRegistry, type RoomSnapshot } from './room-registry.ts';
 
 export type { Logger } from './connection.ts';
 export type { RoomSnapshot } from './room-registry.ts';
+export type { IceOptions, TurnOptions } from './ice-servers.ts';
 
 /** Largest socket.io message: relayed signals are capped far lower, so this only stops abuse. */
 export const MAX_MESSAGE_BYTES = 1_000_000;
@@ -65,6 +67,12 @@ export interface SignalingOptions {
    */
   rateLimit?: { burst: number; perSecond: number };
   /**
+   * STUN and TURN servers handed to every member in its join and rejoin answers, TURN with
+   * credentials of its own (ice-servers.ts). Tabs on one network need none.
+   * @default no ICE servers
+   */
+  ice?: IceOptions;
+  /**
    * Receives one line per join, leave, report and error.
    * @default console.log / console.error
    */
@@ -88,7 +96,7 @@ const consoleLogger: Logger = {
 /**
  * Attaches the signaling server to `httpServer`, which should have no request handler of its own:
  * every request outside /socket.io/ is answered here (/healthz, then the static client). Throws
- * ConfigError for caps or rate limits that are not positive integers.
+ * ConfigError for caps or rate limits that are not positive integers, or ICE servers that are wrong.
  */
 export function createSignalingServer(httpServer: HttpServer, options: SignalingOptions = {}): SignalingServer {
   const registry = new RoomRegistry(options);
@@ -96,6 +104,8 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   if (!Number.isInteger(rebuildWindowMs) || rebuildWindowMs < 1) throw new ConfigError(`rebuildWindowMs must be a positive integer, got ${rebuildWindowMs}`);
   const limitRate = rateLimiter(options.rateLimit ?? { burst: 200, perSecond: 100 });
   const log = options.log ?? consoleLogger;
+  const ice = options.ice ?? {};
+  checkIceOptions(ice);
 
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
   serveHttpRoutes(httpServer, { staticDir: options.staticDir ?? DEFAULT_STATIC_DIR, roomCount: () => registry.size, log });
@@ -105,7 +115,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     // The client bundles socket.io-client itself.
     serveClient: false,
   });
-  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log);
+  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, ice);
 
   io.on('connection', (socket: TabSocket) => {
     const conn = new Connection(socket, context);

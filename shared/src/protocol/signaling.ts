@@ -114,6 +114,17 @@ export interface JoinRequest {
   name?: string;
 }
 
+/**
+ * One ICE server as RTCPeerConnection takes it (`config.iceServers`). A TURN server carries the
+ * member's own time-limited credentials (the TURN REST convention: `username` is
+ * `expiry:peerId`, `credential` derived from a secret the tabs never see).
+ */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
 export interface JoinResult {
   peerId: string;
   room: string;
@@ -124,6 +135,11 @@ export interface JoinResult {
   members: string[];
   /** Secret proof of this peer id, presented by `room:rejoin` after a lost connection. */
   token: string;
+  /**
+   * STUN and TURN servers for this member's connections, fresh on every join and rejoin (TURN
+   * credentials expire); empty when the server was started without any (tabs on one network).
+   */
+  iceServers: IceServer[];
 }
 
 /** Longest token or weights hash a rejoin may carry. */
