@@ -8,10 +8,12 @@
  * Then the same run with both browsers in one namespace, where the direct path wins: the
  * all-reduce's throughput through TURN beside the direct one.
  */
+import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, openTab, watchTab } from '@tabswarm/launch';
 import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
+import { bulkThroughput, type BulkResult } from './bulk-transfer.ts';
 import { requireCoturn, startCoturn, TURN_PORT } from './coturn.ts';
 import { historyOf, uniqueRoom, waitForTabs } from './harness.ts';
 import { HUB_ADDRESS, NetnsLab, requireNetnsSupport, waitForOutput, type Spoke } from './netns.ts';
@@ -24,6 +26,9 @@ const STEPS = 40;
 /** wasm: the lightest backend for two browsers on two shared cores. */
 const PARAMS = `workers=2&steps=${STEPS}&evalEvery=20&model=mlp&backend=wasm`;
 const RUN_MS = 150_000;
+const TURN_URL = `turn:${HUB_ADDRESS}:${TURN_PORT}?transport=udp`;
+/** Sent over one bare data channel to measure what a path carries. */
+const BULK_BYTES = 16 * 1024 * 1024;
 
 let lab: NetnsLab | undefined;
 // Whatever happened: the processes, namespaces and veths go.
@@ -55,6 +60,35 @@ async function train(spokes: Spoke[], room: string): Promise<Run> {
   } finally {
     await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
   }
+}
+
+/** Browsers in `spokes`, one page each on the hub's origin; closed when `use` is done. */
+async function withPages<T>(spokes: Spoke[], use: (pages: Page[]) => Promise<T>): Promise<T> {
+  const browsers: Browser[] = [];
+  try {
+    const pages: Page[] = [];
+    for (const spoke of spokes) {
+      const browser = await chromium.launch({ executablePath: lab!.wrapper(spoke.netns, CHROMIUM_PATH), args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
+      browsers.push(browser);
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`http://${HUB_ADDRESS}:${SERVER_PORT}/healthz`);
+      pages.push(page);
+    }
+    return await use(pages);
+  } finally {
+    await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * The raw throughput of one data channel between a page in `from` and one in `to`, both offered
+ * the TURN server (credentials made here as the signaling server makes them: the test plays the
+ * organiser who holds the secret).
+ */
+function bulk(from: Spoke, to: Spoke): Promise<BulkResult> {
+  const username = `${Math.floor(Date.now() / 1000) + 600}:bulk`;
+  const iceServers = [{ urls: [TURN_URL], username, credential: createHmac('sha1', SECRET).update(username).digest('base64') }];
+  return withPages([from, to], ([sender, receiver]) => bulkThroughput(sender!, receiver!, iceServers, BULK_BYTES));
 }
 
 /** Every tab finished every step with the same weights at every step; each sees the other over one channel. */
@@ -93,7 +127,7 @@ test('two tabs that cannot reach each other train through a real coturn relay, w
   await startCoturn(lab, { netns: lab.hub, address: HUB_ADDRESS, secret: SECRET, realm: 'tabswarm.test', dir: lab.dir });
   const server = lab.spawn(lab.hub, process.execPath, [
     '--import', 'tsx', 'signaling-server/src/main.ts', '--host', HUB_ADDRESS, '--port', String(SERVER_PORT),
-    '--turn', `turn:${HUB_ADDRESS}:${TURN_PORT}?transport=udp`, '--turn-secret', SECRET, '--turn-ttl', '600',
+    '--turn', TURN_URL, '--turn-secret', SECRET, '--turn-ttl', '600',
   ], 'server', { cwd: ROOT });
   await waitForOutput(server, /tabswarm signaling server on/, 'the signaling server', 30_000);
 
@@ -112,11 +146,19 @@ test('two tabs that cannot reach each other train through a real coturn relay, w
   expectIdenticalReplicas(direct);
   for (const s of direct.statuses) expect(s.peerPaths[0]!.path, JSON.stringify(s.peerPaths[0])).toBe('direct');
 
+  // What each path carries on one bare data channel, apart from training's compute.
+  const bulkRelayed = await bulk(a, b);
+  expect(bulkRelayed.pair).toContain('relay');
+  const bulkDirect = await bulk(a, a);
+  expect(bulkDirect.pair).not.toContain('relay');
+
   const [r, d] = [figures(relayed), figures(direct)];
   expect(r.bytesPerSecond).toBeGreaterThan(0);
   expect(d.bytesPerSecond).toBeGreaterThan(0);
   const line = (name: string, f: typeof r): string =>
     `${name} (${f.pair}): all-reduce ${(f.bytesPerSecond / 1e6).toFixed(2)} MB/s sent, ${f.stepsPerSecond.toFixed(2)} steps/s, rtt ${f.rttMs?.toFixed(2) ?? '-'} ms`;
   console.log(`2 tabs, MLP, ${STEPS} steps, wasm: ${line('relayed by coturn', r)}; ${line('direct', d)}; relay/direct throughput ${(r.bytesPerSecond / d.bytesPerSecond).toFixed(2)}`);
+  const mb = (f: BulkResult): string => `${(f.bytesPerSecond / 1e6).toFixed(1)} MB/s (${f.pair})`;
+  console.log(`one data channel, ${BULK_BYTES / 1024 / 1024} MiB: relayed by coturn ${mb(bulkRelayed)}; direct ${mb(bulkDirect)}; relay/direct ${(bulkRelayed.bytesPerSecond / bulkDirect.bytesPerSecond).toFixed(2)}`);
   console.log(`relayed run incl. set-up ${(relayMs / 1000).toFixed(1)} s; whole test ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
