@@ -39,6 +39,8 @@ test.afterAll(async () => {
 interface Run {
   statuses: TabStatus[];
   histories: StepRecord[][];
+  /** What each page's peer list says. */
+  peerLists: string[];
 }
 
 /** One room with a tab in a browser of its own in each of `spokes`, trained to the end. */
@@ -56,7 +58,8 @@ async function train(spokes: Spoke[], room: string): Promise<Run> {
     }
     // Done, and the path measured (every 3 s; a finished tab keeps its channel open).
     const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done' && t.peerPaths[0] !== undefined && t.peerPaths[0].path !== 'unknown'), RUN_MS);
-    return { statuses, histories: await Promise.all(pages.map(historyOf)) };
+    const peerLists = await Promise.all(pages.map((page) => page.locator('#peers').innerText({ timeout: 10_000 })));
+    return { statuses, histories: await Promise.all(pages.map(historyOf)), peerLists };
   } finally {
     await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
   }
@@ -139,12 +142,14 @@ test('two tabs that cannot reach each other train through a real coturn relay, w
     expect([path.localCandidateType, path.remoteCandidateType]).toContain('relay');
     expect(path.roundTripMs).not.toBeNull();
   }
+  for (const text of relayed.peerLists) expect(text, 'the page shows the path').toContain('relayed by TURN');
   const relayMs = Date.now() - started;
 
   // The same run where a direct path exists (both browsers in spoke a): ICE prefers it.
   const direct = await train([a, a], uniqueRoom('direct'));
   expectIdenticalReplicas(direct);
   for (const s of direct.statuses) expect(s.peerPaths[0]!.path, JSON.stringify(s.peerPaths[0])).toBe('direct');
+  for (const text of direct.peerLists) expect(text).toContain('direct (host-');
 
   // What each path carries on one bare data channel, apart from training's compute.
   const bulkRelayed = await bulk(a, b);
