@@ -4,7 +4,8 @@
  * and spoke namespaces, each joined to the hub by a veth pair and nothing else. The hub does not
  * forward (a new namespace's ip_forward is 0, and we set it so), so a spoke reaches the hub's
  * services and never another spoke: host candidates and every direct path between two spokes
- * fail. Addresses come from 198.18.0.0/15 (benchmarking, never routed) and live only in these
+ * fail, and each namespace's loopback is its own, so a loopback candidate leads nowhere either
+ * (IPv6 is off in them: no link-local candidates). Addresses come from 198.18.0.0/15 (benchmarking, never routed) and live only in these
  * namespaces; nothing leaves the machine. Needs root and iproute2's `ip`.
  *
  * Everything a lab creates (namespaces, with their veths; the processes it started; its temp
