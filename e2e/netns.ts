@@ -5,8 +5,9 @@
  * forward (a new namespace's ip_forward is 0, and we set it so), so a spoke reaches the hub's
  * services and never another spoke: host candidates and every direct path between two spokes
  * fail, and each namespace's loopback is its own, so a loopback candidate leads nowhere either
- * (IPv6 is off in them: no link-local candidates). Addresses come from 198.18.0.0/15 (benchmarking, never routed) and live only in these
- * namespaces; nothing leaves the machine. Needs root and iproute2's `ip`.
+ * (IPv6 is off in them: no link-local candidates). Addresses come from 198.18.0.0/15
+ * (benchmarking, never routed) and live only in these namespaces; nothing leaves the machine.
+ * Needs root and iproute2's `ip`.
  *
  * Everything a lab creates (namespaces, with their veths; the processes it started; its temp
  * folder) goes in close(), which never throws and may be called more than once.
