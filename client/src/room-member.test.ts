@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { listenSignalingServer, type SignalingServer } from '@tabswarm/signaling-server';
+import { listenSignalingServer, type IceOptions, type SignalingServer } from '@tabswarm/signaling-server';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import type { TabStatus } from '@tabswarm/shared/protocol';
+import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
 import { RoomMember } from './room-member.ts';
 
 const WAIT_MS = 10_000;
@@ -18,14 +19,14 @@ const LIMIT = { timeout: 30_000 };
 /** Waits for the second member that never comes: the first stays `connecting`, its session running. */
 const PARAMS = { workers: '2', steps: '3', batchSize: '8', evalSize: '10' };
 
-async function serve(t: TestContext): Promise<{ url: string; server: SignalingServer }> {
-  const listening = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+async function serve(t: TestContext, ice?: IceOptions): Promise<{ url: string; server: SignalingServer }> {
+  const listening = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), ...(ice ? { ice } : {}) });
   t.after(() => listening.close());
   return { url: listening.url, server: listening.signaling };
 }
 
 /** A member on tfjs cpu with a small synthetic task; `changed` wakes whoever waits in `until`. */
-function member(url: string, room: string): { member: RoomMember; until(check: (s: TabStatus) => boolean, what: string): Promise<void> } {
+function member(url: string, room: string, wrtc?: unknown): { member: RoomMember; until(check: (s: TabStatus) => boolean, what: string): Promise<void> } {
   const waiters = new Set<() => void>();
   const m = new RoomMember(
     {
@@ -37,6 +38,7 @@ function member(url: string, room: string): { member: RoomMember; until(check: (
         return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
       },
       loadData: () => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) }),
+      ...(wrtc ? { wrtc } : {}),
     },
     () => {
       for (const wake of waiters) wake();
@@ -98,4 +100,44 @@ test('close() before start() opens nothing', LIMIT, async (t) => {
   assert.equal(m.status().peerId, null);
   assert.equal(m.status().error, null);
   assert.deepEqual(server.rooms(), []);
+});
+
+test('a member hands its join ack\'s ICE servers to every connection, and reports each peer\'s path', { timeout: 60_000 }, async (t) => {
+  t.after(() => releaseWrtc('node-datachannel'));
+  // Nothing listens there: the members find each other by host candidates, as on one machine.
+  const ice: IceOptions = { stun: ['stun:127.0.0.1:9'], turn: { urls: ['turn:127.0.0.1:9?transport=udp'], secret: 'test-secret', ttlSeconds: 3600 } };
+  const { url } = await serve(t, ice);
+  const configs: Array<Array<RTCConfiguration | undefined>> = [[], []];
+  /** node-datachannel, recording the configuration of each connection a member opens. */
+  const recording = (seen: Array<RTCConfiguration | undefined>): unknown => ({
+    ...nodeWrtc,
+    RTCPeerConnection: class extends nodeWrtc.RTCPeerConnection {
+      constructor(config?: RTCConfiguration) {
+        seen.push(config);
+        super(config);
+      }
+    },
+  });
+  const members = [member(url, 'ice', recording(configs[0]!)), member(url, 'ice', recording(configs[1]!))];
+  for (const m of members) void m.member.start();
+  try {
+    // Finished members keep their channels open, so the path is measured within a few seconds.
+    for (const m of members) await m.until((s) => s.state === 'done' && s.peerPaths.length === 1 && s.peerPaths[0]!.path !== 'unknown', 'done, path measured');
+    for (const [i, m] of members.entries()) {
+      const s = m.member.status();
+      assert.deepEqual(s.peerPaths.map((p) => p.peerId), s.connectedPeers);
+      assert.equal(s.peerPaths[0]!.path, 'direct');
+      assert.equal(s.peerPaths[0]!.localCandidateType, 'host');
+      assert.ok(configs[i]!.length >= 1, 'a connection was opened');
+      for (const config of configs[i]!) {
+        const [stun, turn] = config?.iceServers ?? [];
+        assert.deepEqual(stun, { urls: ice.stun });
+        assert.deepEqual(turn?.urls, ice.turn!.urls);
+        assert.match(turn?.username ?? '', new RegExp(`^\\d+:${s.peerId}$`), 'TURN credentials of this member');
+        assert.equal(typeof turn?.credential, 'string');
+      }
+    }
+  } finally {
+    await Promise.all(members.map((m) => m.member.close()));
+  }
 });

@@ -22,6 +22,7 @@ import { AbortedError, CONFIG_KEYS, ConfigError, errorMessage, MAX_KNOWN_PEERS, 
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
+import { PathMonitor } from './peer-paths.ts';
 import { SignalingClient } from './signaling.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
@@ -74,6 +75,8 @@ export class RoomMember {
   private cost: ConfigCost | null = null;
   private backend: BackendChoice | null = null;
   private view: MembershipView = { epoch: 0, members: [] };
+  /** The paths of the current mesh's connections (direct or relayed), measured every few seconds. */
+  private paths: PathMonitor | undefined;
   /** The current membership's parts (cleared once closed); the session stays readable after. */
   private parts: MembershipParts | undefined;
   private session: TrainingSession | undefined;
@@ -107,6 +110,7 @@ export class RoomMember {
     const s = this.session;
     const messenger = this.parts?.messenger;
     const last = s?.history.at(-1);
+    const connectedPeers = this.parts?.transport.connectedPeers().sort() ?? [];
     const recent = s?.history.slice(-11) ?? [];
     const span = recent.length > 1 ? (recent.at(-1)!.time - recent[0]!.time) / 1000 : 0;
     return {
@@ -114,7 +118,7 @@ export class RoomMember {
       room: this.options.room,
       epoch: this.view.epoch,
       peers: this.view.members.filter((id) => id !== this.peerId),
-      connectedPeers: this.parts?.transport.connectedPeers().sort() ?? [],
+      connectedPeers,
       backend: this.backend?.active ?? null,
       backendFallback: this.backend?.fallbackReason ?? null,
       step: s?.step ?? 0,
@@ -136,6 +140,7 @@ export class RoomMember {
       lastRecoveryMs: s?.lastRecoveryMs ?? null,
       link: this.link,
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
+      peerPaths: this.paths?.paths(connectedPeers) ?? [],
     };
   }
 
@@ -228,9 +233,11 @@ export class RoomMember {
     if (!(await this.backendFor(joined.config, closing))) return 'done';
     this.view = { epoch: 0, members: [] };
     const transport = new WebRtcTransport(joined.peerId, {
+      iceServers: joined.iceServers,
       relay: (to, signal) => this.signaling!.relay(to, signal),
       ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
     });
+    this.paths = new PathMonitor(transport, () => this.onChange());
     const mesh: Mesh = { transport, link: this.link ? new ShapedTransport(transport, { link: this.link, seed: joined.config.seed }) : transport };
     let view: MembershipView = { epoch: joined.epoch, members: joined.members };
     /** The configuration the next session trains in. */
@@ -294,6 +301,7 @@ export class RoomMember {
     const transport = this.parts?.transport;
     this.closeSession();
     transport?.close();
+    this.paths?.close();
   }
 
   /** Closes the current session, its messenger and model (not the transport), once. */
@@ -358,6 +366,8 @@ export class RoomMember {
   /** The server took our registration: its view, and whether our state lost to the room's. */
   private registered(result: RejoinResult, request: RejoinRequest): void {
     this.token = result.token;
+    // Fresh TURN credentials: the ones from the join may have expired by now.
+    this.parts?.transport.setIceServers(result.iceServers);
     const view = { epoch: result.epoch, members: result.members };
     const otherConfig = this.config !== null && CONFIG_KEYS.some((key) => result.config[key] !== this.config![key]);
     this.notes.add('signaling', `re-registered room ${result.room}: epoch ${result.epoch}, ${result.members.length} members`, Date.now());

@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeServer, formatBytes } from './ui.ts';
+import { describePath, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -15,4 +15,11 @@ test('the server line: connected, or reconnecting for how long, and whether trai
 
 test('bytes are shown in B, KiB, MiB', () => {
   assert.deepEqual([formatBytes(512), formatBytes(2048), formatBytes(3 * 1024 * 1024)], ['512 B', '2.0 KiB', '3.00 MiB']);
+});
+
+test('a peer\'s path: direct or relayed by TURN, its candidate pair and round trip', () => {
+  const base = { peerId: 'ab', protocol: 'udp', measuredAt: 1 };
+  assert.equal(describePath({ ...base, path: 'direct', localCandidateType: 'host', remoteCandidateType: 'host', roundTripMs: 2.345 }), 'direct (host-host, udp), rtt 2.3 ms');
+  assert.equal(describePath({ ...base, path: 'relay', localCandidateType: 'relay', remoteCandidateType: 'host', roundTripMs: 41.4 }), 'relayed by TURN (relay-host, udp), rtt 41 ms');
+  assert.equal(describePath({ ...base, path: 'unknown', localCandidateType: null, remoteCandidateType: null, protocol: null, roundTripMs: null, measuredAt: null }), 'path not measured yet');
 });

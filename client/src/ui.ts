@@ -2,7 +2,7 @@
  * The page: who this tab is, its connection to the signaling server, who it trains with (the
  * peers' data channels), how training goes, and why anything failed.
  */
-import { formatLinkSettings, type SignalingStatus, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
+import { formatLinkSettings, type PeerPath, type SignalingStatus, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
 import { LinePlot } from './plot.ts';
 
 const STYLE = `
@@ -96,7 +96,10 @@ export class Ui {
     this.peers.replaceChildren(
       ...(status.peers.length === 0
         ? [el('li', {}, 'alone in the room: open this URL in another tab')]
-        : status.peers.map((id) => el('li', {}, `${id} ${status.connectedPeers.includes(id) ? '(connected)' : '(connecting…)'}`))),
+        : status.peers.map((id) => {
+          const path = status.peerPaths.find((p) => p.peerId === id);
+          return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : '(connecting…)'}`);
+        })),
     );
     if (status.config && this.config.childElementCount === 0) {
       if (status.cost) {
@@ -144,6 +147,15 @@ export function describeServer(s: SignalingStatus, now: number): string {
   if (s.paused) return `${s.state === 'reconnecting' ? `reconnecting${lasted}` : s.state}; training paused until it is back`;
   if (s.state === 'reconnecting') return `reconnecting${lasted} (training goes on over the data channels)`;
   return s.state === 'connecting' ? 'connecting…' : s.state;
+}
+
+/** `direct (host-host, udp), rtt 2.3 ms`, `relayed by TURN (relay-host, udp), rtt 41 ms`, `path not measured yet`. */
+export function describePath(p: PeerPath): string {
+  if (p.path === 'unknown') return 'path not measured yet';
+  const how = p.path === 'relay' ? 'relayed by TURN' : 'direct';
+  const pair = [p.localCandidateType ?? '?', p.remoteCandidateType ?? '?'].join('-');
+  const rtt = p.roundTripMs === null ? '' : `, rtt ${p.roundTripMs < 10 ? p.roundTripMs.toFixed(1) : Math.round(p.roundTripMs)} ms`;
+  return `${how} (${pair}${p.protocol ? `, ${p.protocol}` : ''})${rtt}`;
 }
 
 export function formatBytes(n: number): string {

@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import { deadline } from '@tabswarm/shared';
 import { transportContract } from '@tabswarm/shared/testing';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
+import { selectedPath } from './peer-paths.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
 // libdatachannel's threads outlive the closed connections (a failed negotiation's above all) and
@@ -38,16 +39,19 @@ async function connectMesh(ids: string[]): Promise<WebRtcTransport[]> {
   }
 }
 
-// Real data channels (simple-peer over node-datachannel), signals relayed in-process.
-transportContract('WebRTC transport (simple-peer over node-datachannel)', async (ids) => {
+/** A working mesh, negotiated afresh after a failed attempt (CONNECT_ATTEMPTS). */
+async function workingMesh(ids: string[]): Promise<WebRtcTransport[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return { transports: await connectMesh(ids) };
+      return await connectMesh(ids);
     } catch (err) {
       if (attempt >= CONNECT_ATTEMPTS) throw err;
     }
   }
-});
+}
+
+// Real data channels (simple-peer over node-datachannel), signals relayed in-process.
+transportContract('WebRTC transport (simple-peer over node-datachannel)', async (ids) => ({ transports: await workingMesh(ids) }));
 
 test('a connect given up by its signal leaves no one waiting for an offer', async () => {
   // The lower id offers: b waits for a's offer, which never comes (nobody relays it).
@@ -61,5 +65,23 @@ test('a connect given up by its signal leaves no one waiting for an offer', asyn
     assert.equal(b.pendingOffers, 0);
   } finally {
     b.close();
+  }
+});
+
+test('the stats of an open connection show its selected pair: direct, host to host, on one machine', { timeout: 30_000 }, async () => {
+  const [a, b] = await workingMesh(['a', 'b']);
+  try {
+    const limit = deadline(CONNECT_TIMEOUT_MS, 'stats');
+    const path = selectedPath('b', await a!.stats('b', limit.signal), Date.now());
+    limit.clear();
+    assert.equal(path.path, 'direct');
+    assert.equal(path.localCandidateType, 'host');
+    // The peer's checks may arrive before its trickled candidate: then it is peer-reflexive.
+    assert.ok(['host', 'prflx'].includes(path.remoteCandidateType ?? ''), `remote candidate ${path.remoteCandidateType}`);
+    console.log(`node-datachannel pair stats: ${JSON.stringify(path)}`);
+    assert.deepEqual(await a!.stats('nobody', new AbortController().signal), [], 'no connection, no stats');
+  } finally {
+    a!.close();
+    b!.close();
   }
 });

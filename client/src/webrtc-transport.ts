@@ -16,6 +16,7 @@
 import SimplePeer from 'simple-peer';
 import { abortReason, oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
 import { AbortedError, PeerLeftError } from '@tabswarm/shared/protocol';
+import type { StatsEntry } from './peer-paths.ts';
 
 /**
  * Bytes simple-peer's stream may hold before a send waits for it to drain (its writable
@@ -23,9 +24,12 @@ import { AbortedError, PeerLeftError } from '@tabswarm/shared/protocol';
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
+/** simple-peer's public getStats (the RTCStatsReport's entries), which its typings omit. */
+type StatsPeer = SimplePeer.Instance & { getStats(callback: (err: Error | null, reports: StatsEntry[]) => void): void };
+
 interface Connection {
   connId: string;
-  peer: SimplePeer.Instance;
+  peer: StatsPeer;
   open: boolean;
   opened: Promise<void>;
   /** Sends waiting for the stream to drain. */
@@ -38,7 +42,10 @@ interface WireSignal {
 }
 
 export interface WebRtcTransportInit {
-  /** ICE servers for peers on other networks; tabs on one machine need none. @default [] */
+  /**
+   * ICE servers (STUN, TURN with credentials) for peers on other networks; tabs on one machine
+   * need none. setIceServers() replaces them for later connections. @default []
+   */
   iceServers?: RTCIceServer[];
   /** Sends a signal to a peer through the signaling server. */
   relay(to: string, data: WireSignal): void;
@@ -55,8 +62,27 @@ export class WebRtcTransport implements Transport {
   private readonly closeHandlers = new Set<CloseHandler>();
   private members = new Set<string>();
   private closed = false;
+  private iceServers: RTCIceServer[];
 
-  constructor(readonly selfId: string, private readonly init: WebRtcTransportInit) {}
+  constructor(readonly selfId: string, private readonly init: WebRtcTransportInit) {
+    this.iceServers = init.iceServers ?? [];
+  }
+
+  /**
+   * ICE servers for the connections opened from now on (renewed TURN credentials, after a
+   * rejoin); open connections keep theirs.
+   */
+  setIceServers(servers: RTCIceServer[]): void {
+    this.iceServers = servers;
+  }
+
+  /** The WebRTC stats of the open connection to `peerId` ([] if there is none). */
+  stats(peerId: string, signal: AbortSignal): Promise<StatsEntry[]> {
+    const conn = this.connections.get(peerId);
+    if (!conn?.open) return Promise.resolve([]);
+    const reports = new Promise<StatsEntry[]>((resolve, reject) => conn.peer.getStats((err, entries) => (err ? reject(err) : resolve(entries))));
+    return raceSignal(reports, signal, `stats of the connection to ${peerId}`);
+  }
 
   /** Opens connections to new members, closes those to peers who left. */
   setMembers(members: readonly string[]): void {
@@ -172,11 +198,11 @@ export class WebRtcTransport implements Transport {
     const options: SimplePeer.Options & { writableHighWaterMark: number } = {
       initiator,
       trickle: true,
-      config: { iceServers: this.init.iceServers ?? [] },
+      config: { iceServers: this.iceServers },
       writableHighWaterMark: HIGH_WATER_BYTES,
       ...(this.init.wrtc ? { wrtc: this.init.wrtc as SimplePeer.Options['wrtc'] } : {}),
     };
-    const peer = new SimplePeer(options);
+    const peer = new SimplePeer(options) as StatsPeer;
     let markOpen!: () => void;
     let markFailed!: (e: Error) => void;
     const opened = new Promise<void>((resolve, reject) => {

@@ -3,10 +3,11 @@
  * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
-import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type IceServer, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import type { Logger } from './log.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { iceServersFor, type IceOptions } from './ice-servers.ts';
 import type { RebuildWindows } from './rebuild-windows.ts';
 import type { RoomRegistry, RoomSnapshot } from './room-registry.ts';
 import type { Tickets } from './tickets.ts';
@@ -59,7 +60,13 @@ export class ServerContext {
     readonly limits: ConnectionLimits,
     /** Set when the server requires join tickets. */
     readonly tickets: Tickets | undefined,
+    private readonly ice: IceOptions = {},
   ) {}
+
+  /** `peerId`'s ICE servers for an answer sent now (TURN credentials are made fresh each time). */
+  iceServers(peerId: string): IceServer[] {
+    return iceServersFor(this.ice, peerId, Date.now());
+  }
 
   /** Tells the whole room, the joiner included, its new membership. */
   announce(room: RoomSnapshot): void {
@@ -147,7 +154,7 @@ export class Connection {
     this.bind(room, peerId);
     const named = name === undefined ? '' : ` name=${quote(name)}`;
     this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`, { event: 'join', room, peer: peerId, epoch: snapshot.epoch, address: this.address });
-    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config) };
+    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config), iceServers: this.server.iceServers(peerId) };
   }
 
   /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */

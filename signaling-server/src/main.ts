@@ -88,6 +88,9 @@ async function main(): Promise<void> {
   log.info(`tabswarm signaling server on ${listening.url} (open it in several tabs)`, { event: 'listening', url: listening.url });
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
   if (changed.length > 0) log.info(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`, { event: 'config' });
+  const ice = cli.server.ice ?? {};
+  const iceUrls = [...(ice.stun ?? []), ...(ice.turn?.urls ?? [])];
+  if (iceUrls.length > 0) log.info(`ICE servers handed to tabs: ${iceUrls.join(' ')}${ice.turn ? ` (TURN credentials valid ${ice.turn.ttlSeconds} s)` : ''}`, { event: 'ice' });
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {

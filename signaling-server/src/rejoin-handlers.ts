@@ -20,7 +20,7 @@ export function handleRejoinEvents(conn: Connection): void {
       if (held?.room === room && held.peerId === peerId) {
         // Asked again on the same connection (its answer was late): nothing changes.
         const snapshot = server.registry.snapshot(room)!;
-        answer(result(snapshot, peerId, token, false));
+        answer(result(server, snapshot, peerId, token, false));
         return;
       }
       // A claim replaces whatever this socket held or waited for.
@@ -51,7 +51,7 @@ export function handleRejoinEvents(conn: Connection): void {
       conn.bind(room, peerId);
       const { snapshot } = outcome;
       server.log.info(`rejoin room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length} step=${claim.step}${outcome.adopt ? ' adopts the room state' : ''}${named}`, { event: 'rejoin', room, peer: peerId, epoch: snapshot.epoch });
-      answer(result(snapshot, peerId, token, outcome.adopt));
+      answer(result(server, snapshot, peerId, token, outcome.adopt));
       if (outcome.changed) server.announce(snapshot);
     });
   });
@@ -66,12 +66,13 @@ export function finishRebuild(server: ServerContext, room: string): void {
   for (const [peerId, registrant] of waiting.registrants) {
     registrant.conn.pending = undefined;
     registrant.conn.bind(room, peerId);
-    registrant.answer(result(decided.snapshot, peerId, registrant.token, decided.adopters.includes(peerId)));
+    registrant.answer(result(server, decided.snapshot, peerId, registrant.token, decided.adopters.includes(peerId)));
   }
   server.announce(decided.snapshot);
   for (const join of waiting.joins) join();
 }
 
-function result(snapshot: RoomSnapshot, peerId: string, token: string, adopt: boolean): RejoinResult {
-  return { peerId, room: snapshot.room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config), adopt };
+/** The answer to a rejoin, with ICE servers made now: credentials that expired meanwhile are renewed. */
+function result(server: ServerContext, snapshot: RoomSnapshot, peerId: string, token: string, adopt: boolean): RejoinResult {
+  return { peerId, room: snapshot.room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config), adopt, iceServers: server.iceServers(peerId) };
 }

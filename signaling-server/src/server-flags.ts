@@ -1,9 +1,10 @@
 /**
- * The server's own CLI flags (limits, policy, origins, tickets, logs), apart from main.ts so that
+ * The server's own CLI flags (limits, policy, origins, tickets, ICE servers, logs), apart from main.ts so that
  * a new flag is one row here. Flag names are a stable interface: add, never rename.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '@tabswarm/shared/protocol';
+import { checkIceOptions, DEFAULT_TURN_TTL_SECONDS, type IceOptions } from './ice-servers.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import type { SignalingOptions } from './server.ts';
 
@@ -34,12 +35,21 @@ export const SERVER_FLAG_OPTIONS = {
   'trust-proxy': { type: 'boolean' as const },
   'log-level': { type: 'string' as const },
   'ticket-key-file': { type: 'string' as const },
+  stun: { type: 'string' as const, multiple: true as const },
+  turn: { type: 'string' as const, multiple: true as const },
+  'turn-secret': { type: 'string' as const },
+  'turn-ttl': { type: 'string' as const },
 };
 
 export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose pages may connect (repeatable; default: this server's own)
   --trust-proxy          behind a reverse proxy: the client address is X-Forwarded-For's last
   --log-level LEVEL      ${LOG_LEVELS.join('|')} (default info); JSON lines on stdout
   --ticket-key-file F    every room needs a join ticket signed with this key (or TABSWARM_TICKET_KEY)
+  --stun URL             a STUN server handed to every tab (repeatable), e.g. stun:stun.example.org:3478
+  --turn URL             a TURN server (repeatable, one secret), e.g. turn:turn.example.org:3478
+  --turn-secret S        coturn's static-auth-secret (use-auth-secret); also read from TURN_SECRET.
+                         Tabs get credentials derived from it, never the secret
+  --turn-ttl SEC         how long a tab's TURN credentials stay valid (default ${DEFAULT_TURN_TTL_SECONDS})
   --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
 
 /** The options these flags set; `values` as parseArgs returned them. Throws ConfigError. */
@@ -57,7 +67,25 @@ export function readServerFlags(values: Record<string, unknown>, env: NodeJS.Pro
   const keyFile = values['ticket-key-file'];
   const key = typeof keyFile === 'string' ? readFileSync(keyFile, 'utf8').trim() : env.TABSWARM_TICKET_KEY;
   if (key !== undefined && key !== '') options.ticketKey = key;
+  const strings = (name: string): string[] => (Array.isArray(values[name]) ? (values[name] as string[]) : []);
+  const text = (name: string): string | undefined => (typeof values[name] === 'string' ? values[name] : undefined);
+  options.ice = readIceFlags(strings('stun'), strings('turn'), text('turn-secret') ?? env.TURN_SECRET, text('turn-ttl'));
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly unknown[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join('|')}`);
   return { options, logLevel: level as LogLevel };
+}
+
+/** `--stun`, `--turn`, `--turn-secret` (or TURN_SECRET), `--turn-ttl`: checked here, so a typo is a usage error. */
+function readIceFlags(stun: string[], turn: string[], secret: string | undefined, ttlText: string | undefined): IceOptions {
+  if (turn.length === 0) {
+    if (ttlText !== undefined) throw new ConfigError('--turn-ttl needs --turn');
+    checkIceOptions({ stun });
+    return { stun };
+  }
+  if (secret === undefined) throw new ConfigError('--turn needs --turn-secret (or TURN_SECRET): the secret coturn was given as static-auth-secret');
+  if (ttlText !== undefined && !/^\d+$/.test(ttlText)) throw new ConfigError(`--turn-ttl must be a whole number of seconds, got ${JSON.stringify(ttlText.slice(0, 32))}`);
+  const ttlSeconds = ttlText === undefined ? DEFAULT_TURN_TTL_SECONDS : Number(ttlText);
+  const ice = { stun, turn: { urls: turn, secret, ttlSeconds } };
+  checkIceOptions(ice);
+  return ice;
 }

@@ -29,6 +29,7 @@ import { RebuildWindows } from './rebuild-windows.ts';
 import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
+import { checkIceOptions, type IceOptions } from './ice-servers.ts';
 import { handleRoomEvents } from './room-handlers.ts';
 import { RoomRegistry, type RoomRegistryOptions, type RoomSnapshot } from './room-registry.ts';
 import { dropUnstartedRooms } from './unstarted-rooms.ts';
@@ -37,6 +38,7 @@ import { Tickets } from './tickets.ts';
 export type { Logger } from './log.ts';
 export type { RoomSnapshot } from './room-registry.ts';
 export type { ConfigPolicy } from './config-policy.ts';
+export type { IceOptions, TurnOptions } from './ice-servers.ts';
 
 /**
  * Largest socket.io message: the largest real one is a relayed signal (MAX_SIGNAL_BYTES, 64 KiB,
@@ -101,6 +103,12 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
   /** With a key (at least 16 bytes), every room needs a join ticket (tickets.ts). */
   ticketKey?: string | Buffer;
   /**
+   * STUN and TURN servers handed to every member in its join and rejoin answers, TURN with
+   * credentials of its own (ice-servers.ts). Tabs on one network need none.
+   * @default no ICE servers
+   */
+  ice?: IceOptions;
+  /**
    * Receives one line per join, leave, report and error, with its fields.
    * @default JSON lines on stdout (pino) at level info
    */
@@ -119,7 +127,7 @@ const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../client/dist', import.met
 /**
  * Attaches the signaling server to `httpServer`, which should have no request handler of its own:
  * every request outside /socket.io/ is answered here (/healthz, then the static client). Throws
- * ConfigError for caps or rate limits that are not positive integers.
+ * ConfigError for caps or rate limits that are not positive integers, or ICE servers that are wrong.
  */
 export function createSignalingServer(httpServer: HttpServer, options: SignalingOptions = {}): SignalingServer {
   const registry = new RoomRegistry(options);
@@ -145,6 +153,8 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     metrics.reject(reason);
     log.debug?.(`refused a connection from ${address}: ${reason}`, { event: 'refused', reason, address });
   });
+  const ice = options.ice ?? {};
+  checkIceOptions(ice);
 
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
   serveHttpRoutes(httpServer, {
@@ -160,7 +170,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     // The client bundles socket.io-client itself.
     serveClient: false,
   });
-  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, metrics, { joinWithinMs, relayPair }, tickets);
+  const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, metrics, { joinWithinMs, relayPair }, tickets, ice);
   const sweep = dropUnstartedRooms(context, roomStartMs);
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of

@@ -2,7 +2,7 @@
  * WebRTC for simple-peer in Node, from `node-datachannel`'s W3C polyfill (libdatachannel, shipped
  * as a binary inside the npm package). simple-peer rewrites `offer.sdp` before it sets the local
  * description, but the polyfill hands out descriptions whose `sdp` cannot be assigned: this thin
- * subclass returns plain `{ type, sdp }` objects instead. Everything else is the polyfill as is,
+ * subclass returns plain `{ type, sdp }` objects instead (and round trips in seconds, below). Everything else is the polyfill as is,
  * including the `bufferedamountlow` event that the transport's backpressure waits on.
  */
 import { createRequire } from 'node:module';
@@ -24,6 +24,21 @@ class PeerConnection extends PolyfillPeerConnection {
     // it again would start a second negotiation while the answer may already be on its way.
     if (description.type === 'offer' && this.signalingState === 'have-local-offer') return;
     return super.setLocalDescription(description);
+  }
+
+  /**
+   * The polyfill reports libdatachannel's round-trip time in milliseconds where the standard has
+   * seconds (`currentRoundTripTime`, `totalRoundTripTime`): given back in seconds, as in a browser.
+   */
+  override async getStats(): Promise<RTCStatsReport> {
+    const report = await super.getStats();
+    const fixed = new Map<string, unknown>();
+    report.forEach((entry: Record<string, unknown>, id: string) => {
+      if (entry.type !== 'candidate-pair') return void fixed.set(id, entry);
+      const seconds = (ms: unknown): unknown => (typeof ms === 'number' ? ms / 1000 : ms);
+      fixed.set(id, { ...entry, currentRoundTripTime: seconds(entry.currentRoundTripTime), totalRoundTripTime: seconds(entry.totalRoundTripTime) });
+    });
+    return fixed as unknown as RTCStatsReport;
   }
 
   override async createAnswer(): Promise<RTCSessionDescriptionInit> {

@@ -122,6 +122,17 @@ export interface JoinRequest {
   ticket?: string;
 }
 
+/**
+ * One ICE server as RTCPeerConnection takes it (`config.iceServers`). A TURN server carries the
+ * member's own time-limited credentials (the TURN REST convention: `username` is
+ * `expiry:peerId`, `credential` derived from a secret the tabs never see).
+ */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
 export interface JoinResult {
   peerId: string;
   room: string;
@@ -134,6 +145,11 @@ export interface JoinResult {
   token: string;
   /** What the room's configuration costs each member (estimateCost): a tab shows it, and asks before a heavy one. */
   cost: ConfigCost;
+  /**
+   * STUN and TURN servers for this member's connections, fresh on every join and rejoin (TURN
+   * credentials expire); empty when the server was started without any (tabs on one network).
+   */
+  iceServers: IceServer[];
 }
 
 /** Longest token or weights hash a rejoin may carry. */

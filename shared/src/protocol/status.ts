@@ -39,6 +39,29 @@ export interface SessionEvent {
   ms?: number;
 }
 
+/**
+ * The network path to one connected peer, from its RTCPeerConnection's stats (the selected ICE
+ * candidate pair), measured every few seconds.
+ */
+export interface PeerPath {
+  peerId: string;
+  /**
+   * relay: through a TURN server (either end of the selected pair is a relay candidate); direct:
+   * host, server- or peer-reflexive candidates at both ends; unknown: not measured yet, or the
+   * WebRTC implementation does not say.
+   */
+  path: 'direct' | 'relay' | 'unknown';
+  /** ICE candidate types of the selected pair: host, srflx, prflx or relay. */
+  localCandidateType: string | null;
+  remoteCandidateType: string | null;
+  /** Transport of the local candidate (udp, tcp); for a relay, how it reaches the TURN server. */
+  protocol: string | null;
+  /** The pair's current round-trip time (ICE consent checks), in milliseconds. */
+  roundTripMs: number | null;
+  /** When it was measured (ms since epoch); null before the first measurement. */
+  measuredAt: number | null;
+}
+
 /** The connection to the signaling server, apart from the peers' data channels. */
 export interface SignalingStatus {
   /**
@@ -95,6 +118,8 @@ export interface TabStatus {
   link: LinkSettings | null;
   /** The signaling server connection (the peers' channels are `connectedPeers`). */
   signaling: SignalingStatus;
+  /** The path to each of `connectedPeers`, in that order: direct or through TURN, and its round trip. */
+  peerPaths: PeerPath[];
 }
 
 /** What a tab exposes to tests and tools. */
