@@ -16,17 +16,30 @@ export function transpose(a: ArrayLike<number>, rows: number, cols: number): Flo
 
 /** A (m x k) times B (k x n), f64 sums, stored as f32. */
 export function multiply(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float32Array {
+  return subtractProduct(null, a, b, m, k, n);
+}
+
+/**
+ * X - A B (or A B when X is null) for A m x k, B k x n: each entry's products summed in f64 with c
+ * ascending, then stored as f32. The inputs are copied to f64 first (exact), so the loops see one
+ * array type whatever the callers pass.
+ */
+export function subtractProduct(x: Float32Array | null, a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float32Array {
+  const left = Float64Array.from(a);
+  const right = Float64Array.from(b);
   const out = new Float32Array(m * n);
   const row = new Float64Array(n);
   for (let i = 0; i < m; i++) {
     row.fill(0);
     for (let c = 0; c < k; c++) {
-      const aic = a[i * k + c]!;
+      const aic = left[i * k + c]!;
       if (aic === 0) continue;
       const off = c * n;
-      for (let j = 0; j < n; j++) row[j]! += aic * b[off + j]!;
+      for (let j = 0; j < n; j++) row[j]! += aic * right[off + j]!;
     }
-    out.set(row, i * n);
+    const at = i * n;
+    if (x === null) out.set(row, at);
+    else for (let j = 0; j < n; j++) out[at + j] = x[at + j]! - row[j]!;
   }
   return out;
 }
