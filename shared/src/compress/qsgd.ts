@@ -56,9 +56,8 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       const rng = Rng.derive(ctx.seed, ctx.step, ctx.layerIndex, ctx.peer, 'qsgd');
       // One uniform per entry, drawn in blocks (the same stream as one rng.next() per entry).
       const draws = new Float64Array(Math.min(d, DRAW_BLOCK));
-      let acc = 0;
-      let pending = 0;
-      let offset = 4;
+      const size = bytes.length;
+      let bit = 32; // after the norm
       for (let start = 0; start < d; start += DRAW_BLOCK) {
         const end = Math.min(d, start + DRAW_BLOCK);
         rng.fillUniform(end - start === draws.length ? draws : draws.subarray(0, end - start));
@@ -69,17 +68,18 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
           let level = scaled | 0;
           if (draws[j - start]! < scaled - level) level++;
           if (level > levels) level = levels;
-          // acc holds < 8 + bits <= 25 bits: a small integer throughout.
-          acc |= (v < 0 && level > 0 ? (level << 1) | 1 : level << 1) << pending;
-          pending += bits;
-          while (pending >= 8) {
-            bytes[offset++] = acc & 0xff;
-            acc >>>= 8;
-            pending -= 8;
-          }
+          // The code at its bit position: < 8 + bits <= 25 bits, so at most 3 bytes, of which only
+          // the first holds earlier codes' bits (the later ones are still zero).
+          const word = (v < 0 && level > 0 ? (level << 1) | 1 : level << 1) << (bit & 7);
+          const at = bit >>> 3;
+          bytes[at]! |= word;
+          if (at + 2 < size) {
+            bytes[at + 1] = word >>> 8;
+            bytes[at + 2] = word >>> 16;
+          } else if (at + 1 < size) bytes[at + 1] = word >>> 8;
+          bit += bits;
         }
       }
-      if (pending > 0) bytes[offset] = acc & 0xff;
       return bytes;
     },
     decompress(message, layer) {
@@ -111,24 +111,26 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
     const mask = (1 << bits) - 1;
     const unit = norm / levels;
     const values = new Float32Array(mask + 1);
+    // 1 for codes whose level exceeds s: or-ed over the message and refused at the end.
+    const invalid = new Uint8Array(mask + 1);
     for (let code = 0; code <= mask; code++) {
       const level = code >>> 1;
       if (level <= levels) values[code] = (code & 1 ? -level : level) * unit;
+      else invalid[code] = 1;
     }
-    let acc = 0;
-    let pending = 0;
-    let offset = 4;
+    const size = message.length;
+    let bad = 0;
+    let bit = 32; // after the norm
     for (let j = 0; j < into.length; j++) {
-      while (pending < bits) {
-        acc |= message[offset++]! << pending;
-        pending += 8;
-      }
-      const code = acc & mask;
-      acc >>>= bits;
-      pending -= bits;
-      if (code >>> 1 > levels) throw new WireFormatError(`qsgd message for ${layer.name} has level ${code >>> 1} > ${levels}`);
+      const at = bit >>> 3;
+      // A code spans at most 3 bytes (see compress); the last ones may have fewer.
+      const word = at + 2 < size ? message[at]! | (message[at + 1]! << 8) | (message[at + 2]! << 16) : message[at]! | (at + 1 < size ? message[at + 1]! << 8 : 0);
+      const code = (word >>> (bit & 7)) & mask;
+      bad |= invalid[code]!;
       if (add) into[j]! += values[code]!;
       else into[j] = values[code]!;
+      bit += bits;
     }
+    if (bad !== 0) throw new WireFormatError(`qsgd message for ${layer.name} has a level above ${levels}`);
   }
 }
