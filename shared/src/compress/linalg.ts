@@ -28,18 +28,16 @@ export function subtractProduct(x: Float32Array | null, a: ArrayLike<number>, b:
   const left = Float64Array.from(a);
   const right = Float64Array.from(b);
   const out = new Float32Array(m * n);
-  const row = new Float64Array(n);
+  // One dot product per entry (k streams of B read in order), not a row buffer added to k times:
+  // half the memory traffic for the small k of the low-rank codecs.
   for (let i = 0; i < m; i++) {
-    row.fill(0);
-    for (let c = 0; c < k; c++) {
-      const aic = left[i * k + c]!;
-      if (aic === 0) continue;
-      const off = c * n;
-      for (let j = 0; j < n; j++) row[j]! += aic * right[off + j]!;
-    }
     const at = i * n;
-    if (x === null) out.set(row, at);
-    else for (let j = 0; j < n; j++) out[at + j] = x[at + j]! - row[j]!;
+    const ai = i * k;
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += left[ai + c]! * right[c * n + j]!;
+      out[at + j] = x === null ? sum : x[at + j]! - sum;
+    }
   }
   return out;
 }
