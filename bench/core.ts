@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createAggregator, layerSize, sentBytes, yieldToEventLoop, type AggregatorConfig, type CollectiveBytes, type GradientAggregator, type LayerShape } from '@tabswarm/shared';
-import { CASES, makeGradients, MODEL_LAYERS, PEERS, type BenchCase } from './cases.ts';
+import { CASES, makeGradients, MODEL_LAYERS, PEERS, refreshPeriod, type BenchCase } from './cases.ts';
 import { EchoCollective } from './echo-collective.ts';
 import { round, summarize, type Stats } from './stats.ts';
 // The browser-safe corner of the testing module (the rest registers node:test suites).
@@ -24,6 +24,8 @@ import { simulatePeers } from '@tabswarm/shared/testing/simulated-collective';
 
 /** Steps a run may take in all: GreedyLore refreshes again at step `period` (100), which must not be timed as a steady step. */
 const MAX_STEP = 90;
+/** Warm refreshes timed per case that has them, at steps period, 2 period, ... after everything else. */
+const REFRESH_SAMPLES = 3;
 
 export interface BenchOptions {
   /** tfjs backend to run on; the run fails if tfjs ends up on another one. */
@@ -67,6 +69,10 @@ export interface CaseResult {
   echoMedianMs: number;
   /** Median over rounds of this case's peer time / none's peer time in the same round. */
   vsNone: number;
+  /** Median over rounds of this case's peer time / the `compareWith` case's, when the case names one present in the run. */
+  vsCase: { id: string; ratio: number } | null;
+  /** Warm refresh steps (GreedyLore's subspace after the first), timed apart; null for cases without. Absent in older results. */
+  refresh?: Stats | null;
   /** simulatePeers(4) wall time / 4 (ms), or null when skipped. */
   simulated: (Stats & { identicalUpdates: boolean }) | null;
   /** Largest growth of tf.memory().numTensors across one aggregate call (0 = no leak). */
@@ -179,14 +185,31 @@ export async function runBench(options: BenchOptions, environment: Record<string
   if (!none) throw new Error('the none case is missing');
   const noneBytes = none.aggregator.bytesPerStep(PEERS);
 
-  const results: CaseResult[] = [];
-  for (const run of runs) {
+  const roundRatio = (run: Running, reference: Running): number => {
     const ratios: number[] = [];
     for (const [index, ms] of run.byRound) {
-      const reference = none.byRound.get(index);
-      if (reference !== undefined && reference > 0) ratios.push(ms / reference);
+      const other = reference.byRound.get(index);
+      if (other !== undefined && other > 0) ratios.push(ms / other);
     }
+    return round(summarize(ratios).median);
+  };
+
+  const results: CaseResult[] = [];
+  for (const run of runs) {
+    const compared = runs.find((r) => r.kase.id === run.kase.compareWith);
     const simulated = resolved.simSteps > 0 ? await simulate(run, resolved, gradsFor, warnings, log) : null;
+    const period = refreshPeriod(run.kase);
+    let refresh: Stats | null = null;
+    if (period !== null) {
+      const samples: number[] = [];
+      for (let j = 1; j <= REFRESH_SAMPLES; j++) {
+        run.step = j * period;
+        samples.push((await peerStep(run)).ms);
+        await yieldToEventLoop();
+      }
+      refresh = summarize(samples);
+      log(`refresh ${run.kase.id}: ${refresh.median.toFixed(1)} ms (median of ${refresh.n} warm refreshes)`);
+    }
     const bytes = run.aggregator.bytesPerStep(PEERS);
     results.push({
       id: run.kase.id,
@@ -200,7 +223,9 @@ export async function runBench(options: BenchOptions, environment: Record<string
       peer: summarize(run.samples),
       capped: run.samples.length < resolved.steps,
       echoMedianMs: summarize(run.echo).median,
-      vsNone: round(summarize(ratios).median),
+      vsNone: roundRatio(run, none),
+      vsCase: compared ? { id: compared.kase.id, ratio: roundRatio(run, compared) } : null,
+      refresh,
       simulated,
       tensorGrowth: run.tensorGrowth,
     });

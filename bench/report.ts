@@ -79,10 +79,18 @@ export function renderTable(result: BackendResult): string {
 function step0Notes(cases: CaseResult[]): string[] {
   return cases
     .filter((c) => c.config.compressor === 'greedylore' || c.config.ef === 'ef21')
-    .map((c) => {
-      if (c.config.compressor !== 'greedylore') return `- ${c.label}: dense first step: ${ms(c.step0.ms)} ms once, ${bytes(c.step0.bytesPerStep)} bytes/peer.`;
+    .flatMap((c) => {
+      if (c.config.compressor !== 'greedylore') return [`- ${c.label}: dense first step: ${ms(c.step0.ms)} ms once, ${bytes(c.step0.bytesPerStep)} bytes/peer.`];
       const period = c.config.period;
-      return `- ${c.label}: refresh step (dense all-reduce + f64 SVD of every compressed layer): ${ms(c.step0.ms)} ms and ${bytes(c.step0.bytesPerStep)} bytes/peer, every ${period} steps (${ms(c.step0.ms / period)} ms per step amortised).`;
+      const notes = [`- ${c.label}: first refresh (step 0, cold, with first-call effects): ${ms(c.step0.ms)} ms and ${bytes(c.step0.bytesPerStep)} bytes/peer.`];
+      // Results written before warm refreshes were timed apart have neither field.
+      if (c.refresh) {
+        notes.push(
+          `- ${c.label}: refresh step (dense all-reduce + the leading directions of every compressed layer, warm-started): median ${ms(c.refresh.median)} ms (${c.refresh.n} refreshes, max ${ms(c.refresh.max)}), every ${period} steps (${ms(c.refresh.median / period)} ms per step amortised).`,
+        );
+      }
+      if (c.vsCase) notes.push(`- ${c.label}: steady step / ${c.vsCase.id}'s in the same rounds: ${ratio(c.vsCase.ratio)} (median over rounds).`);
+      return notes;
     });
 }
 
@@ -121,7 +129,7 @@ export function renderMarkdown(file: ResultsFile): string {
       '',
       renderTable(result),
       '',
-      'Step 0, not in the table:',
+      'Step 0 and refreshes, not in the table:',
       '',
       ...step0Notes(result.cases),
       '',

@@ -93,3 +93,25 @@ test('array helpers agree with the scalar conversion', () => {
   assert.deepEqual(fromHalf(halves), roundToHalf(x));
   assert.equal(roundToHalf(x)[3], Infinity);
 });
+
+test('roundToHalf (rounding on the bits) equals the scalar conversion on a sweep of all f32 patterns and every rounding case', () => {
+  const patterns: number[] = [];
+  for (let x = 0; x < 2 ** 32; x += 4099) patterns.push(x);
+  // Around every normal half binade and its edges: every low-13-bit remainder (ties, carries),
+  // under significands with the last kept bit 0 and 1 and all ones (the carry into the exponent).
+  for (let exp = 111; exp <= 144; exp++) {
+    const rests = [0, 1, 0xffe, 0xfff, 0x1000, 0x1001, 0x1002, 0x1ffe, 0x1fff];
+    for (let rest = 0; rest < 0x2000; rest += 61) rests.push(rest);
+    for (const top of [0, 1, 0x2a5, 0x3fe, 0x3ff]) {
+      for (const rest of rests) {
+        for (const sign of [0, 0x80000000]) patterns.push((sign | (exp << 23) | (top << 13) | rest) >>> 0);
+      }
+    }
+  }
+  const x = new Float32Array(new Uint32Array(patterns).buffer);
+  const expected = Float32Array.from(x, (v) => f16BitsToF32(f32ToF16Bits(v)));
+  const got = roundToHalf(x);
+  const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer);
+  // NaN payloads compare as bits too.
+  assert.deepEqual(bits(got), bits(expected));
+});

@@ -74,7 +74,18 @@ export function fromHalf(bits: Uint16Array): Float32Array {
 export function roundToHalf(values: Float32Array): Float32Array {
   const t = halfTable();
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = t[f32ToF16Bits(values[i]!)]!;
+  const inBits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const outBits = new Uint32Array(out.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const x = inBits[i]!;
+    const exp = (x >>> 23) & 0xff;
+    if (exp >= 113 && exp <= 142) {
+      // A half normal (biased half exponent 1..30): round the f32 significand to 10 bits in place,
+      // ties to even, on the bits; a carry into the exponent is the next binade, or infinity past 65504.
+      const y = (x + 0xfff + ((x >>> 13) & 1)) & 0xffffe000;
+      outBits[i] = ((y >>> 23) & 0xff) > 142 ? (x & 0x80000000) | 0x7f800000 : y;
+    } else out[i] = t[f32ToF16Bits(values[i]!)]!; // subnormal halves, zero, overflow, NaN
+  }
   return out;
 }
 

@@ -45,18 +45,24 @@ export async function exchange(
   if (blobs.length !== peers) throw new WireFormatError(`all-gather returned ${blobs.length} blobs for ${peers} peers`);
   // Decoded in rank order with f64 sums: every peer computes the same average.
   const sums = layers.map((layer) => new Float64Array(layerSize(layer)));
-  blobs.forEach((theirs, peer) => {
+  for (let peer = 0; peer < blobs.length; peer++) {
+    const theirs = blobs[peer]!;
     if (theirs.length !== blob.length) throw new WireFormatError(`peer ${peer} sent ${theirs.length} bytes, expected ${blob.length}`);
     let at = 0;
-    layers.forEach((layer, l) => {
+    for (let l = 0; l < layers.length; l++) {
+      const layer = layers[l]!;
       const size = codec.messageBytes(layer);
-      const decoded = codec.decompress(theirs.subarray(at, at + size), layer, ctx(l, peer));
+      const slice = theirs.subarray(at, at + size);
       at += size;
-      const sum = sums[l]!;
-      for (let j = 0; j < decoded.length; j++) sum[j]! += decoded[j]!;
-    });
-  });
+      if (codec.decompressAdd) codec.decompressAdd(slice, layer, ctx(l, peer), sums[l]!);
+      else addInto(sums[l]!, codec.decompress(slice, layer, ctx(l, peer)));
+    }
+  }
   return { mean: sums.map((sum) => divide(sum, peers)), own };
+}
+
+function addInto(sum: Float64Array, decoded: Float32Array): void {
+  for (let j = 0; j < decoded.length; j++) sum[j]! += decoded[j]!;
 }
 
 /** Payload a codec's exchange hands to the collective for these layers. */

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { Rng } from '../rng.ts';
-import { GreedyLoreAggregator, greedyLoreView, leftSingularBasis, topEnergyIndices } from './greedylore.ts';
+import { GreedyLoreAggregator, greedyLoreView, leadingDirections, probeLayer, topEnergyIndices } from './greedylore.ts';
+import { basisColumns, reflectorsOf } from './householder.ts';
 import { multiply, multiplyTransposed, orthonormalizeColumns, svd, transpose } from './linalg.ts';
 import { gaussianArray, simulatePeers } from '../testing/simulated-collective.ts';
 
@@ -25,24 +26,6 @@ function projectionError(x: Float32Array, u: ArrayLike<number>, m: number, n: nu
   const kept = multiply(p, coeffs, m, r, n);
   return x.reduce((s, v, j) => s + (v - kept[j]!) ** 2, 0);
 }
-
-test('leftSingularBasis is an orthonormal basis ordered like the singular values', () => {
-  const [m, n] = [12, 30];
-  const x = gaussianArray(m * n, 1, 'basis');
-  const u = leftSingularBasis(x, m, n);
-  const { s } = svd(x, m, n);
-  const energies = multiply(transpose(u, m, m), x, m, m, n);
-  for (let j = 0; j < m; j++) {
-    let energy = 0;
-    for (let k = 0; k < n; k++) energy += energies[j * n + k]! ** 2;
-    assert.ok(Math.abs(energy - s[j]! ** 2) <= 1e-4 * s[0]! ** 2, `direction ${j}: ${energy} vs ${s[j]! ** 2}`);
-    for (let q = 0; q < m; q++) {
-      let dot = 0;
-      for (let i = 0; i < m; i++) dot += u[i * m + j]! * u[i * m + q]!;
-      assert.ok(Math.abs(dot - (j === q ? 1 : 0)) < 1e-5);
-    }
-  }
-});
 
 test('the greedy top-r choice on exact energies contracts by r/m on every input', () => {
   const [m, n, r] = [10, 25, 3];
@@ -114,6 +97,7 @@ test('after a refresh, a gradient inside the top-r subspace passes exactly (both
 
 test('the refresh basis is the SVD of the average over peers', async () => {
   const shape: [number, number] = [12, 20];
+  assert.equal(leadingDirections(12, 2), 12, 'every direction is a leading one here, so the state is the whole U');
   const grads = [0, 1, 2].map((r) => gaussianArray(240, 1, 'refresh', r));
   const aggs = grads.map(() => new GreedyLoreAggregator([{ name: 'w', shape }], { rank: 2, period: 5, seed: 1 }));
   const [update] = await simulatePeers(3, (c, r) => aggs[r]!.aggregate([grads[r]!], c), { step: 0 });
@@ -141,4 +125,53 @@ test('greedyLoreView transposes tall layers and skips those that would not shrin
   assert.deepEqual(greedyLoreView({ name: 'd', shape: [3, 3, 1, 8] }, 3), { m: 8, n: 9, transposed: true }); // 8 + 3*9 < 36
   assert.equal(greedyLoreView({ name: 'd', shape: [3, 3, 1, 8] }, 4), null); // 8 + 4*9 >= 36
   assert.equal(greedyLoreView({ name: 'e', shape: [48] }, 1), null);
+});
+
+test('the low-rank probe estimates each direction\'s energy without bias, and leaves no tensor', () => {
+  const [m, n, k] = [10, 30, 6];
+  const x = gaussianArray(m * n, 1, 'probe-x');
+  const q = orthonormalizeColumns(new Rng(5).fillGaussian(new Float64Array(m * k)) as Float64Array, m, k);
+  const basis = reflectorsOf(q, m, k);
+  const u = basisColumns(basis, Array.from({ length: m }, (_, j) => j));
+  const exact = multiply(transpose(u, m, m), x, m, m, n);
+  const tensors = tf.memory().numTensors;
+  const trials = 4000;
+  const mean = new Float64Array(m);
+  for (let t = 0; t < trials; t++) {
+    const a = probeLayer(x, basis, Rng.derive(1, t, 'probe'), m, n);
+    for (let j = 0; j < m; j++) mean[j]! += a[j]! ** 2 / trials;
+  }
+  assert.equal(tf.memory().numTensors, tensors);
+  for (let j = 0; j < m; j++) {
+    let energy = 0;
+    for (let c = 0; c < n; c++) energy += exact[j * n + c]! ** 2;
+    // a_j^2 has variance (2 + 6/k) energy^2 with k = 4 probe columns: 4000 trials leave ~4% noise.
+    assert.ok(Math.abs(mean[j]! - energy) <= 0.12 * energy, `direction ${j}: ${mean[j]} vs ${energy}`);
+  }
+  const same = probeLayer(x, basis, Rng.derive(1, 0, 'probe'), m, n);
+  assert.deepEqual(same, probeLayer(x, basis, Rng.derive(1, 0, 'probe'), m, n), 'same inputs, same bits');
+});
+
+test('refreshes find the leading directions of a large layer, cold and then warm, with zero rows', async () => {
+  const [rows, cols, rank] = [300, 400, 4];
+  // 6 decaying rank-1 terms plus noise; the first 20 input rows are always zero (as MNIST's border).
+  const left = gaussianArray(rows * 6, 1, 'big-l').map((v, j) => (j < 20 * 6 ? 0 : v * 0.6 ** (j % 6)));
+  const base = multiply(left, gaussianArray(6 * cols, 1, 'big-r'), rows, 6, cols);
+  const gradient = (step: number): Float32Array => {
+    const noise = gaussianArray(rows * cols, 0.05, 'big-noise', step);
+    return Float32Array.from(base, (v, j) => (j < 20 * cols ? 0 : v + noise[j]!));
+  };
+  const agg = new GreedyLoreAggregator([{ name: 'w', shape: [rows, cols] }], { rank, period: 3, seed: 2 });
+  const k = leadingDirections(rows, rank);
+  for (const step of [0, 3]) {
+    const g = gradient(step);
+    await simulatePeers(1, (c) => agg.aggregate([g], c), { step });
+    const state = new Float32Array(agg.exportSharedState().buffer.slice(8));
+    const { u, s } = svd(g, rows, cols);
+    for (let c = 0; c < rank; c++) {
+      let dot = 0;
+      for (let i = 0; i < rows; i++) dot += state[i * k + c]! * u[i * rows + c]!;
+      assert.ok(Math.abs(Math.abs(dot) - 1) < 1e-3, `step ${step}, direction ${c}: ${dot} (sigma ${s[c]})`);
+    }
+  }
 });

@@ -16,17 +16,28 @@ export function transpose(a: ArrayLike<number>, rows: number, cols: number): Flo
 
 /** A (m x k) times B (k x n), f64 sums, stored as f32. */
 export function multiply(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float32Array {
+  return subtractProduct(null, a, b, m, k, n);
+}
+
+/**
+ * X - A B (or A B when X is null) for A m x k, B k x n: each entry's products summed in f64 with c
+ * ascending, then stored as f32. The inputs are copied to f64 first (exact), so the loops see one
+ * array type whatever the callers pass.
+ */
+export function subtractProduct(x: Float32Array | null, a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float32Array {
+  const left = Float64Array.from(a);
+  const right = Float64Array.from(b);
   const out = new Float32Array(m * n);
-  const row = new Float64Array(n);
+  // One dot product per entry (k streams of B read in order), not a row buffer added to k times:
+  // half the memory traffic for the small k of the low-rank codecs.
   for (let i = 0; i < m; i++) {
-    row.fill(0);
-    for (let c = 0; c < k; c++) {
-      const aic = a[i * k + c]!;
-      if (aic === 0) continue;
-      const off = c * n;
-      for (let j = 0; j < n; j++) row[j]! += aic * b[off + j]!;
+    const at = i * n;
+    const ai = i * k;
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += left[ai + c]! * right[c * n + j]!;
+      out[at + j] = x === null ? sum : x[at + j]! - sum;
     }
-    out.set(row, i * n);
   }
   return out;
 }

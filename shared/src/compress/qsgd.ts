@@ -11,7 +11,10 @@ import { WireFormatError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { CODEC_IDS } from './ids.ts';
 import { layerSize } from './layers.ts';
-import type { GatherCodec } from './types.ts';
+import type { GatherCodec, LayerShape } from './types.ts';
+
+/** Uniform draws per block of entries: a small buffer, refilled. */
+const DRAW_BLOCK = 4096;
 
 /** Bits of one entry: the level (0..s) plus a sign bit. */
 export function qsgdEntryBits(levels: number): number {
@@ -51,51 +54,86 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       new DataView(bytes.buffer).setFloat32(0, norm, true);
       if (norm === 0 || norm === Infinity) return bytes;
       const rng = Rng.derive(ctx.seed, ctx.step, ctx.layerIndex, ctx.peer, 'qsgd');
-      let acc = 0;
-      let pending = 0;
-      let offset = 4;
-      for (let j = 0; j < d; j++) {
-        const v = x[j]!;
-        const scaled = (levels * Math.abs(v)) / norm;
-        const floor = Math.floor(scaled);
-        const level = Math.min(levels, floor + (rng.next() < scaled - floor ? 1 : 0));
-        const code = (level << 1) | (v < 0 && level > 0 ? 1 : 0);
-        acc |= code << pending;
-        pending += bits;
-        while (pending >= 8) {
-          bytes[offset++] = acc & 0xff;
-          acc >>>= 8;
-          pending -= 8;
+      // One uniform per entry, drawn in blocks (the same stream as one rng.next() per entry).
+      const draws = new Float64Array(Math.min(d, DRAW_BLOCK));
+      const size = bytes.length;
+      let bit = 32; // after the norm
+      let partial = 0;
+      for (let start = 0; start < d; start += DRAW_BLOCK) {
+        const end = Math.min(d, start + DRAW_BLOCK);
+        rng.fillUniform(end - start === draws.length ? draws : draws.subarray(0, end - start));
+        for (let j = start; j < end; j++) {
+          const v = x[j]!;
+          const scaled = (levels * Math.abs(v)) / norm;
+          // 0 <= scaled <= s (+ rounding) < 2^31: truncation is the floor.
+          // Rounding up and the sign are coin flips: added as 0/1, not branched on (a branch the
+          // CPU mispredicts half the time costs more than the rest of the entry).
+          let level = (scaled | 0) + +(draws[j - start]! < scaled - (scaled | 0));
+          if (level > levels) level = levels;
+          // The code at its bit position over the byte in progress (`partial`, kept in a register
+          // rather than read back): < 8 + bits <= 25 bits, so at most 3 bytes.
+          const word = partial | (((level << 1) | (+(v < 0) & +(level > 0))) << (bit & 7));
+          const at = bit >>> 3;
+          bytes[at] = word;
+          if (at + 2 < size) {
+            bytes[at + 1] = word >>> 8;
+            bytes[at + 2] = word >>> 16;
+          } else if (at + 1 < size) bytes[at + 1] = word >>> 8;
+          bit += bits;
+          partial = (word >>> (((bit >>> 3) - at) << 3)) & 0xff;
         }
       }
-      if (pending > 0) bytes[offset] = acc & 0xff;
       return bytes;
     },
     decompress(message, layer) {
       const d = layerSize(layer);
-      if (message.length !== bytesOf(d)) throw new WireFormatError(`qsgd message for ${layer.name} has ${message.length} bytes, expected ${bytesOf(d)}`);
-      const norm = new DataView(message.buffer, message.byteOffset, message.byteLength).getFloat32(0, true);
-      if (!(norm >= 0)) throw new WireFormatError(`qsgd message for ${layer.name} has a bad norm ${norm}`);
+      const norm = readNorm(message, layer, d);
       const out = new Float32Array(d);
-      const mask = (1 << bits) - 1;
-      const unit = norm / levels;
-      let acc = 0;
-      let pending = 0;
-      let offset = 4;
-      for (let j = 0; j < d; j++) {
-        while (pending < bits) {
-          acc |= message[offset++]! << pending;
-          pending += 8;
-        }
-        const code = acc & mask;
-        acc >>>= bits;
-        pending -= bits;
-        const level = code >>> 1;
-        if (level > levels) throw new WireFormatError(`qsgd message for ${layer.name} has level ${level} > ${levels}`);
-        out[j] = (code & 1 ? -level : level) * unit;
-      }
+      decodeLevels(message, layer, norm, out, false);
       // The sender's norm overflowed f32: its vector is not representable here.
       return norm === Infinity ? out.fill(NaN) : out;
     },
+    decompressAdd(message, layer, _ctx, sum) {
+      const d = layerSize(layer);
+      const norm = readNorm(message, layer, d);
+      if (sum.length !== d) throw new RangeError(`qsgd sum for ${layer.name} has ${sum.length} entries, expected ${d}`);
+      decodeLevels(message, layer, norm, sum, true);
+      if (norm === Infinity) sum.fill(NaN);
+    },
   };
+
+  function readNorm(message: Uint8Array, layer: LayerShape, d: number): number {
+    if (message.length !== bytesOf(d)) throw new WireFormatError(`qsgd message for ${layer.name} has ${message.length} bytes, expected ${bytesOf(d)}`);
+    const norm = new DataView(message.buffer, message.byteOffset, message.byteLength).getFloat32(0, true);
+    if (!(norm >= 0)) throw new WireFormatError(`qsgd message for ${layer.name} has a bad norm ${norm}`);
+    return norm;
+  }
+
+  /** Every entry's value (looked up by its code among the 2^bits codes' f32 values), stored into `into` or added to it. */
+  function decodeLevels(message: Uint8Array, layer: LayerShape, norm: number, into: Float32Array | Float64Array, add: boolean): void {
+    const mask = (1 << bits) - 1;
+    const unit = norm / levels;
+    const values = new Float32Array(mask + 1);
+    // 1 for codes whose level exceeds s: or-ed over the message and refused at the end.
+    const invalid = new Uint8Array(mask + 1);
+    for (let code = 0; code <= mask; code++) {
+      const level = code >>> 1;
+      if (level <= levels) values[code] = (code & 1 ? -level : level) * unit;
+      else invalid[code] = 1;
+    }
+    const size = message.length;
+    let bad = 0;
+    let bit = 32; // after the norm
+    for (let j = 0; j < into.length; j++) {
+      const at = bit >>> 3;
+      // A code spans at most 3 bytes (see compress); the last ones may have fewer.
+      const word = at + 2 < size ? message[at]! | (message[at + 1]! << 8) | (message[at + 2]! << 16) : message[at]! | (at + 1 < size ? message[at + 1]! << 8 : 0);
+      const code = (word >>> (bit & 7)) & mask;
+      bad |= invalid[code]!;
+      if (add) into[j]! += values[code]!;
+      else into[j] = values[code]!;
+      bit += bits;
+    }
+    if (bad !== 0) throw new WireFormatError(`qsgd message for ${layer.name} has a level above ${levels}`);
+  }
 }

@@ -8,46 +8,48 @@ import { WireFormatError } from '../errors.ts';
 import { CODEC_IDS } from './ids.ts';
 import { layerSize } from './layers.ts';
 import { keptEntries } from './sparsity.ts';
-import type { GatherCodec } from './types.ts';
+import type { GatherCodec, LayerShape } from './types.ts';
 
-/** The k-th largest of `values` (1 <= k <= length). */
-function kthLargest(values: Float32Array, k: number): number {
-  const d = values.length;
-  // Few kept entries (the usual 1%): a min-heap of the k largest, O(d log k); else a native sort.
-  if (k > d / 16) return values.slice().sort()[d - k]!;
-  const heap = values.slice(0, k).sort(); // a sorted array is a valid min-heap
-  for (let i = k; i < d; i++) {
-    const v = values[i]!;
-    if (v <= heap[0]!) continue;
-    let at = 0;
-    for (;;) {
-      const left = 2 * at + 1;
-      if (left >= k) break;
-      const child = left + 1 < k && heap[left + 1]! < heap[left]! ? left + 1 : left;
-      if (heap[child]! >= v) break;
-      heap[at] = heap[child]!;
-      at = child;
-    }
-    heap[at] = v;
+/** Buckets of the first radix pass: the top 16 of the 31 magnitude bits. */
+const HIGH_BITS = 16;
+const LOW_BITS = 31 - HIGH_BITS;
+
+/**
+ * The k-th largest magnitude's bit pattern (1 <= k <= length). |x| of an f32 is its bits without the
+ * sign, and for non-NaN values those bits order like the magnitudes, so two counting passes (the
+ * high 16 bits, then the low 15 within the one bucket that holds the k-th) find it exactly in O(d)
+ * integer work, however many entries tie.
+ */
+function kthLargestMagnitude(bits: Uint32Array, k: number): number {
+  const high = new Uint32Array(1 << HIGH_BITS);
+  for (let i = 0; i < bits.length; i++) high[(bits[i]! & 0x7fffffff) >>> LOW_BITS]!++;
+  let bucket = high.length - 1;
+  let above = 0;
+  while (above + high[bucket]! < k) above += high[bucket--]!;
+  const low = new Uint32Array(1 << LOW_BITS);
+  for (let i = 0; i < bits.length; i++) {
+    const magnitude = bits[i]! & 0x7fffffff;
+    if (magnitude >>> LOW_BITS === bucket) low[magnitude & ((1 << LOW_BITS) - 1)]!++;
   }
-  return heap[0]!;
+  let rest = low.length - 1;
+  while (above + low[rest]! < k) above += low[rest--]!;
+  return (bucket << LOW_BITS) | rest;
 }
 
-/** The k indices of largest |x|, ascending; among equal magnitudes the lower indices win. */
+/** The k indices of largest |x|, ascending; among equal magnitudes the lower indices win. x holds no NaN. */
 export function topKIndices(x: Float32Array, k: number): Int32Array {
   const d = x.length;
   if (k >= d) return Int32Array.from({ length: d }, (_, i) => i);
   if (k <= 0) return new Int32Array(0);
-  const magnitudes = new Float32Array(d);
-  for (let i = 0; i < d; i++) magnitudes[i] = Math.abs(x[i]!);
-  const threshold = kthLargest(magnitudes, k);
+  const bits = new Uint32Array(x.buffer, x.byteOffset, d);
+  const threshold = kthLargestMagnitude(bits, k);
   let ties = k;
-  for (let i = 0; i < d; i++) if (magnitudes[i]! > threshold) ties--;
+  for (let i = 0; i < d; i++) if ((bits[i]! & 0x7fffffff) > threshold) ties--;
   const out = new Int32Array(k);
   let j = 0;
   for (let i = 0; i < d && j < k; i++) {
-    const v = magnitudes[i]!;
-    if (v > threshold || (v === threshold && ties-- > 0)) out[j++] = i;
+    const magnitude = bits[i]! & 0x7fffffff;
+    if (magnitude > threshold || (magnitude === threshold && ties-- > 0)) out[j++] = i;
   }
   return out;
 }
@@ -75,19 +77,30 @@ export function createTopK({ ratio }: { ratio: number }): GatherCodec {
       return bytes;
     },
     decompress(message, layer) {
-      const d = layerSize(layer);
-      const k = keptEntries(ratio, d);
-      if (message.length !== 8 * k) throw new WireFormatError(`topk message for ${layer.name} has ${message.length} bytes, expected ${8 * k}`);
-      const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-      const out = new Float32Array(d);
-      let previous = -1;
-      for (let j = 0; j < k; j++) {
-        const index = view.getInt32(4 * (k + j), true);
-        if (index <= previous || index >= d) throw new WireFormatError(`topk message for ${layer.name} has a bad index ${index}`);
-        previous = index;
-        out[index] = view.getFloat32(4 * j, true);
-      }
+      const out = new Float32Array(layerSize(layer));
+      scatter(message, layer, out, false);
       return out;
     },
+    decompressAdd(message, layer, _ctx, sum) {
+      scatter(message, layer, sum, true);
+    },
   };
+
+  /** Stores (or adds) the message's k values at its indices, checking them as it goes. */
+  function scatter(message: Uint8Array, layer: LayerShape, into: Float32Array | Float64Array, add: boolean): void {
+    const d = layerSize(layer);
+    const k = keptEntries(ratio, d);
+    if (message.length !== 8 * k) throw new WireFormatError(`topk message for ${layer.name} has ${message.length} bytes, expected ${8 * k}`);
+    if (into.length !== d) throw new RangeError(`topk output for ${layer.name} has ${into.length} entries, expected ${d}`);
+    const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+    let previous = -1;
+    for (let j = 0; j < k; j++) {
+      const index = view.getInt32(4 * (k + j), true);
+      if (index <= previous || index >= d) throw new WireFormatError(`topk message for ${layer.name} has a bad index ${index}`);
+      previous = index;
+      const value = view.getFloat32(4 * j, true);
+      if (add) into[index]! += value;
+      else into[index] = value;
+    }
+  }
 }

@@ -60,6 +60,12 @@ export interface GatherCodec extends CodecBase {
   compress(x: Float32Array, layer: LayerShape, ctx: CodecContext): Uint8Array;
   /** Throws WireFormatError on a message that does not decode for this layer. */
   decompress(message: Uint8Array, layer: LayerShape, ctx: CodecContext): Float32Array;
+  /**
+   * Optional: adds decompress(message) to `sum` entry by entry, with exactly the bits of adding
+   * decompress's output, but without that dense array (the all-gather decodes N messages a step).
+   * Throws what decompress throws; `sum` is then partly updated, and the caller discards it.
+   */
+  decompressAdd?(message: Uint8Array, layer: LayerShape, ctx: CodecContext, sum: Float64Array): void;
 }
 
 export type Codec = LinearCodec | GatherCodec;

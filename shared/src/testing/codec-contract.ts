@@ -6,7 +6,8 @@
  * - `linear`: C(x1 + x2 + x3) = C(x1) + C(x2) + C(x3), and the same for D;
  * - `unbiased`: the mean of many draws is within 5 standard errors of x;
  * - `contraction` (on every input, or in expectation) and `omega` (in expectation) hold;
- * - a gather codec refuses a truncated or lengthened message with WireFormatError;
+ * - a gather codec refuses a truncated or lengthened message with WireFormatError; its optional
+ *   decompressAdd adds exactly decompress's bits;
  * - no tensor outlives a call.
  * The caller sets tfjs up (backend) before the tests run.
  */
@@ -188,6 +189,22 @@ export function codecContract(name: string, codec: Codec, options: CodecContract
           for (const m of bad) assert.throws(() => codec.decompress(m, layer, ctx(0, l)), { name: 'WireFormatError' }, `${layer.name}: ${m.length} of ${message.length} bytes`);
         });
       });
+
+      const { decompressAdd } = codec;
+      if (decompressAdd) {
+        it('decompressAdd adds exactly the bits of decompress, and refuses what decompress refuses', () => {
+          layers.forEach((layer, l) => {
+            const message = codec.compress(inputs[l]!, layer, ctx(2, l, 1));
+            const start = Float64Array.from(gaussianArray(layerSize(layer), 1, 'decompress-add', l));
+            const sum = Float64Array.from(start);
+            decompressAdd.call(codec, message, layer, ctx(2, l, 1), sum);
+            const decoded = codec.decompress(message, layer, ctx(2, l, 1));
+            assert.deepEqual(sum, Float64Array.from(start, (v, j) => v + decoded[j]!), layer.name);
+            const bad = message.subarray(0, Math.max(0, message.length - 1));
+            assert.throws(() => decompressAdd.call(codec, bad, layer, ctx(2, l, 1), sum), { name: 'WireFormatError' }, layer.name);
+          });
+        });
+      }
     }
 
     it('leaves no tensor behind', () => {
