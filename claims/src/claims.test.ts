@@ -54,9 +54,9 @@ test('4. stale compressed gradients converge with iterations growing as (1 + ome
 test('5. from a strict saddle only the perturbed methods escape; Random-K + EF matches perturbed GD at the same step with fewer values', async () => {
   const r = await runSaddle('quick');
   assert.equal(runOf(r, 'GD').iterations, null);
-  assert.equal(runOf(r, 'Random-K 10% + EF14').iterations, null);
-  const gd = runOf(r, 'GD + perturbation');
-  const rk = runOf(r, 'Random-K 10% + EF14 + perturbation');
+  assert.equal(runOf(r, 'RK 10% + EF').iterations, null);
+  const gd = runOf(r, 'GD + perturb');
+  const rk = runOf(r, 'RK 10% + EF + perturb');
   const same = gd.tried.find((g) => g.iterations !== null && rk.tried.some((x) => x.lr === g.lr && x.iterations !== null))!;
   const sameRk = rk.tried.find((x) => x.lr === same.lr)!;
   assert.ok(sameRk.iterations! < 1.5 * same.iterations!, `at step ${same.lr}: ${sameRk.iterations} vs ${same.iterations}`);
