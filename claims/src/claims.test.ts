@@ -14,12 +14,13 @@ import { runStaleness } from './staleness.ts';
 
 await tf.setBackend('cpu');
 
-test('1. sketches pay little on low-rank curvature, Random-K pays d/k on axis-aligned curvature, as L_C/L predicts', async () => {
+test('1. sketches pay little on low-rank curvature (also on a non-convex problem), Random-K pays d/k on axis-aligned curvature, as L_C/L predicts', async () => {
   const r = await runSketches('quick', ['flat', 'low-rank', 'low-rank, axis-aligned']);
   const at = (s: SpectrumName, c: SketchCell['compressor']): SketchCell => r.cells.find((x) => x.spectrum === s && x.compressor === c)!;
   for (const c of ['sketch-gaussian', 'sketch-haar'] as const) {
     assert.ok(at('low-rank', c).measured < 0.5 * at('flat', c).measured, `${c}: ${at('low-rank', c).measured} vs flat ${at('flat', c).measured}`);
     assert.ok(at('low-rank, axis-aligned', c).measured < 0.4 * r.worstCase, `${c} axis-aligned ${at('low-rank, axis-aligned', c).measured}`);
+    assert.ok(at('low-rank', c).nonConvex! < 0.5 * at('flat', c).nonConvex!, `${c} non-convex: ${at('low-rank', c).nonConvex} vs flat ${at('flat', c).nonConvex}`);
   }
   assert.ok(at('low-rank, axis-aligned', 'randomk').measured > 0.8 * r.worstCase, `randomk axis-aligned ${at('low-rank, axis-aligned', 'randomk').measured}`);
   for (const x of r.cells) assert.ok(x.measured / x.predicted < 2 && x.predicted / x.measured < 2, `${x.spectrum} ${x.compressor}: ${x.measured} vs ${x.predicted}`);
