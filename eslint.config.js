@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 /** Workspaces import each other by package name (`@tabswarm/...`), never by a relative path, at any depth. */
 const CROSS_WORKSPACE = {
-  regex: '^(\\.\\./)+(shared|signaling-server|client|launch|swarm|bench|e2e)/',
+  regex: '^(\\.\\./)+(shared|signaling-server|client|launch|swarm|bench|claims|e2e)/',
   message: 'import the workspace by its package name (@tabswarm/...), not by a relative path into it',
 };
 

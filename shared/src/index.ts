@@ -19,6 +19,7 @@ export * from './collective/ring-collective.ts';
 export * from './collective/half.ts';
 export * from './compress/index.ts';
 export { layerSize, matrixView, sentBytes } from './compress/layers.ts';
+export { orthonormalizeColumns } from './compress/linalg.ts';
 export * from './model/model.ts';
 export * from './data/mnist.ts';
 export * from './train/hash.ts';

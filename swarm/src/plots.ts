@@ -33,6 +33,11 @@ function fmt(v) {
   return +v.toPrecision(4) + '';
 }
 
+/** Tick label of a log10 axis: powers of ten only. */
+function fmtPow(v) {
+  return Math.abs(v - Math.round(v)) < 1e-9 ? '1e' + Math.round(v) : '';
+}
+
 function frame(host, o, xlo, xhi, ylo, yhi) {
   const svg = el('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'img' });
   host.appendChild(svg);
@@ -41,7 +46,7 @@ function frame(host, o, xlo, xhi, ylo, yhi) {
   const Y = (v) => H - M.b - (v - ylo) / (yhi - ylo || 1) * (H - M.t - M.b);
   for (const v of ticks(ylo, yhi, 5)) {
     el('line', { x1: M.l, x2: W - M.r, y1: Y(v), y2: Y(v), stroke: '#e4e4e4' }, svg);
-    el('text', { x: M.l - 6, y: Y(v) + 4, 'text-anchor': 'end', 'font-size': 11 }, svg, fmt(v));
+    el('text', { x: M.l - 6, y: Y(v) + 4, 'text-anchor': 'end', 'font-size': 11 }, svg, o.yLog ? fmtPow(v) : fmt(v));
   }
   if (o.xTicks !== false) for (const v of ticks(xlo, xhi, 6)) {
     el('line', { x1: X(v), x2: X(v), y1: H - M.b, y2: H - M.b + 4, stroke: '#555' }, svg);
@@ -65,8 +70,13 @@ function legend(svg, names, colors) {
   });
 }
 
-/** o: { title, x, y, series: [{ name, points: [[x, y], ...], dashed? }], yMin?, yMax?, hline?, yFromZero? (default true) } */
+/** o: { title, x, y, series: [{ name, points: [[x, y], ...], dashed? }], yMin?, yMax?, hline?, yFromZero? (default true), yLog? (log10 axis; drops y <= 0) } */
 function linePlot(host, o) {
+  if (o.yLog) {
+    const lg = (v) => v === undefined ? undefined : Math.log10(v);
+    o = Object.assign({}, o, { yFromZero: false, yMin: lg(o.yMin), yMax: lg(o.yMax), hline: lg(o.hline),
+      series: o.series.map((s) => Object.assign({}, s, { points: s.points.filter((p) => p[1] > 0).map((p) => [p[0], Math.log10(p[1])]) })) });
+  }
   const pts = o.series.flatMap((s) => s.points);
   if (!pts.length) { host.appendChild(document.createTextNode(o.title + ': no data')); return; }
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);

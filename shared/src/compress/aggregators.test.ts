@@ -214,6 +214,7 @@ test('createAggregator refuses invalid combinations with ConfigError', () => {
     { compressor: 'bogus' as AggregatorConfig['compressor'] },
     { ef: 'bogus' as AggregatorConfig['ef'] },
     { perturb: -1 },
+    { compressor: 'powersgd', powersgdRounds: 3 as 1 },
     { seed: -3 },
   ];
   for (const patch of bad) assert.throws(() => createAggregator({ ...base, ...patch }, LAYERS), { name: 'ConfigError' }, JSON.stringify(patch));
@@ -221,4 +222,6 @@ test('createAggregator refuses invalid combinations with ConfigError', () => {
   assert.equal(createAggregator({ ...base, compressor: 'randomk', ef: 'diana' }, LAYERS).name, 'randomk-scaled+diana');
   assert.equal(createAggregator({ ...base, compressor: 'randomk', ef: 'ef14' }, LAYERS).name, 'randomk+ef14');
   assert.equal(createAggregator({ ...base, compressor: 'powersgd', ef: 'ef14' }, LAYERS).name, 'powersgd');
+  assert.equal(createAggregator({ ...base, compressor: 'powersgd', powersgdRounds: 1 }, LAYERS).name, 'powersgd-1round');
+  assert.equal(createAggregator({ ...base, compressor: 'powersgd', powersgdRounds: 1, perturb: 0.1 }, LAYERS).name, 'powersgd-1round+perturb');
 });

@@ -41,6 +41,8 @@ export type CodecConfig = Pick<RunConfig, 'compressor' | 'rank' | 'ratio' | 'lev
 export type AggregatorConfig = Pick<RunConfig, 'compressor' | 'rank' | 'ratio' | 'levels' | 'period' | 'ef' | 'seed'> & {
   /** Std of the shared-seed Gaussian noise added to every update (docs/ALGORITHMS.md, Perturbation). @default 0 (none) */
   perturb?: number;
+  /** PowerSGD's rounds per step; 1 is the alternating one-round variant (docs/ALGORITHMS.md, PowerSGD). @default 2 */
+  powersgdRounds?: 1 | 2;
 };
 
 function checkInt(name: string, value: number, min: number, max: number): void {
@@ -93,7 +95,11 @@ function createInner(config: AggregatorConfig, layers: LayerShape[]): GradientAg
   if (compressor === 'powersgd' || compressor === 'greedylore') {
     if (ef !== 'none' && ef !== 'ef14') throw new ConfigError(`${compressor} carries its own error feedback; ef must be none or ef14, not ${ef}`);
     checkInt('rank', config.rank, 1, 0xffff);
-    if (compressor === 'powersgd') return new PowerSgdAggregator(layers, { rank: config.rank, seed });
+    if (compressor === 'powersgd') {
+      const rounds = config.powersgdRounds ?? 2;
+      if (rounds !== 1 && rounds !== 2) throw new ConfigError(`powersgdRounds must be 1 or 2, got ${rounds}`);
+      return new PowerSgdAggregator(layers, { rank: config.rank, seed, oneRound: rounds === 1 });
+    }
     checkInt('period', config.period, 1, 0xffffffff);
     return new GreedyLoreAggregator(layers, { rank: config.rank, period: config.period, seed });
   }

@@ -62,6 +62,10 @@ export interface RunConfig {
   alpha: number;
   /** Members compare weight hashes every this many steps (0 = never). */
   checkEvery: number;
+  /** Std of the shared-seed Gaussian noise added to every update (0 = off). */
+  perturb: number;
+  /** PowerSGD's all-reduce rounds per step: 2 (the paper's) or 1 (alternating P and Q). */
+  powersgdRounds: 1 | 2;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -87,6 +91,8 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   classes: 2,
   alpha: 0.5,
   checkEvery: 10,
+  perturb: 0,
+  powersgdRounds: 2,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -114,6 +120,8 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   classes: { kind: 'int', min: 1, max: 1000 },
   alpha: { kind: 'number', min: 1e-3, max: 1000 },
   checkEvery: { kind: 'int', min: 0, max: 1_000_000 },
+  perturb: { kind: 'number', min: 0, max: 10 },
+  powersgdRounds: { kind: 'int', min: 1, max: 2 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;
