@@ -12,10 +12,10 @@
  *
  * Every Reduce/Gather/Blob frame carries the id of the codec that made its payload (the
  * aggregator's `codecId`); a message from a peer that compresses with another codec is refused
- * with WireFormatError, never summed in. Every Reduce payload is checked where it is decoded
- * (received.ts): its length against the plan, its values for finiteness and against `maxAbs`;
- * a violation rejects with PeerInputError naming the sender. (Gather payloads are final sums an
- * owner made from checked parts; they are copied as they are.)
+ * with WireFormatError, never summed in. Every Reduce and Gather payload is checked where it is
+ * decoded (received.ts): its length against the plan, its values for finiteness and against
+ * `maxAbs` (times the contributions it holds); a violation rejects with PeerInputError naming the
+ * sender, who sent what no honest peer can (an honest sum overflowing f32 aside).
  *
  * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
  * membership change or a missed deadline; the operation then rejects and nothing is returned.

@@ -21,7 +21,7 @@
 import { MessageKind } from '../wire/frame.ts';
 import type { Message, MessageHeader, Messenger } from '../wire/messenger.ts';
 import { encodeHalf, f16BitsToF32, f32ToF16Bits } from './half.ts';
-import { addChecked, decodeValues } from './received.ts';
+import { addChecked, checkValues, decodeValues } from './received.ts';
 
 export interface RingPlan {
   messenger: Messenger;
@@ -99,6 +99,8 @@ export async function pipelinedRingSum(plan: RingPlan, acc: Float32Array): Promi
     const what = `${MessageKind[kind]} hop ${hop} chunk ${chunk}`;
     const received = decodeValues(message.payload, target.length, wire, message.from, what);
     if (kind === MessageKind.Gather) {
+      // A complete sum of n contributions (a NaN an owner put in is refused here, not passed on).
+      checkValues(received, plan.maxAbs * n, message.from, what);
       target.set(received);
       if (hop < n - 2) send(MessageKind.Gather, hop + 1, segment, chunk);
       return;
