@@ -7,7 +7,10 @@ import { describe, it } from 'node:test';
 import { PeerInputError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { createLocalGroup, type LocalGroupInit } from '../testing/local-group.ts';
-import { addChecked, decodeValues } from './received.ts';
+import { addChecked, decodeValues, limitFor } from './received.ts';
+
+/** Vectors under this go by direct exchange in these tests (from three peers on, none do by default). */
+const DIRECT = 1 << 20;
 
 const vector = (length: number, seed: number): Float32Array => new Rng(seed).fillGaussian(new Float32Array(length)) as Float32Array;
 
@@ -31,24 +34,43 @@ describe('received chunks are checked on arrival', () => {
     it(`ring: a ${bad} from peer 1 is refused by its successor, which names peer 1`, async () => {
       const { ids, results } = await outcomes(4, { directBelowBytes: 0, chunkValues: 50 }, (rank) => {
         const x = vector(1000, rank);
-        if (rank === 1) x[700] = bad;
+        if (rank === 1) x[300] = bad; // segment 1: peer 1's own, sent alone at hop 0
         return x;
       });
-      assert.ok(isInputError(results[2], ids[1]!, /not finite/), String(results[2]));
-      // No honest peer completes a sum that would hold it; they give up by name. (Peer 1 owns
-      // the segment it spoiled, so it may finish: its own aggregator refuses the NaN.)
-      for (const r of [0, 2, 3]) assert.ok(['PeerInputError', 'TimeoutError'].includes((results[r] as Error).name), String(results[r]));
+      assert.ok(isInputError(results[2], ids[1]!, /not finite|not a number/), String(results[2]));
+      // No peer completes a sum that would hold it; they give up by name.
+      for (const r of [0, 1, 2, 3]) assert.ok(['PeerInputError', 'TimeoutError'].includes((results[r] as Error).name), String(results[r]));
     });
   }
 
   it('direct exchange: every other peer refuses the NaN and names its sender', async () => {
-    const { ids, results } = await outcomes(3, {}, (rank) => {
+    const { ids, results } = await outcomes(3, { directBelowBytes: DIRECT }, (rank) => {
       const x = vector(10, rank);
       if (rank === 0) x[3] = NaN;
       return x;
     });
-    assert.ok(isInputError(results[1], ids[0]!, /not finite/), String(results[1]));
-    assert.ok(isInputError(results[2], ids[0]!, /not finite/), String(results[2]));
+    assert.ok(isInputError(results[1], ids[0]!, /not a number/), String(results[1]));
+    assert.ok(isInputError(results[2], ids[0]!, /not a number/), String(results[2]));
+  });
+
+  it('an honest overflow is no bad input: two finite 3e38 sum to Infinity, the same on every peer', async () => {
+    const group = createLocalGroup(3, { directBelowBytes: 0, chunkValues: 3 });
+    try {
+      const results = await group.run(1, (c, rank) => c.allReduceSum(new Float32Array(10).fill(rank < 2 ? 3e38 : 1), 0));
+      for (const r of results) assert.deepEqual([...r], new Array<number>(10).fill(Infinity));
+    } finally {
+      group.close();
+    }
+  });
+
+  it('a NaN an owner puts into its finished segment is refused by the peer it gathers to', async () => {
+    // Peer 1 owns segment 2 (values 6..8 of 9): its NaN there leaves it only in the all-gather.
+    const { ids, results } = await outcomes(3, { directBelowBytes: 0 }, (rank) => {
+      const x = new Float32Array(9).fill(1);
+      if (rank === 1) x[7] = NaN;
+      return x;
+    });
+    assert.ok(isInputError(results[2], ids[1]!, /Gather .*not a number/), String(results[2]));
   });
 
   it('maxAbs: partial sums up to k times the bound pass, a value over it is refused', async () => {
@@ -58,14 +80,14 @@ describe('received chunks are checked on arrival', () => {
     assert.deepEqual(honest.results, new Array<string>(n).fill('ok'));
     const { ids, results } = await outcomes(n, { directBelowBytes: 0, chunkValues: 7, maxAbs }, (rank) => new Float32Array(100).fill(rank === 3 ? 10.5 : 1));
     assert.ok(isInputError(results[0], ids[3]!, /over the bound 10/), String(results[0]));
-    const direct = await outcomes(n, { maxAbs }, (rank) => new Float32Array(5).fill(rank === 2 ? -11 : 1));
+    const direct = await outcomes(n, { maxAbs, directBelowBytes: DIRECT }, (rank) => new Float32Array(5).fill(rank === 2 ? -11 : 1));
     for (const r of [0, 1, 3]) assert.ok(isInputError(direct.results[r], direct.ids[2]!, /over the bound/), String(direct.results[r]));
   });
 
   it('a peer whose vector has another length sends chunks of other lengths: refused by length', async () => {
     const ring = await outcomes(3, { directBelowBytes: 0 }, (rank) => vector(rank === 0 ? 1003 : 1000, rank));
     assert.ok(isInputError(ring.results[1], ring.ids[0]!, /sent 1336 bytes .* expected 1332/), String(ring.results[1]));
-    const direct = await outcomes(3, {}, (rank) => vector(rank === 2 ? 9 : 8, rank));
+    const direct = await outcomes(3, { directBelowBytes: DIRECT }, (rank) => vector(rank === 2 ? 9 : 8, rank));
     assert.ok(isInputError(direct.results[0], direct.ids[2]!, /sent 36 bytes .* expected 32/), String(direct.results[0]));
   });
 
@@ -84,6 +106,9 @@ describe('received chunks are checked on arrival', () => {
     const target = Float32Array.of(1, 2, 3);
     addChecked(target, Float32Array.of(1, 1, 1), Infinity, 'p', 'x');
     assert.deepEqual([...target], [2, 3, 4]);
-    assert.throws(() => addChecked(target, Float32Array.of(0, 3.5e38 as number, 0), Infinity, 'q', 'x'), (e) => isInputError(e, 'q', /index 1/));
+    assert.throws(() => addChecked(target, Float32Array.of(0, Infinity, 0), limitFor(Infinity, 1, 'f32'), 'q', 'x'), (e) => isInputError(e, 'q', /index 1/));
+    addChecked(target, Float32Array.of(0, Infinity, 0), limitFor(Infinity, 2, 'f32'), 'q', 'x');
+    assert.equal(target[1], Infinity);
+    assert.throws(() => addChecked(target, Float32Array.of(NaN, 0, 0), limitFor(Infinity, 3, 'f16'), 'q', 'x'), (e) => isInputError(e, 'q', /index 0/));
   });
 });

@@ -27,29 +27,39 @@ export function decodeValues(payload: Uint8Array, count: number, wire: 'f32' | '
 }
 
 /**
- * `target[i] += received[i]`, refusing a received value that is not finite or over `maxAbs`
- * (the bound for this many contributions; Infinity for none). The target may be left half summed:
- * it is the collective's own buffer, thrown away with the failed operation.
+ * What a received chunk may hold: at most `maxAbs` per contribution (times `contributions`, with
+ * room for f32 rounding), never NaN (no sum of finite values makes one), and an infinity only where
+ * an honest peer can produce one: a sum of two or more contributions overflowing f32, or a value
+ * over 65504 rounded to a half. An honest overflow is then refused by the aggregator, identically
+ * on every peer, not blamed on anyone.
  */
-export function addChecked(target: Float32Array, received: Float32Array, maxAbs: number, from: string, what: string): void {
-  const limit = Math.min(maxAbs, F32_MAX);
+export function limitFor(maxAbs: number, contributions: number, wire: 'f32' | 'f16'): number {
+  if (Number.isFinite(maxAbs)) return maxAbs * contributions * (1 + contributions * 2 ** -23);
+  return contributions >= 2 || wire === 'f16' ? Infinity : F32_MAX;
+}
+
+/**
+ * `target[i] += received[i]`, refusing a received value outside `limit` (see limitFor; NaN always).
+ * The target may be left half summed: it is the collective's own buffer, thrown away with the
+ * failed operation.
+ */
+export function addChecked(target: Float32Array, received: Float32Array, limit: number, from: string, what: string): void {
   for (let i = 0; i < target.length; i++) {
     const v = received[i]!;
-    if (!(v <= limit && v >= -limit)) throw refused(v, i, maxAbs, from, what);
+    if (!(v <= limit && v >= -limit)) throw refused(v, i, limit, from, what);
     target[i] = target[i]! + v;
   }
 }
 
-/** Refuses `values` if any is not finite or over `maxAbs`. */
-export function checkValues(values: Float32Array, maxAbs: number, from: string, what: string): void {
-  const limit = Math.min(maxAbs, F32_MAX);
+/** Refuses `values` if any is outside `limit` (see limitFor; NaN always). */
+export function checkValues(values: Float32Array, limit: number, from: string, what: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!(v <= limit && v >= -limit)) throw refused(v, i, maxAbs, from, what);
+    if (!(v <= limit && v >= -limit)) throw refused(v, i, limit, from, what);
   }
 }
 
-function refused(v: number, index: number, maxAbs: number, from: string, what: string): PeerInputError {
-  const why = Number.isFinite(v) ? `over the bound ${maxAbs}` : 'not finite';
+function refused(v: number, index: number, limit: number, from: string, what: string): PeerInputError {
+  const why = Number.isNaN(v) ? 'not a number' : Number.isFinite(v) && limit < F32_MAX ? `over the bound ${limit}` : 'not finite';
   return new PeerInputError(`${from} sent ${v} at index ${index} of ${what}: ${why}`, from);
 }

@@ -5,17 +5,20 @@
  * ring-pipeline.ts. Each segment is summed exactly once, in ring order, and then copied, so every
  * peer ends with identical bits. Each peer sends 2(N-1)/N of the vector.
  *
- * Small vectors (below `directBelowBytes`) are latency-bound: every peer sends its vector to every
- * other in one hop and sums them in rank order (again identical bits everywhere).
+ * Direct exchange: every peer sends its vector to every other in one hop and sums them in rank
+ * order (again identical bits everywhere), sending (N-1) times the vector. For two peers that is
+ * the ring's figure in one hop instead of two, so two peers always exchange directly. From three
+ * peers on it is more than the ring's 2(N-1)/N: only vectors below `directBelowBytes` (none by
+ * default) go direct, so a step sends exactly what `bytesPerStep` declares.
  *
  * All-gather of opaque blobs is always that direct exchange.
  *
  * Every Reduce/Gather/Blob frame carries the id of the codec that made its payload (the
  * aggregator's `codecId`); a message from a peer that compresses with another codec is refused
  * with WireFormatError, never summed in. Every Reduce and Gather payload is checked where it is
- * decoded (received.ts): its length against the plan, its values for finiteness and against
- * `maxAbs` (times the contributions it holds); a violation rejects with PeerInputError naming the
- * sender, who sent what no honest peer can (an honest sum overflowing f32 aside).
+ * decoded (received.ts): its length against the plan, its values against `maxAbs` (times the
+ * contributions it holds), NaN always, infinities where no honest peer makes one; a violation
+ * rejects with PeerInputError naming the sender.
  *
  * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
  * membership change or a missed deadline; the operation then rejects and nothing is returned.
@@ -28,11 +31,8 @@ import { MAX_PAYLOAD_BYTES, MessageKind } from '../wire/frame.ts';
 import type { Message, Messenger } from '../wire/messenger.ts';
 import type { Collective } from './collective.ts';
 import { decodeHalf, encodeHalf } from './half.ts';
-import { checkValues, decodeValues } from './received.ts';
+import { checkValues, decodeValues, limitFor } from './received.ts';
 import { pipelinedRingSum } from './ring-pipeline.ts';
-
-/** Vectors below this many bytes go by direct exchange unless the init says otherwise. */
-export const DIRECT_BELOW_BYTES = 16 * 1024;
 
 export interface RingCollectiveInit {
   messenger: Messenger;
@@ -44,7 +44,10 @@ export interface RingCollectiveInit {
   signal: AbortSignal;
   /** Id of the codec that made the payloads (the aggregator's `codecId`, 0 = raw), written into every frame and checked on every message. */
   codec: number;
-  /** Vectors smaller than this go by direct exchange instead of the ring. @default DIRECT_BELOW_BYTES */
+  /**
+   * With three peers or more, vectors smaller than this go by direct exchange (fewer hops, more
+   * bytes) instead of the ring. @default 0: every vector takes the ring
+   */
   directBelowBytes?: number;
   /** Values per ring frame (tests use small ones). @default as many as fit one frame */
   chunkValues?: number;
@@ -75,9 +78,10 @@ export class RingCollective implements Collective {
     const wire = options.wire ?? 'f32';
     const sum = Float32Array.from(values);
     if (this.size === 1) return wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
-    if (values.byteLength < (this.init.directBelowBytes ?? DIRECT_BELOW_BYTES)) return this.directSum(sum, tag, wire);
+    if (this.size === 2 || values.byteLength < (this.init.directBelowBytes ?? 0)) return this.directSum(sum, tag, wire);
     const { messenger, epoch, codec, signal } = this.init;
-    const chunkValues = this.init.chunkValues ?? Math.floor(MAX_PAYLOAD_BYTES / (wire === 'f16' ? 2 : 4));
+    const perFrame = Math.floor(MAX_PAYLOAD_BYTES / (wire === 'f16' ? 2 : 4));
+    const chunkValues = Math.min(this.init.chunkValues ?? perFrame, perFrame);
     return pipelinedRingSum({
       messenger, members: this.members, rank: this.rank, epoch, step: this.step, tag, codec, signal, wire, chunkValues,
       maxAbs: this.init.maxAbs ?? Infinity,
@@ -122,7 +126,7 @@ export class RingCollective implements Collective {
     all.forEach((bytes, r) => {
       const from = this.members[r]!;
       const part = decodeValues(bytes, own.length, wire, from, `a direct sum's vector`);
-      if (r !== this.rank) checkValues(part, maxAbs, from, `a direct sum's vector`);
+      if (r !== this.rank) checkValues(part, limitFor(maxAbs, 1, wire), from, `a direct sum's vector`);
       for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
     });
     return sum;

@@ -51,6 +51,26 @@ describe('pipelined ring all-reduce', () => {
     });
   }
 
+  it('default routing: every peer sends exactly its ring share of the payload, small vectors too; all together 2(N-1) vectors', async () => {
+    for (const n of [2, 3, 4, 6]) {
+      for (const length of [5, 1064, 4426, 100_000]) {
+        const group = createLocalGroup(n);
+        try {
+          const xs = Array.from({ length: n }, (_, r) => vector(length, r));
+          await group.run(1, (c, rank) => c.allReduceSum(xs[rank]!, 0));
+          const segment = (i: number): number => Math.floor(((i + 1) * length) / n) - Math.floor((i * length) / n);
+          const sent = group.messengers.map((m) => m.stats.payloadBytesSent);
+          // Two peers exchange directly (the same bytes in one hop); from three on, every vector rides the ring.
+          const expected = group.messengers.map((_, r) => 4 * (n === 2 ? length : 2 * length - segment((r + 1) % n) - segment((r + 2) % n)));
+          assert.deepEqual(sent, expected, `N=${n} length ${length}`);
+          assert.equal(sent.reduce((a, b) => a + b, 0), 2 * (n - 1) * 4 * length, `N=${n} length ${length}: total`);
+        } finally {
+          group.close();
+        }
+      }
+    }
+  });
+
   it('f16 wire: identical bits on every peer for every chunk size, and the same as one frame per segment', async () => {
     const n = 4;
     const xs = Array.from({ length: n }, (_, r) => vector(777, 50 + r));

@@ -21,7 +21,7 @@
 import { MessageKind } from '../wire/frame.ts';
 import type { Message, MessageHeader, Messenger } from '../wire/messenger.ts';
 import { encodeHalf, f16BitsToF32, f32ToF16Bits } from './half.ts';
-import { addChecked, checkValues, decodeValues } from './received.ts';
+import { addChecked, checkValues, decodeValues, limitFor } from './received.ts';
 
 export interface RingPlan {
   messenger: Messenger;
@@ -100,13 +100,13 @@ export async function pipelinedRingSum(plan: RingPlan, acc: Float32Array): Promi
     const received = decodeValues(message.payload, target.length, wire, message.from, what);
     if (kind === MessageKind.Gather) {
       // A complete sum of n contributions (a NaN an owner put in is refused here, not passed on).
-      checkValues(received, plan.maxAbs * n, message.from, what);
+      checkValues(received, limitFor(plan.maxAbs, n, wire), message.from, what);
       target.set(received);
       if (hop < n - 2) send(MessageKind.Gather, hop + 1, segment, chunk);
       return;
     }
     // A partial sum at reduce hop s holds s+1 peers' contributions.
-    addChecked(target, received, plan.maxAbs * (hop + 1), message.from, what);
+    addChecked(target, received, limitFor(plan.maxAbs, hop + 1, wire), message.from, what);
     if (hop < n - 2) return send(MessageKind.Reduce, hop + 1, segment, chunk);
     // Complete. With f16 on the wire the owner rounds it too, so it matches the copies.
     if (wire === 'f16') for (let i = 0; i < target.length; i++) target[i] = f16BitsToF32(f32ToF16Bits(target[i]!));

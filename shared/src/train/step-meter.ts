@@ -10,6 +10,7 @@ import type { TrafficStats } from '../wire/messenger.ts';
 export class StepMeter {
   private readonly began = performance.now();
   private readonly sentBefore: number;
+  private readonly payloadBefore: number;
   private readonly receivedBefore: number;
   private exchangeBegan = 0;
   private exchangeEnded = 0;
@@ -17,6 +18,7 @@ export class StepMeter {
   /** Starts the step's clock and notes the traffic so far. */
   constructor(private readonly stats: Readonly<TrafficStats>) {
     this.sentBefore = stats.bytesSent;
+    this.payloadBefore = stats.payloadBytesSent;
     this.receivedBefore = stats.bytesReceived;
   }
 
@@ -46,6 +48,7 @@ export class StepMeter {
       loss: fields.loss,
       ...(fields.testAccuracy !== undefined ? { testAccuracy: fields.testAccuracy } : {}),
       bytesSent: this.stats.bytesSent - this.sentBefore,
+      payloadBytesSent: this.stats.payloadBytesSent - this.payloadBefore,
       bytesReceived: this.stats.bytesReceived - this.receivedBefore,
       weightsHash: fields.weightsHash,
       ms: {

@@ -30,7 +30,10 @@ export interface MessengerInit {
 }
 
 export interface TrafficStats {
+  /** Whole frames, headers included. */
   bytesSent: number;
+  /** Message payload only (what a collective's byte theory counts). */
+  payloadBytesSent: number;
   bytesReceived: number;
   framesSent: number;
   framesReceived: number;
@@ -57,7 +60,7 @@ function messageKey(from: string, h: MessageHeader): string {
 }
 
 export class Messenger {
-  readonly stats: TrafficStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: 0 };
+  readonly stats: TrafficStats = { bytesSent: 0, payloadBytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: 0 };
   private readonly partials = new Map<string, Partial>();
   private readonly complete = new Map<string, Message>();
   private readonly waiters = new Map<string, Waiter>();
@@ -97,6 +100,7 @@ export class Messenger {
       const frame = encodeFrame({ ...header, chunkIndex, chunkCount, payload: chunk });
       await this.transport.send(to, frame);
       this.stats.bytesSent += frame.length;
+      this.stats.payloadBytesSent += chunk.length;
       this.stats.framesSent++;
     }
   }
