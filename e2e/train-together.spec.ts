@@ -20,15 +20,19 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 /**
  * Medians over the tabs' steady steps (from step 6 on): each phase, the step's own total, the wall
- * time between consecutive records, and the share of compress + communicate in the total.
+ * time between consecutive records, the time between steps (that wall time minus the step's total;
+ * its mean too), and the share of compress + communicate in the total.
  */
 function phases(histories: StepRecord[][]): string {
   const steady = histories.flatMap((h) => h.filter((r) => r.step > 5 && r.step % 10 !== 0));
   const wall = histories.flatMap((h) => h.flatMap((r, i) => (i > 0 && r.step > 5 ? [r.time - h[i - 1]!.time] : [])));
+  // Time between steps: wall time from the last record to this one, minus this step's total.
+  const gaps = histories.flatMap((h) => h.flatMap((r, i) => (i > 0 && r.step > 5 ? [r.time - h[i - 1]!.time - r.ms.total] : [])));
+  const meanGap = gaps.reduce((a, b) => a + b, 0) / gaps.length;
   const m = (key: keyof StepRecord['ms']): number => median(steady.map((r) => r.ms[key]));
   const share = median(steady.map((r) => (r.ms.compress + r.ms.communicate) / r.ms.total));
   const sum = m('compute') + m('compress') + m('communicate') + m('apply');
-  return `ms: compute ${m('compute').toFixed(1)}, compress ${m('compress').toFixed(1)}, communicate ${m('communicate').toFixed(1)}, apply ${m('apply').toFixed(1)} (sum ${sum.toFixed(1)}), step total ${m('total').toFixed(1)}, wall per step ${median(wall).toFixed(1)}; compress+communicate share ${(100 * share).toFixed(1)} %`;
+  return `ms: compute ${m('compute').toFixed(1)}, compress ${m('compress').toFixed(1)}, communicate ${m('communicate').toFixed(1)}, apply ${m('apply').toFixed(1)} (sum ${sum.toFixed(1)}), step total ${m('total').toFixed(1)}, wall per step ${median(wall).toFixed(1)}, between steps ${median(gaps).toFixed(1)} (mean ${meanGap.toFixed(1)}); compress+communicate share ${(100 * share).toFixed(1)} %`;
 }
 
 test('three tabs train MNIST together over WebRTC with identical replicas', async ({ browser }) => {
