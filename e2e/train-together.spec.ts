@@ -96,11 +96,12 @@ test('PowerSGD rank 4 with error feedback: at least 0.95 of the accuracy with at
   expect(history, 'one record per step').toHaveLength(STEPS);
   const bytesPerStep = median(history.map((r) => r.bytesSent));
   const accuracy = statuses[0]!.testAccuracy!;
-  // Bytes as declared: the ring's 2(N-1)/N of PowerSGD's messages, within 0.1 % on every tab and step.
+  // Bytes as declared: the ring's 2(N-1)/N of PowerSGD's messages, within 0.1 % on every tab and
+  // step (but the replica check's, every 10th, which also sends the weights hash to each peer).
   const declared = ((2 * (TABS - 1)) / TABS) * 4 * MLP_PARAMETERS / statuses[0]!.compressionRatio!;
   const histories = await Promise.all(pages.map(historyOf));
   for (const h of histories) {
-    for (const r of h.slice(1)) expect(Math.abs(r.payloadBytesSent - declared) / declared, `step ${r.step}: ${r.payloadBytesSent} vs ${declared}`).toBeLessThan(0.001);
+    for (const r of h.slice(1).filter((r) => r.step % 10 !== 0)) expect(Math.abs(r.payloadBytesSent - declared) / declared, `step ${r.step}: ${r.payloadBytesSent} vs ${declared}`).toBeLessThan(0.001);
   }
   console.log(`powersgd payload/step ${median(history.map((r) => r.payloadBytesSent))} vs declared ${declared.toFixed(1)}; ${phases(histories)}`);
   console.log(`powersgd rank 4: accuracy ${accuracy} vs ${baselineAccuracy}; bytes/step ${bytesPerStep} vs ${baselineBytesPerStep} (${(baselineBytesPerStep! / bytesPerStep).toFixed(1)}x fewer); declared ratio ${statuses[0]!.compressionRatio?.toFixed(1)}`);
