@@ -3,6 +3,8 @@
  * backend in headless Chromium, written to bench/results/compression.{json,md}.
  *
  *   --only node|webgl   one backend (the other keeps its last figures in the results file)
+ *   --only goodput      instead: the ring's goodput against a bare data channel between tabs
+ *                       (goodput.ts), written to bench/results/goodput.{json,md}
  *   --steps N           timed steps per case (default 15; slow cases get fewer, see core.ts)
  *   --warmup N          untimed steps per case first (default 3)
  *   --sim-steps N       timed simulatePeers(4) steps per case (default 5; 0 skips the cross-check)
@@ -11,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { CASES } from './cases.ts';
 import type { BackendResult, BenchOptions } from './core.ts';
+import { runGoodputBench } from './goodput.ts';
 import { runNodeBench } from './node.ts';
 import { renderTable, RESULTS_DIR, writeResults } from './report.ts';
 import { runWebglBench } from './webgl.ts';
@@ -34,7 +37,8 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (values.only !== undefined && values.only !== 'node' && values.only !== 'webgl') throw new RangeError(`--only must be node or webgl, got ${values.only}`);
+  if (values.only === 'goodput') return runGoodputBench();
+  if (values.only !== undefined && values.only !== 'node' && values.only !== 'webgl') throw new RangeError(`--only must be node, webgl or goodput, got ${values.only}`);
   const cases = values.cases?.split(',').map((c) => c.trim());
   const unknown = cases?.filter((id) => !CASES.some((c) => c.id === id)) ?? [];
   if (unknown.length > 0) throw new RangeError(`unknown case(s) ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);

@@ -29,7 +29,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** A static file server for the built page on 127.0.0.1 and a free port. */
-async function serve(root: string): Promise<{ server: Server; url: string }> {
+export async function serve(root: string): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     void (async () => {
       const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);

@@ -51,6 +51,18 @@ export class NonFiniteError extends TabswarmError {
   override name = 'NonFiniteError';
 }
 
+/**
+ * A peer sent input that cannot be honest: a chunk whose length is not the one its header and the
+ * collective's plan imply, a value that is NaN or infinite, or one over the caller's bound.
+ * `suspect` is the sender, so the caller can blame that peer.
+ */
+export class PeerInputError extends TabswarmError {
+  override name = 'PeerInputError';
+  constructor(message: string, readonly suspect: string) {
+    super(message);
+  }
+}
+
 /*
  * Errors of the signaling protocol. The server sends them as `{ name, message }` (an ack's error or
  * `server:error`); `errorFromPayload` in protocol/signaling.ts turns them back into these classes.
@@ -112,10 +124,13 @@ export class SignalingError extends TabswarmError {
   }
 }
 
-/** Errors after which a collective step may simply be redone with the next membership. */
+/**
+ * Errors after which a collective step may simply be redone with the next membership. A peer's
+ * bad input (PeerInputError) fails the step on every member alike, so it is one of them.
+ */
 export function isRecoverable(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
-  return name === 'TimeoutError' || name === 'PeerLeftError' || name === 'AbortedError' || name === 'DivergenceError';
+  return name === 'TimeoutError' || name === 'PeerLeftError' || name === 'AbortedError' || name === 'DivergenceError' || name === 'PeerInputError';
 }
 
 /** The peer to blame for a failed step, if the error names one. */

@@ -1,34 +1,38 @@
 /**
  * Collectives of one step over a Messenger, among peers ordered by id.
  *
- * Ring all-reduce (reduce-scatter, then all-gather) for large vectors: the vector is cut into N
- * contiguous segments; in N-1 hops each peer passes a running partial sum to its successor, after
- * which peer r holds the complete sum of segment r+1; N-1 more hops circulate the complete
- * segments. Each segment is summed exactly once, in ring order, and then copied, so every peer
- * ends with identical bits. Each peer sends 2(N-1)/N of the vector.
+ * Ring all-reduce (reduce-scatter, then all-gather) for large vectors, pipelined chunk by chunk:
+ * ring-pipeline.ts. Each segment is summed exactly once, in ring order, and then copied, so every
+ * peer ends with identical bits. Each peer sends 2(N-1)/N of the vector.
  *
- * Small vectors (below `directBelowBytes`) are latency-bound: every peer sends its vector to every
- * other in one hop and sums them in rank order (again identical bits everywhere).
+ * Direct exchange: every peer sends its vector to every other in one hop and sums them in rank
+ * order (again identical bits everywhere), sending (N-1) times the vector. For two peers that is
+ * the ring's figure in one hop instead of two, so two peers always exchange directly. From three
+ * peers on it is more than the ring's 2(N-1)/N: only vectors below `directBelowBytes` (none by
+ * default) go direct, so a step sends exactly what `bytesPerStep` declares.
  *
  * All-gather of opaque blobs is always that direct exchange.
  *
  * Every Reduce/Gather/Blob frame carries the id of the codec that made its payload (the
  * aggregator's `codecId`); a message from a peer that compresses with another codec is refused
- * with WireFormatError, never summed in.
+ * with WireFormatError, never summed in. Every Reduce and Gather payload is checked where it is
+ * decoded (received.ts): its length against the plan, its values against `maxAbs` (times the
+ * contributions it holds), NaN always, infinities where no honest peer makes one; a violation
+ * rejects with PeerInputError naming the sender.
  *
  * Failure: every receive is bound to the collective's AbortSignal, which the caller aborts on a
  * membership change or a missed deadline; the operation then rejects and nothing is returned.
- * A missed deadline names a suspect. In the ring, a peer late with its hop-0 segment stalls its
- * successor at hop 0, the next peer at hop 1, and so on; so a peer stuck at global hop h waiting
- * on its predecessor blames the peer h+1 places before it, and every peer blames the same one.
- * In a direct exchange the suspect is the first peer whose message is missing.
+ * A missed deadline names a suspect: in the ring, the peer h+1 places upstream of a peer stuck at
+ * global hop h (ring-pipeline.ts); in a direct exchange, the first peer whose message is missing.
  */
 import { abortReason } from '../deadline.ts';
 import { TimeoutError, WireFormatError } from '../errors.ts';
-import { MessageKind } from '../wire/frame.ts';
+import { MAX_PAYLOAD_BYTES, MessageKind } from '../wire/frame.ts';
 import type { Message, Messenger } from '../wire/messenger.ts';
 import type { Collective } from './collective.ts';
 import { decodeHalf, encodeHalf } from './half.ts';
+import { checkValues, decodeValues, limitFor } from './received.ts';
+import { pipelinedRingSum } from './ring-pipeline.ts';
 
 export interface RingCollectiveInit {
   messenger: Messenger;
@@ -40,8 +44,18 @@ export interface RingCollectiveInit {
   signal: AbortSignal;
   /** Id of the codec that made the payloads (the aggregator's `codecId`, 0 = raw), written into every frame and checked on every message. */
   codec: number;
-  /** Vectors smaller than this go by direct exchange instead of the ring. @default 16 KiB */
+  /**
+   * With three peers or more, vectors smaller than this go by direct exchange (fewer hops, more
+   * bytes) instead of the ring. @default 0: every vector takes the ring
+   */
   directBelowBytes?: number;
+  /** Values per ring frame (tests use small ones). @default as many as fit one frame */
+  chunkValues?: number;
+  /**
+   * Bound on the magnitude of one peer's contribution to a summed value (the caller's knowledge of
+   * its inputs); a received partial sum of k contributions may reach k times it. @default Infinity
+   */
+  maxAbs?: number;
 }
 
 export class RingCollective implements Collective {
@@ -61,12 +75,19 @@ export class RingCollective implements Collective {
 
   async allReduceSum(values: Float32Array, tag: number, options: { wire?: 'f32' | 'f16' } = {}): Promise<Float32Array> {
     this.checkSignal('allReduceSum');
+    const wire = options.wire ?? 'f32';
     const sum = Float32Array.from(values);
-    if (this.size === 1) return options.wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
-    const encode = options.wire === 'f16' ? encodeHalf : (v: Float32Array): Uint8Array => new Uint8Array(v.slice().buffer);
-    const decode = options.wire === 'f16' ? decodeHalf : (b: Uint8Array): Float32Array => new Float32Array(b.slice().buffer);
-    if (values.byteLength < (this.init.directBelowBytes ?? 16 * 1024)) return this.directSum(sum, tag, encode, decode);
-    return this.ringSum(sum, tag, encode, decode);
+    if (this.size === 1) return wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
+    if (this.size === 2 || values.byteLength < (this.init.directBelowBytes ?? 0)) return this.directSum(sum, tag, wire);
+    const { messenger, epoch, codec, signal } = this.init;
+    const perFrame = Math.floor(MAX_PAYLOAD_BYTES / (wire === 'f16' ? 2 : 4));
+    const chunkValues = Math.min(this.init.chunkValues ?? perFrame, perFrame);
+    return pipelinedRingSum({
+      messenger, members: this.members, rank: this.rank, epoch, step: this.step, tag, codec, signal, wire, chunkValues,
+      maxAbs: this.init.maxAbs ?? Infinity,
+      checkCodec: (m) => this.checkCodec(m),
+      blame,
+    }, sum);
   }
 
   async allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {
@@ -96,64 +117,19 @@ export class RingCollective implements Collective {
     return out;
   }
 
-  private async directSum(
-    own: Float32Array,
-    tag: number,
-    encode: (v: Float32Array) => Uint8Array,
-    decode: (b: Uint8Array) => Float32Array,
-  ): Promise<Float32Array> {
-    const encoded = encode(own);
+  /** Everyone's vector to everyone, summed in rank order (own one through the same wire). */
+  private async directSum(own: Float32Array, tag: number, wire: 'f32' | 'f16'): Promise<Float32Array> {
+    const encoded = wire === 'f16' ? encodeHalf(own) : new Uint8Array(own.buffer, own.byteOffset, own.byteLength);
     const all = await this.exchange(MessageKind.Reduce, tag, encoded);
     const sum = new Float32Array(own.length);
-    for (const bytes of all) {
-      // Own contribution goes through the same encoding as everyone else's, so all peers agree.
-      const part = decode(bytes);
-      if (part.length !== own.length) throw new RangeError(`peer sent ${part.length} values, expected ${own.length}`);
+    const maxAbs = this.init.maxAbs ?? Infinity;
+    all.forEach((bytes, r) => {
+      const from = this.members[r]!;
+      const part = decodeValues(bytes, own.length, wire, from, `a direct sum's vector`);
+      if (r !== this.rank) checkValues(part, limitFor(maxAbs, 1, wire), from, `a direct sum's vector`);
       for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
-    }
+    });
     return sum;
-  }
-
-  private async ringSum(
-    acc: Float32Array,
-    tag: number,
-    encode: (v: Float32Array) => Uint8Array,
-    decode: (b: Uint8Array) => Float32Array,
-  ): Promise<Float32Array> {
-    const n = this.size;
-    const r = this.rank;
-    const next = this.members[(r + 1) % n]!;
-    const prev = this.members[(r - 1 + n) % n]!;
-    const bound = (i: number): number => Math.floor((i * acc.length) / n);
-    const segment = (i: number): Float32Array => acc.subarray(bound(i), bound(i + 1));
-    const mod = (i: number): number => ((i % n) + n) % n;
-    const hop = async (kind: MessageKind, seq: number, sendIndex: number): Promise<Float32Array> => {
-      const header = { kind, codec: this.init.codec, tag, epoch: this.init.epoch, step: this.step, seq };
-      const [, message] = await Promise.all([
-        this.init.messenger.send(next, header, encode(segment(sendIndex))),
-        this.init.messenger.receive(prev, header, this.init.signal),
-      ]).catch((err: unknown) => {
-        const globalHop = kind === MessageKind.Reduce ? seq : n - 1 + seq;
-        throw blame(err, this.members[mod(r - 1 - globalHop)]);
-      });
-      return decode(this.checkCodec(message).payload);
-    };
-
-    for (let s = 0; s < n - 1; s++) {
-      const into = mod(r - s - 1);
-      const received = await hop(MessageKind.Reduce, s, mod(r - s));
-      const target = segment(into);
-      if (received.length !== target.length) throw new RangeError(`segment of ${received.length} values, expected ${target.length}`);
-      for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
-    }
-    // With f16 on the wire the owner rounds its finished segment too, so it matches the copies.
-    if (encode === encodeHalf) segment(mod(r + 1)).set(decode(encode(segment(mod(r + 1)))));
-    for (let s = 0; s < n - 1; s++) {
-      const into = mod(r - s);
-      const received = await hop(MessageKind.Gather, s, mod(r + 1 - s));
-      segment(into).set(received);
-    }
-    return acc;
   }
 
   /** An aborted collective does nothing, even alone (where there is nothing to wait for). */

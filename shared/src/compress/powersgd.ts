@@ -7,7 +7,8 @@
  *
  * All layers of a phase travel in one allReduceSum: the P phase carries every compressed layer's
  * P_i plus the uncompressed layers (vectors, and matrices with r(m+n) >= mn/2), the Q phase every
- * Q_i. M Q and M^T Phat run on tfjs; Gram-Schmidt and Phat Q^T run in f64 TypeScript, so every
+ * Q_i. M Q and M^T Phat run in TypeScript up to rank 16 (thin-product.ts: m*n*r work, no upload
+ * or readback), on tfjs above; Gram-Schmidt and Phat Q^T run in f64 TypeScript, so every
  * replica derives identical Phat, Q and ghat.
  *
  * One-round variant: even steps send P_i = M_i Qhat (Qhat orthonormal, shared) and apply
@@ -23,6 +24,17 @@ import { multiplyTransposed, orthonormalizeColumns } from './linalg.ts';
 import { repairLocal, requireFinite } from './finite.ts';
 import { decodeSharedState, encodeSharedState, StateKind } from './shared-state.ts';
 import { matMul } from './tensor-ops.ts';
+import { THIN_RANK, timesThin, transposeTimesThin } from './thin-product.ts';
+
+/** M Q (m x r): in TypeScript for a small rank (thin-product.ts), else a tfjs product. */
+function times(x: Float32Array, m: number, n: number, q: Float32Array, r: number): Float32Array {
+  return r <= THIN_RANK ? timesThin(x, m, n, q, r) : matMul(x, m, n, q, n, r);
+}
+
+/** M^T P (n x r), the same way. */
+function transposeTimes(x: Float32Array, m: number, n: number, p: Float32Array, r: number): Float32Array {
+  return r <= THIN_RANK ? transposeTimesThin(x, m, n, p, r) : matMul(x, m, n, p, m, r, true);
+}
 import type { CollectiveBytes, GradientAggregator, LayerShape } from './types.ts';
 
 export interface PowerSgdInit {
@@ -109,7 +121,7 @@ export class PowerSgdAggregator implements GradientAggregator {
     const peers = collective.size;
     const pParts = corrected.map((x, l) => {
       const b = this.blocks[l];
-      return b ? matMul(x, b.m, b.n, this.q[l]!, b.n, r) : x;
+      return b ? times(x, b.m, b.n, this.q[l]!, r) : x;
     });
     const pSums = await this.allReduce(pParts, collective, TAG_MAIN);
     // Identical on every peer: all refuse here, before the second round, or none does.
@@ -121,7 +133,7 @@ export class PowerSgdAggregator implements GradientAggregator {
     const qParts: Float32Array[] = [];
     corrected.forEach((x, l) => {
       const b = this.blocks[l];
-      if (b) qParts.push(matMul(x, b.m, b.n, pHats[l]!, b.m, r, true));
+      if (b) qParts.push(transposeTimes(x, b.m, b.n, pHats[l]!, r));
     });
     const qSums = await this.allReduce(qParts, collective, TAG_SECOND);
     const nextQ = this.q.slice();
@@ -142,7 +154,7 @@ export class PowerSgdAggregator implements GradientAggregator {
     const r = this.rank;
     const parts = corrected.map((x, l) => {
       const b = this.blocks[l];
-      return b ? matMul(x, b.m, b.n, this.q[l]!, b.n, r) : x;
+      return b ? times(x, b.m, b.n, this.q[l]!, r) : x;
     });
     const sums = await this.allReduce(parts, collective, TAG_MAIN);
     requireFinite('powersgd P', sums);
@@ -163,7 +175,7 @@ export class PowerSgdAggregator implements GradientAggregator {
     const r = this.rank;
     const parts = corrected.map((x, l) => {
       const b = this.blocks[l];
-      return b ? matMul(x, b.m, b.n, this.p[l]!, b.m, r, true) : x;
+      return b ? transposeTimes(x, b.m, b.n, this.p[l]!, r) : x;
     });
     const sums = await this.allReduce(parts, collective, TAG_MAIN);
     requireFinite('powersgd Q', sums);

@@ -14,7 +14,10 @@ export interface StepRecord {
   loss: number;
   /** Set on the steps where test accuracy was measured. */
   testAccuracy?: number;
+  /** Frames sent in the step, headers included. */
   bytesSent: number;
+  /** Of those, message payload: what `bytesPerStep` declares (frame headers not counted). */
+  payloadBytesSent: number;
   bytesReceived: number;
   /** Hash of the weights after this step: equal on every replica. */
   weightsHash: string;

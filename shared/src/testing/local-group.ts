@@ -14,6 +14,10 @@ const DEFAULT_RUN_TIMEOUT_MS = 30_000;
 export interface LocalGroupInit extends InMemoryNetworkInit {
   /** Passed on to every RingCollective. @default its own default */
   directBelowBytes?: number;
+  /** Passed on to every RingCollective (values per ring frame). @default its own default */
+  chunkValues?: number;
+  /** Passed on to every RingCollective (bound on one contribution). @default none */
+  maxAbs?: number;
   /** Codec id each peer's collectives write and expect (a function of the rank to mix codecs). @default 0 */
   codec?: number | ((rank: number) => number);
 }
@@ -51,6 +55,8 @@ export function createLocalGroup(n: number, init: LocalGroupInit = {}): LocalGro
             const collective = new RingCollective({
               messenger, members: ids, epoch: 1, step, signal: limit.signal, codec: codecOf(rank),
               ...(init.directBelowBytes !== undefined ? { directBelowBytes: init.directBelowBytes } : {}),
+              ...(init.chunkValues !== undefined ? { chunkValues: init.chunkValues } : {}),
+              ...(init.maxAbs !== undefined ? { maxAbs: init.maxAbs } : {}),
             });
             return await fn(collective, rank);
           } finally {

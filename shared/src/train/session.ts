@@ -266,25 +266,32 @@ export class TrainingSession {
     if (measured) this.evaluate();
     const accuracy = measured && this.testAccuracy !== null ? { testAccuracy: this.testAccuracy } : {};
     const fields = { step: this.step, epoch: view.epoch, peers: view.members.length, loss: local.loss, weightsHash: this.weightsHash, ...accuracy };
-    this.history.push(meter.record(fields, { computeMs: local.ms, prefetchMs, waitedMs }));
+    // The replica check belongs to the step it checks: its wait (on the slowest member's
+    // evaluation, when both fall on one step) is the step's communication, not time between steps.
+    let checkMs = 0;
+    try {
+      if (config.checkEvery > 0 && this.step % config.checkEvery === 0) checkMs = await this.checkReplicas(view, signal);
+    } finally {
+      this.history.push(meter.record(fields, { computeMs: local.ms, prefetchMs, waitedMs, checkMs }));
+    }
     if (this.failedAt !== undefined) {
       this.lastRecoveryMs = Date.now() - this.failedAt;
       this.note('recovered', `training again at step ${this.step} with ${view.members.length} peers`, this.lastRecoveryMs);
       this.failedAt = undefined;
     }
-    if (config.checkEvery > 0 && this.step % config.checkEvery === 0) await this.checkReplicas(view, signal);
     this.init.onUpdate?.(this);
   }
 
-  /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. */
-  private async checkReplicas(view: MembershipView, signal: AbortSignal): Promise<void> {
-    if (view.members.length < 2) return;
+  /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */
+  private async checkReplicas(view: MembershipView, signal: AbortSignal): Promise<number> {
+    if (view.members.length < 2) return 0;
     const what = `replica check at step ${this.step}`;
-    const { result: divergence } = await this.withCollective(view, signal, what, (c) => findDivergence(c, view.members, this.weightsHash));
+    const { result: divergence, waitedMs } = await this.withCollective(view, signal, what, (c) => findDivergence(c, view.members, this.weightsHash));
     if (divergence !== null) {
       this.note('divergence', divergence);
       throw new DivergenceError(divergence);
     }
+    return waitedMs;
   }
 
   /** The gradient of `step`'s batch at the current weights; a non-finite one is reported and replaced by zeros. */

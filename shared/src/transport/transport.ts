@@ -16,7 +16,10 @@ export interface Transport {
    * PeerLeftError if the peer is not connected or this transport is closed.
    */
   send(peerId: string, frame: Uint8Array): Promise<void>;
-  /** Called for every frame that arrives; returns an unsubscribe function. */
+  /**
+   * Called for every frame that arrives; returns an unsubscribe function. The frame is the
+   * receiver's to keep: the transport never writes to it again (the messenger keeps views of it).
+   */
   onFrame(handler: (from: string, frame: Uint8Array) => void): () => void;
   /** Called when the channel to a peer closes or fails (also for every peer when this transport closes). */
   onPeerClosed(handler: (peerId: string) => void): () => void;

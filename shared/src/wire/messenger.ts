@@ -30,7 +30,10 @@ export interface MessengerInit {
 }
 
 export interface TrafficStats {
+  /** Whole frames, headers included. */
   bytesSent: number;
+  /** Message payload only (what a collective's byte theory counts). */
+  payloadBytesSent: number;
   bytesReceived: number;
   framesSent: number;
   framesReceived: number;
@@ -57,7 +60,7 @@ function messageKey(from: string, h: MessageHeader): string {
 }
 
 export class Messenger {
-  readonly stats: TrafficStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: 0 };
+  readonly stats: TrafficStats = { bytesSent: 0, payloadBytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: 0 };
   private readonly partials = new Map<string, Partial>();
   private readonly complete = new Map<string, Message>();
   private readonly waiters = new Map<string, Waiter>();
@@ -97,6 +100,7 @@ export class Messenger {
       const frame = encodeFrame({ ...header, chunkIndex, chunkCount, payload: chunk });
       await this.transport.send(to, frame);
       this.stats.bytesSent += frame.length;
+      this.stats.payloadBytesSent += chunk.length;
       this.stats.framesSent++;
     }
   }
@@ -133,6 +137,58 @@ export class Messenger {
           reject(e);
         },
       });
+    });
+  }
+
+  /**
+   * Waits for every message `headers` lists from `from`, handing each to `onMessage` as soon as it
+   * is complete, in arrival order (a stream of chunks is worked on while the rest travels); one
+   * abort listener for all. Rejects with the first failure: the signal's reason, PeerLeftError,
+   * or what `onMessage` throws; the waits still registered are then gone.
+   */
+  receiveEach(from: string, headers: readonly MessageHeader[], signal: AbortSignal, onMessage: (message: Message, index: number) => void): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortReason(signal, 'receive'));
+    if (!this.transport.connectedPeers().includes(from)) return Promise.reject(new PeerLeftError(from));
+    return new Promise<void>((resolve, reject) => {
+      const keys = headers.map((h) => messageKey(from, h));
+      const mine = new Map<string, Waiter>();
+      let left = keys.length;
+      let settled = false;
+      const finish = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        for (const [key, waiter] of mine) if (this.waiters.get(key) === waiter) this.waiters.delete(key);
+        if (error === undefined) resolve();
+        else reject(error as Error);
+      };
+      const deliver = (message: Message, index: number): void => {
+        if (settled) return;
+        try {
+          onMessage(message, index);
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        if (--left === 0) finish();
+      };
+      const onAbort = (): void => finish(abortReason(signal, `waiting for ${MessageKind[headers[0]!.kind]} from ${from}`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      keys.forEach((key, index) => {
+        if (settled) return;
+        const ready = this.complete.get(key);
+        if (ready) {
+          this.complete.delete(key);
+          this.bufferedBytes -= ready.payload.length;
+          deliver(ready, index);
+          return;
+        }
+        if (this.waiters.has(key)) return finish(new AbortedError(`already waiting for ${key}`));
+        const waiter: Waiter = { resolve: (m) => deliver(m, index), reject: (e) => finish(e) };
+        mine.set(key, waiter);
+        this.waiters.set(key, waiter);
+      });
+      if (keys.length === 0) finish();
     });
   }
 
@@ -213,20 +269,15 @@ export class Messenger {
       return;
     }
     if (partial.chunks[chunkIndex]) return; // duplicate chunk
-    partial.chunks[chunkIndex] = payload.slice();
+    // A view, not a copy: a frame handed over by the transport is the receiver's (transport.ts).
+    partial.chunks[chunkIndex] = payload;
     partial.received++;
     partial.bytes += payload.length;
     this.bufferedBytes += payload.length;
     if (partial.received < chunkCount) return;
 
     this.partials.delete(key);
-    const whole = new Uint8Array(partial.bytes);
-    let offset = 0;
-    for (const chunk of partial.chunks) {
-      whole.set(chunk!, offset);
-      offset += chunk!.length;
-    }
-    const message: Message = { from, header, payload: whole };
+    const message: Message = { from, header, payload: chunkCount === 1 ? payload : joinChunks(partial) };
     const handler = this.handlers.get(header.kind);
     const waiter = this.waiters.get(key);
     if (handler || waiter) {
@@ -254,4 +305,15 @@ export class Messenger {
       }
     }
   }
+}
+
+/** The chunks of a complete message in one buffer (the one copy a multi-frame message costs). */
+function joinChunks(partial: Partial): Uint8Array {
+  const whole = new Uint8Array(partial.bytes);
+  let offset = 0;
+  for (const chunk of partial.chunks) {
+    whole.set(chunk!, offset);
+    offset += chunk!.length;
+  }
+  return whole;
 }

@@ -1,0 +1,112 @@
+/**
+ * `npm run bench -- --only goodput`: the ring's goodput against one bare data channel, side by side
+ * in one browser and one run. Builds bench/browser, opens goodput.html in N tabs of one headless
+ * Chromium context (see the page for what each tab does) and writes results/goodput.{json,md}.
+ *
+ * Figures: bare MB/s = bytes moved / time from the first send to the receiver's answer. Ring
+ * goodput per tab and round = bytes that tab sent / time inside allReduceSum (the session's
+ * "bytes sent per step / time in collectives"); the figure is the median over rounds of the
+ * median over tabs. MB = 10^6 bytes.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { CHROMIUM_PATH, isGlNotice, launchChromium } from '@tabswarm/launch';
+import type { GoodputResult } from './browser/goodput.ts';
+import { hostEnvironment, loadAverage1m } from './machine.ts';
+import { RESULTS_DIR } from './report.ts';
+import { serve } from './webgl.ts';
+
+const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url));
+const PAGE_TIMEOUT_MS = 5 * 60_000;
+
+export interface GoodputOptions {
+  tabs?: number;
+  bareBytes?: number;
+  /** Vector lengths (f32 values) the ring sums. */
+  sizes?: number[];
+  warmup?: number;
+  rounds?: number;
+  log?: (line: string) => void;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export async function runGoodputBench(options: GoodputOptions = {}): Promise<void> {
+  const log = options.log ?? console.log;
+  const tabs = options.tabs ?? 3;
+  const sizes = options.sizes ?? [1_070_000, 203_530];
+  const host = hostEnvironment();
+  await build({ configFile: path.join(BROWSER_DIR, 'vite.config.ts'), logLevel: 'warn' });
+  const { server, url } = await serve(path.join(BROWSER_DIR, 'dist'));
+  const browser = await launchChromium();
+  const started = new Date().toISOString();
+  try {
+    const context = await browser.newContext();
+    const query = new URLSearchParams({
+      tabs: String(tabs), run: String(Date.now()), sizes: sizes.join(','),
+      bareBytes: String(options.bareBytes ?? 64 * 1024 * 1024), warmup: String(options.warmup ?? 2), rounds: String(options.rounds ?? 10),
+    });
+    const pages = [];
+    for (let role = 0; role < tabs; role++) {
+      const page = await context.newPage();
+      page.on('console', (msg) => {
+        if ((msg.type() === 'error' || msg.type() === 'warning') && !isGlNotice(msg.text())) log(`tab ${role} ${msg.type()}: ${msg.text()}`);
+      });
+      // Loaded one after another: a tab listens on the BroadcastChannel before the next one speaks.
+      await page.goto(`${url}goodput.html?role=${role}&${query.toString()}`, { waitUntil: 'load' });
+      pages.push(page);
+    }
+    type W = { goodput?: GoodputResult; goodputError?: string };
+    const results = await Promise.all(pages.map(async (page) => {
+      await page.waitForFunction(() => (window as unknown as W).goodput !== undefined || (window as unknown as W).goodputError !== undefined, undefined, { timeout: PAGE_TIMEOUT_MS, polling: 500 });
+      const out = await page.evaluate(() => ({ result: (window as unknown as W).goodput, error: (window as unknown as W).goodputError }));
+      if (!out.result) throw new Error(`a goodput tab failed: ${out.error ?? 'no result'}`);
+      return out.result;
+    }));
+    const bare = results[0]!.bare!;
+    const bareMBps = bare.bytes / 1e6 / (bare.ms / 1000);
+    const rings = sizes.map((size) => {
+      const rounds = results[0]!.ring[String(size)]!.map((_, i) => results.map((r) => r.ring[String(size)]![i]!));
+      const perRound = rounds.map((tabsOfRound) => median(tabsOfRound.map((t) => t.bytesSent / 1e6 / (t.ms / 1000))));
+      const msPerRound = rounds.map((tabsOfRound) => median(tabsOfRound.map((t) => t.ms)));
+      const bytesSent = median(rounds.flat().map((t) => t.bytesSent));
+      const goodput = median(perRound);
+      return { values: size, bytesSentPerTab: bytesSent, medianMs: median(msPerRound), goodputMBps: goodput, ratio: goodput / bareMBps, perRoundMBps: perRound };
+    });
+    const file = {
+      started, tabs, chromium: `${CHROMIUM_PATH} ${browser.version()}`, host: { ...host, loadAverage1mAtEnd: loadAverage1m() },
+      bare: { ...bare, MBps: bareMBps }, rings, raw: results,
+    };
+    await writeFile(path.join(RESULTS_DIR, 'goodput.json'), JSON.stringify(file, null, 2) + '\n');
+    await writeFile(path.join(RESULTS_DIR, 'goodput.md'), renderGoodput(file));
+    log(renderGoodput(file));
+  } finally {
+    await browser.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function renderGoodput(f: { started: string; tabs: number; chromium: string; host: ReturnType<typeof hostEnvironment> & { loadAverage1mAtEnd: number }; bare: { bytes: number; ms: number; MBps: number; messageBytes: number; highWaterBytes: number }; rings: Array<{ values: number; bytesSentPerTab: number; medianMs: number; goodputMBps: number; ratio: number }> }): string {
+  const rows = f.rings.map((r) => `| ring all-reduce, ${r.values.toLocaleString('en')} f32 values | ${r.bytesSentPerTab.toLocaleString('en')} sent per tab | ${r.medianMs.toFixed(1)} ms | ${r.goodputMBps.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+  return [
+    '# Ring goodput against a bare data channel',
+    '',
+    `${f.tabs} tabs of one headless Chromium context, one run (${f.started}); \`npm run bench -- --only goodput\`.`,
+    `Host: ${f.host.cpuModel}, ${f.host.cores} cores; load average ${f.host.loadAverage1m.toFixed(2)} at the start, ${f.host.loadAverage1mAtEnd.toFixed(2)} at the end. ${f.chromium}.`,
+    '',
+    '| what | bytes | time | MB/s | / bare |',
+    '|---|---|---|---|---|',
+    `| bare RTCDataChannel, tab 0 to tab 1 (${f.bare.messageBytes / 1024} KiB messages, ${f.bare.highWaterBytes / 1048576} MiB high-water mark) | ${f.bare.bytes.toLocaleString('en')} | ${f.bare.ms.toFixed(0)} ms | ${f.bare.MBps.toFixed(1)} | 1 |`,
+    ...rows,
+    '',
+    'Ring: tabswarm\'s own path (WebRtcTransport over simple-peer, Messenger, RingCollective), fp32, every tab',
+    'sending and receiving at once. Goodput = bytes a tab sent / time inside allReduceSum, median over tabs,',
+    'then over the timed rounds (after warm-up rounds). MB = 10^6 bytes.',
+    '',
+  ].join('\n');
+}
