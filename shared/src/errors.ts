@@ -10,6 +10,28 @@ export class WireFormatError extends TabswarmError {
   override name = 'WireFormatError';
 }
 
+/**
+ * Bytes from a peer that this peer refuses: a malformed frame, Hello, snapshot or segment, or a
+ * peer over its buffer limits. `suspect` is that peer: the step fails and the peer is blamed, as
+ * for a missed deadline, and the session goes on (with the next epoch).
+ */
+export class PeerInputError extends TabswarmError {
+  override name = 'PeerInputError';
+  constructor(message: string, readonly suspect: string) {
+    super(message);
+  }
+}
+
+/** A peer's frame over its own byte or message limit in the messenger: refused (and blamed). */
+export class PeerLimitError extends TabswarmError {
+  override name = 'PeerLimitError';
+}
+
+/** A frame of an epoch or step too far ahead to keep: dropped, nobody blamed (an honest race can do it). */
+export class OutOfWindowError extends TabswarmError {
+  override name = 'OutOfWindowError';
+}
+
 /** A wait ran past its deadline. `suspect` names the peer most likely at fault, where known. */
 export class TimeoutError extends TabswarmError {
   override name = 'TimeoutError';
@@ -110,13 +132,13 @@ export class SignalingError extends TabswarmError {
 /** Errors after which a collective step may simply be redone with the next membership. */
 export function isRecoverable(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
-  return name === 'TimeoutError' || name === 'PeerLeftError' || name === 'AbortedError' || name === 'DivergenceError';
+  return name === 'TimeoutError' || name === 'PeerLeftError' || name === 'AbortedError' || name === 'DivergenceError' || name === 'PeerInputError';
 }
 
 /** The peer to blame for a failed step, if the error names one. */
 export function suspectOf(err: unknown): string | undefined {
   const e = err as { name?: unknown; suspect?: unknown; peerId?: unknown } | null;
-  if (e?.name === 'TimeoutError' && typeof e.suspect === 'string') return e.suspect;
+  if ((e?.name === 'TimeoutError' || e?.name === 'PeerInputError') && typeof e.suspect === 'string') return e.suspect;
   if (e?.name === 'PeerLeftError' && typeof e.peerId === 'string') return e.peerId;
   return undefined;
 }
