@@ -16,7 +16,7 @@ import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
 import { subset, type Dataset } from '../data/mnist.ts';
 import { deadline } from '../deadline.ts';
-import { DivergenceError, errorMessage, isRecoverable, suspectOf } from '../errors.ts';
+import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf } from '../errors.ts';
 import type { SessionEvent, StepRecord } from '../protocol/status.ts';
 import { Rng } from '../rng.ts';
 import { yieldToEventLoop } from '../yield.ts';
@@ -27,7 +27,8 @@ import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
 import { assignShard } from './shard.ts';
 import type { SessionInit } from './session-init.ts';
-import { agreeOnState, serveState } from './state-sync.ts';
+import { StateServer } from './state-serve.ts';
+import { agreeOnState } from './state-sync.ts';
 import { DEFAULT_STEP_CEILING_MS, DEFAULT_STEP_FLOOR_MS, stepDeadlineMs } from './step-deadline.ts';
 import { StepMeter } from './step-meter.ts';
 import { TimedCollective } from './timed-collective.ts';
@@ -68,6 +69,7 @@ export class TrainingSession {
   private readonly testSet: Dataset;
   private shard: Int32Array = new Int32Array(0);
   private readonly membership = new Membership();
+  private readonly stateServer: StateServer;
   private started = false;
   private stopped = false;
   private syncedEpoch = -1;
@@ -84,7 +86,7 @@ export class TrainingSession {
     this.replica = new Replica(model, config, this.aggregator);
     const testIndices = Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count));
     this.testSet = subset(init.test, testIndices);
-    serveState(init.messenger, this.replica, (err, to) => this.note('step-aborted', `could not send state to ${to.slice(0, 8)}: ${errorMessage(err)}`));
+    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
   }
 
   /** Steps completed. */
@@ -178,8 +180,11 @@ export class TrainingSession {
           this.syncedEpoch = -1;
           if (this.view === view) {
             // Nobody told us the membership changed: ask for a fresh epoch and wait for it.
-            this.init.requestNewEpoch?.(suspectOf(err));
+            this.init.requestNewEpoch?.(suspectOf(err), view.epoch);
             await this.membership.next(10_000);
+          } else if (suspectOf(err) !== undefined) {
+            // The epoch moved on as we found the fault: our blame still counts for that epoch.
+            this.init.requestNewEpoch?.(suspectOf(err), view.epoch);
           }
         }
         await yieldToEventLoop();
@@ -224,13 +229,16 @@ export class TrainingSession {
     const { messenger, selfId, train, config } = this.init;
     const limit = deadline(this.init.syncTimeoutMs ?? 20_000, `sync of epoch ${view.epoch}`, signal);
     try {
-      messenger.advance(view.epoch, this.step);
+      // Until the hellos say where the room is, frames of any step of the run are kept.
+      messenger.advance(view.epoch, this.step, config.steps);
       await this.init.connect(view.members, limit.signal);
-      const adopted = await agreeOnState(messenger, selfId, view, this.replica, limit.signal);
+      const { adopted, suspects } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
       if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
       // Every member, after every sync: the members or a member's state may have changed, so the
       // state shared across members (EF21's g, DIANA's h) is re-established (compress/types.ts).
       this.aggregator.restart();
+      // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
+      if (suspects.length > 0) throw new PeerInputError(`refused the hello or state of ${suspects.map((id) => id.slice(0, 8)).join(', ')}`, suspects[0]!);
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);

@@ -8,8 +8,9 @@
  * cap on buffered bytes and messages (receive-limits.ts), so one peer cannot crowd out the
  * others; duplicate chunks are ignored; frames of past epochs/steps are dropped on arrival, and
  * frames more than one epoch or MAX_STEPS_AHEAD steps ahead are dropped too. A peer whose frame
- * is malformed or over its caps is at fault for the epoch: its pending and later receives of the
- * epoch reject with PeerInputError naming it, so the step fails at once and blames it.
+ * is malformed or over its caps is at fault: its pending receives, and later ones of this epoch
+ * and the next (its bad frame may have been meant for the next: peers change epochs at slightly
+ * different times), reject with PeerInputError naming it, so the step fails at once and blames it.
  */
 import { AbortedError, PeerInputError, PeerLeftError, PeerLimitError, WireFormatError } from '../errors.ts';
 import { abortReason } from '../deadline.ts';
@@ -125,7 +126,7 @@ export class Messenger {
     }
     if (signal.aborted) return Promise.reject(abortReason(signal, 'receive'));
     const fault = this.faults.get(from);
-    if (fault && fault.epoch === header.epoch) return Promise.reject(atFault(from, fault.error));
+    if (fault && header.epoch <= fault.epoch + 1) return Promise.reject(atFault(from, fault.error));
     if (!this.transport.connectedPeers().includes(from)) return Promise.reject(new PeerLeftError(from));
     if (this.waiters.has(key)) return Promise.reject(new AbortedError(`already waiting for ${key}`));
     return new Promise<Message>((resolve, reject) => {
@@ -169,7 +170,7 @@ export class Messenger {
     for (const [key, partial] of this.partials) {
       if (this.window.isStale(partial.header)) this.dropPartial(key, partial);
     }
-    for (const [peer, fault] of this.faults) if (fault.epoch < epoch) this.faults.delete(peer);
+    for (const [peer, fault] of this.faults) if (fault.epoch + 1 < epoch) this.faults.delete(peer);
   }
 
   dispose(): void {
