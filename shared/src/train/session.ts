@@ -232,13 +232,14 @@ export class TrainingSession {
       // Until the hellos say where the room is, frames of any step of the run are kept.
       messenger.advance(view.epoch, this.step, config.steps);
       await this.init.connect(view.members, limit.signal);
-      const { adopted, suspects } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
+      const { adopted, refused } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
       if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
       // Every member, after every sync: the members or a member's state may have changed, so the
       // state shared across members (EF21's g, DIANA's h) is re-established (compress/types.ts).
       this.aggregator.restart();
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
-      if (suspects.length > 0) throw new PeerInputError(`refused the hello or state of ${suspects.map((id) => id.slice(0, 8)).join(', ')}`, suspects[0]!);
+      for (const e of refused) this.note('peer-input', errorMessage(e));
+      if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);

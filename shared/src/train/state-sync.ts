@@ -136,8 +136,8 @@ export async function requestState(
 export interface Agreement {
   /** The state adopted, or null if ours was the room's. */
   adopted: { source: string; step: number; bytes: number; ms: number } | null;
-  /** Members whose hello or snapshot was refused: to be blamed. */
-  suspects: string[];
+  /** Why a member's hello or snapshot was refused, naming it (`suspect`): to be blamed. */
+  refused: PeerInputError[];
 }
 
 /**
@@ -158,12 +158,12 @@ export async function agreeOnState(
   const mine = { step: replica.step, hash: replica.hash };
   options.server?.open(view, mine);
   const hellos = await exchangeHellos(messenger, selfId, view.members, view.epoch, mine, signal, (from, h) => options.server?.heard(from, h));
-  const suspects = [...hellos].filter(([, h]) => h.step > options.lastStep).map(([id]) => id);
-  const candidates = new Map([...hellos].filter(([id]) => !suspects.includes(id)));
+  const refused = [...hellos].filter(([, h]) => h.step > options.lastStep).map(([id, h]) => new PeerInputError(`hello from ${id.slice(0, 8)} at step ${h.step}, past the run's ${options.lastStep}`, id));
+  const candidates = new Map([...hellos].filter(([id]) => !refused.some((e) => e.suspect === id)));
   for (;;) {
     const source = chooseSource(view.members, candidates);
     const best = candidates.get(source)!;
-    if (best.step === replica.step && best.hash === replica.hash) return { adopted: null, suspects };
+    if (best.step === replica.step && best.hash === replica.hash) return { adopted: null, refused };
     const began = Date.now();
     try {
       const { snapshot, bytes } = await requestState(messenger, source, view.epoch, best, replica.sizes, signal);
@@ -172,10 +172,10 @@ export async function agreeOnState(
       } catch (err) {
         throw new PeerInputError(`state from ${source.slice(0, 8)} not adopted: ${(err as Error).message}`, source);
       }
-      return { adopted: { source, step: snapshot.step, bytes, ms: Date.now() - began }, suspects };
+      return { adopted: { source, step: snapshot.step, bytes, ms: Date.now() - began }, refused };
     } catch (err) {
       if ((err as Error).name !== 'PeerInputError') throw err;
-      suspects.push(source);
+      refused.push(err as PeerInputError);
       candidates.delete(source);
     }
   }
