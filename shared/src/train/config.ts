@@ -60,6 +60,8 @@ export interface RunConfig {
   alpha: number;
   /** Members compare weight hashes every this many steps (0 = never). */
   checkEvery: number;
+  /** Each member clips its own gradient to this global L2 norm before compressing (0 = off; train/clip.ts). */
+  clip: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -85,6 +87,7 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   classes: 2,
   alpha: 0.5,
   checkEvery: 10,
+  clip: 0,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -112,6 +115,7 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   classes: { kind: 'int', min: 1, max: 1000 },
   alpha: { kind: 'number', min: 1e-3, max: 1000 },
   checkEvery: { kind: 'int', min: 0, max: 1_000_000 },
+  clip: { kind: 'number', min: 0, max: 1e6 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;
