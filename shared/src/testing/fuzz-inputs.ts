@@ -93,7 +93,10 @@ export function mutateSnapshot(rng: Rng, base: Uint8Array): { kind: string; byte
     case 0:
       return { kind: 'random bytes', bytes: randomBytes(rng, rng.int(512)) };
     case 1:
-      for (let k = 1 + rng.int(4); k > 0; k--) bytes[rng.int(bytes.length)] ^= 1 << rng.int(8);
+      for (let k = 1 + rng.int(4); k > 0; k--) {
+        const i = rng.int(bytes.length);
+        bytes[i] = bytes[i]! ^ (1 << rng.int(8));
+      }
       return { kind: 'bit flips', bytes };
     case 2:
       return { kind: 'truncated', bytes: bytes.subarray(0, rng.int(bytes.length)) };
