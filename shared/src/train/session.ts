@@ -134,6 +134,8 @@ export class TrainingSession {
   setView(view: MembershipView): void {
     const before = this.membership.update(view);
     if (before === null) return;
+    // Keep the new epoch's frames from now on (a peer may start it before our loop does).
+    this.init.messenger.advance(view.epoch, this.step, this.init.config.steps);
     this.note('membership', describeChange(before, this.membership.view!.members, view.epoch));
     this.init.onUpdate?.(this);
   }
