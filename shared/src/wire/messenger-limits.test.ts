@@ -4,7 +4,7 @@ import { deadline } from '../deadline.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
 import { encodeFrame, MAX_PAYLOAD_BYTES, MessageKind } from './frame.ts';
 import { Messenger, type MessengerInit } from './messenger.ts';
-import { MAX_STEPS_AHEAD } from './receive-limits.ts';
+import { MAX_STEPS_AHEAD, MAX_SYNC_EPOCHS_AHEAD } from './receive-limits.ts';
 
 const header = { kind: MessageKind.Reduce, codec: 0, tag: 1, epoch: 5, step: 10, seq: 0 };
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
@@ -70,14 +70,15 @@ describe('messenger limits per peer', () => {
     assert.equal(b.pendingReceives, 0);
   });
 
-  it('frames more than one epoch or MAX_STEPS_AHEAD steps ahead are dropped without blame', async () => {
+  it('collective frames more than one epoch or MAX_STEPS_AHEAD steps ahead, hellos more than MAX_SYNC_EPOCHS_AHEAD, are dropped without blame', async () => {
     const { b, m, frame, errors } = room();
     await m.send('b', frame({ epoch: header.epoch + 2 }, Uint8Array.of(1)));
+    await m.send('b', frame({ kind: MessageKind.Hello, step: 0, epoch: header.epoch + MAX_SYNC_EPOCHS_AHEAD + 1 }, Uint8Array.of(1)));
     await m.send('b', frame({ step: header.step + MAX_STEPS_AHEAD + 1 }, Uint8Array.of(1)));
-    await m.send('b', frame({ kind: MessageKind.Hello, step: 0, epoch: header.epoch + 1 }, Uint8Array.of(1)));
+    await m.send('b', frame({ kind: MessageKind.Hello, step: 0, epoch: header.epoch + MAX_SYNC_EPOCHS_AHEAD }, Uint8Array.of(1)));
     await m.send('b', frame({ step: header.step + MAX_STEPS_AHEAD }, Uint8Array.of(2)));
     await settle();
-    assert.deepEqual(errors.map((e) => e.name), ['OutOfWindowError', 'OutOfWindowError']);
+    assert.deepEqual(errors.map((e) => e.name), ['OutOfWindowError', 'OutOfWindowError', 'OutOfWindowError']);
     assert.deepEqual(b.budget.usage('mallory'), { bytes: 2, messages: 2 });
     const kept = await b.receive('mallory', { ...header, step: header.step + MAX_STEPS_AHEAD }, new AbortController().signal);
     assert.deepEqual(kept.payload, Uint8Array.of(2));
@@ -85,7 +86,7 @@ describe('messenger limits per peer', () => {
     b.advance(header.epoch, 0, 1000);
     await m.send('b', frame({ step: 999 }, Uint8Array.of(3)));
     await settle();
-    assert.equal(errors.length, 2);
+    assert.equal(errors.length, 3);
     assert.deepEqual(b.budget.usage('mallory'), { bytes: 2, messages: 2 });
   });
 

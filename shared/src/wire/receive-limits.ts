@@ -11,6 +11,13 @@ import { MessageKind } from './frame.ts';
  * may send the next step's (and, with staleness 1 and a replica check, a little more) first.
  */
 export const MAX_STEPS_AHEAD = 4;
+/**
+ * Epochs ahead of ours whose hellos and state messages are kept. Under churn (a hostile member
+ * makes every epoch fail at once) an honest peer can be a few epochs ahead of us, and dropping
+ * its hello would cost a sync deadline and blame it. Collective frames are kept one epoch ahead
+ * only: an honest peer sends them only after our hello of that epoch.
+ */
+export const MAX_SYNC_EPOCHS_AHEAD = 8;
 /** Bytes one peer may hold in partial and unclaimed messages: its largest message plus room for a step's segments. */
 export const DEFAULT_PEER_BUFFER_BYTES = 80 * 1024 * 1024;
 /**
@@ -80,8 +87,9 @@ export interface WindowHeader {
 
 /**
  * The range of (epoch, step) a messenger keeps: frames of past epochs and of past steps of this
- * epoch are stale (dropped quietly); frames more than one epoch ahead, or (collectives) past
- * `maxStep`, are out of the window (dropped, reported). Until the first `advance` everything
+ * epoch are stale (dropped quietly); collective frames more than one epoch ahead or past
+ * `maxStep`, and others more than MAX_SYNC_EPOCHS_AHEAD ahead, are out of the window (dropped,
+ * reported). Until the first `advance` everything
  * is kept: a bare messenger (tests, benchmarks) has no notion of the current step.
  */
 export class ReceiveWindow {
@@ -106,7 +114,8 @@ export class ReceiveWindow {
   refuse(h: WindowHeader): OutOfWindowError | null {
     const f = this.floor;
     if (!f) return null;
-    if (h.epoch > f.epoch + 1) return new OutOfWindowError(`frame of epoch ${h.epoch}, more than one ahead of ${f.epoch}`);
+    const ahead = COLLECTIVE_KINDS.has(h.kind) ? 1 : MAX_SYNC_EPOCHS_AHEAD;
+    if (h.epoch > f.epoch + ahead) return new OutOfWindowError(`${MessageKind[h.kind] ?? h.kind} frame of epoch ${h.epoch}, more than ${ahead} ahead of ${f.epoch}`);
     if (COLLECTIVE_KINDS.has(h.kind) && h.step > f.maxStep) return new OutOfWindowError(`frame of step ${h.step}, past the last step kept (${f.maxStep})`);
     return null;
   }
