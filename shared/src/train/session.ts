@@ -5,8 +5,8 @@
  *
  * Membership: the signaling server numbers each membership with an epoch. A new epoch aborts
  * whatever step is under way (AbortedError: its collectives reject, nothing is applied), then
- * every member says hello (its step and weights hash); members behind, or holding other weights,
- * fetch the state of the lowest-id member at the highest step (state-sync.ts), and every member
+ * every member says hello (its step and weights hash); members holding another state than the
+ * majority's fetch it, verified, from the lowest-id member holding it (state-sync.ts), and every member
  * restarts the aggregator's cross-member state (EF21's and DIANA's means). So a late joiner, a
  * peer whose step was cut short, and a diverged replica are all repaired by the same mechanism,
  * and no step ever mixes two epochs.
@@ -50,6 +50,8 @@ function refusedAsNonFinite(err: unknown): null {
   if ((err as { name?: unknown } | null)?.name === 'NonFiniteError') return null;
   throw err;
 }
+/** How long a member that refused a peer's input waits for the others to see it too before it asks for a new epoch. */
+const PEER_INPUT_GRACE_MS = 500;
 /** The session's own list of events is cut to the most recent this many. */
 const MAX_EVENTS = 500;
 
@@ -180,6 +182,9 @@ export class TrainingSession {
           this.prefetched = undefined;
           this.note('step-aborted', `step ${this.step} in epoch ${view.epoch}: ${errorMessage(err)}`);
           this.syncedEpoch = -1;
+          // Bad input reaches every member it was sent to about now: a moment's grace lets them
+          // fail and blame in this same epoch, instead of one fast member churning epochs alone.
+          if (this.view === view && (err as Error).name === 'PeerInputError') await this.membership.next(PEER_INPUT_GRACE_MS);
           if (this.view === view) {
             // Nobody told us the membership changed: ask for a fresh epoch and wait for it.
             this.init.requestNewEpoch?.(suspectOf(err), view.epoch);
