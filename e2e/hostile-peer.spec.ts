@@ -1,8 +1,10 @@
 /**
- * Three tabs in one room, one of them hostile (./hostile-peer.ts: malformed frames, hellos that
- * are not JSON, poisoned snapshots over its data channels). The honest tabs refuse its input,
- * blame it (PeerInputError naming it), the server evicts it, and they finish the run with
- * identical replicas at every step; the hostile tab joins again and again and is evicted again.
+ * Three tabs in one room, one of them hostile (./hostile-peer.ts: malformed collective frames,
+ * hellos that are not JSON, NaN snapshots over its data channels; its hellos are refused first,
+ * so nobody asks it for state here: poisoned snapshots are covered by the session tests). The
+ * honest tabs refuse its input, blame it (PeerInputError naming it), the server evicts it, and
+ * they finish the run with identical replicas; the hostile tab joins again and again and is
+ * evicted again.
  */
 import { expect, test } from '@playwright/test';
 import { historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
