@@ -276,7 +276,7 @@ export class RoomMember {
       train: data.train,
       test: data.test,
       connect: (members, signal) => mesh.transport.connect(members, signal),
-      requestNewEpoch: (suspect) => this.requestNewEpoch(suspect),
+      requestNewEpoch: (suspect, epoch) => this.requestNewEpoch(suspect, epoch),
       onUpdate: () => this.onChange(),
     });
     this.parts = { session, messenger, transport: mesh.transport, model };
@@ -387,9 +387,16 @@ export class RoomMember {
     this.onChange();
   }
 
-  /** A step failed without a new epoch: ask the server for one, or, while it is away, pause and say so. */
-  private requestNewEpoch(suspect: string | undefined): void {
+  /**
+   * A step failed without a new epoch: ask the server for one, or, while it is away, pause and say
+   * so. A failure of an epoch already over only adds our blame to it (the server counts votes).
+   */
+  private requestNewEpoch(suspect: string | undefined, failed: number): void {
     const epoch = this.view.epoch;
+    if (failed < epoch) {
+      this.signaling?.resync(failed, suspect);
+      return;
+    }
     // While re-registering the server does not count us as a member yet: ask once it does.
     if (!this.reregistering && this.signaling?.resync(epoch, suspect)) return;
     this.unsentResync = { epoch, suspect };

@@ -10,6 +10,29 @@ export class WireFormatError extends TabswarmError {
   override name = 'WireFormatError';
 }
 
+/**
+ * Bytes from a peer that this peer refuses: a malformed frame, Hello, snapshot or segment (a
+ * chunk of the wrong length, NaN, an infinity no honest sum makes, a value over the caller's
+ * bound), or a peer over its buffer limits. `suspect` is that peer: the step fails and the peer is blamed, as
+ * for a missed deadline, and the session goes on (with the next epoch).
+ */
+export class PeerInputError extends TabswarmError {
+  override name = 'PeerInputError';
+  constructor(message: string, readonly suspect: string) {
+    super(message);
+  }
+}
+
+/** A peer's frame over its own byte or message limit in the messenger: refused (and blamed). */
+export class PeerLimitError extends TabswarmError {
+  override name = 'PeerLimitError';
+}
+
+/** A frame of an epoch or step too far ahead to keep: dropped, nobody blamed (an honest race can do it). */
+export class OutOfWindowError extends TabswarmError {
+  override name = 'OutOfWindowError';
+}
+
 /** A wait ran past its deadline. `suspect` names the peer most likely at fault, where known. */
 export class TimeoutError extends TabswarmError {
   override name = 'TimeoutError';
@@ -49,18 +72,6 @@ export class DivergenceError extends TabswarmError {
 /** A gradient or update holding NaN or Infinity: never sent, never applied. */
 export class NonFiniteError extends TabswarmError {
   override name = 'NonFiniteError';
-}
-
-/**
- * A peer sent input that cannot be honest: a chunk whose length is not the one its header and the
- * collective's plan imply, a value that is NaN or infinite, or one over the caller's bound.
- * `suspect` is the sender, so the caller can blame that peer.
- */
-export class PeerInputError extends TabswarmError {
-  override name = 'PeerInputError';
-  constructor(message: string, readonly suspect: string) {
-    super(message);
-  }
 }
 
 /*
@@ -136,7 +147,7 @@ export function isRecoverable(err: unknown): boolean {
 /** The peer to blame for a failed step, if the error names one. */
 export function suspectOf(err: unknown): string | undefined {
   const e = err as { name?: unknown; suspect?: unknown; peerId?: unknown } | null;
-  if (e?.name === 'TimeoutError' && typeof e.suspect === 'string') return e.suspect;
+  if ((e?.name === 'TimeoutError' || e?.name === 'PeerInputError') && typeof e.suspect === 'string') return e.suspect;
   if (e?.name === 'PeerLeftError' && typeof e.peerId === 'string') return e.peerId;
   return undefined;
 }

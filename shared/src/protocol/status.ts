@@ -36,7 +36,9 @@ export interface SessionEvent {
     | 'membership' | 'synced' | 'state-received' | 'step-aborted' | 'recovered' | 'divergence'
     | 'nonfinite' | 'evicted' | 'done' | 'error'
     /** The server connection: lost, back, the room re-registered; training paused for want of it; a fork settled. */
-    | 'signaling' | 'paused' | 'fork';
+    | 'signaling' | 'paused' | 'fork'
+    /** A peer's input refused (a malformed hello or snapshot, a state request it may not make): the peer is blamed. */
+    | 'peer-input';
   message: string;
   /** How long the recovery or transfer took, where that applies. */
   ms?: number;

@@ -66,6 +66,8 @@ export interface RunConfig {
   perturb: number;
   /** PowerSGD's all-reduce rounds per step: 2 (the paper's) or 1 (alternating P and Q). */
   powersgdRounds: 1 | 2;
+  /** Each member clips its own gradient to this global L2 norm before compressing (0 = off; train/clip.ts). */
+  clip: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -93,6 +95,7 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   checkEvery: 10,
   perturb: 0,
   powersgdRounds: 2,
+  clip: 0,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -122,6 +125,7 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   checkEvery: { kind: 'int', min: 0, max: 1_000_000 },
   perturb: { kind: 'number', min: 0, max: 10 },
   powersgdRounds: { kind: 'int', min: 1, max: 2 },
+  clip: { kind: 'number', min: 0, max: 1e6 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;

@@ -1,10 +1,11 @@
 /**
  * A step's local work: its batch, drawn from this member's shard, and the gradient at the
- * current weights.
+ * current weights, clipped to the room's `clip` norm.
  */
 import { subset, type Dataset } from '../data/mnist.ts';
 import type { Model } from '../model/model.ts';
 import { Rng } from '../rng.ts';
+import { clipGlobalNorm } from './clip.ts';
 import type { RunConfig } from './config.ts';
 import { hasNonFinite } from './hash.ts';
 
@@ -29,13 +30,14 @@ export function sampleBatch(train: Dataset, shard: Int32Array, seed: number, bat
 /**
  * The gradient of the batch of (`step`, `rank`) at the model's weights, timed from the draw of the
  * batch. A non-finite one is replaced by zeros: a bad local gradient must not poison the others
- * (the caller reports it).
+ * (the caller reports it). With `clip` > 0 its global norm is clipped to `clip` (clip.ts), which
+ * bounds what this member contributes.
  */
 export function localGradient(
   model: Model,
   train: Dataset,
   shard: Int32Array,
-  config: Pick<RunConfig, 'seed' | 'batchSize'>,
+  config: Pick<RunConfig, 'seed' | 'batchSize'> & Partial<Pick<RunConfig, 'clip'>>,
   step: number,
   rank: number,
 ): LocalGradient {
@@ -43,5 +45,6 @@ export function localGradient(
   const { grads, loss } = model.gradient(sampleBatch(train, shard, config.seed, config.batchSize, step, rank));
   const zeroed = hasNonFinite(grads) || !Number.isFinite(loss);
   if (zeroed) for (const g of grads) g.fill(0);
+  else clipGlobalNorm(grads, config.clip ?? 0);
   return { step, grads, loss, ms: performance.now() - began, zeroed };
 }

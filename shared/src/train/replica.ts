@@ -62,10 +62,19 @@ export class Replica {
     });
   }
 
-  /** Continues from another member's snapshot (whose weights have this model's `sizes`). */
+  /**
+   * Continues from another member's snapshot (whose weights have this model's `sizes`). All or
+   * nothing: if the optimizer or codec state does not fit (it throws), nothing changed.
+   */
   adopt(snapshot: Snapshot): void {
+    const before = this.optimizer.exportState();
     this.optimizer.importState(snapshot.optimizer);
-    this.aggregator.importSharedState(snapshot.codecState);
+    try {
+      this.aggregator.importSharedState(snapshot.codecState);
+    } catch (err) {
+      this.optimizer.importState(before);
+      throw err;
+    }
     this.current = snapshot.weights;
     this.step = snapshot.step;
     this.model.setWeights(this.current);

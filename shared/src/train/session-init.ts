@@ -17,8 +17,11 @@ export interface SessionInit {
   test: Dataset;
   /** Opens channels to every member; resolves when all are open, rejects by the signal. */
   connect(members: string[], signal: AbortSignal): Promise<void>;
-  /** Asks the signaling server for a new epoch after a failed step, naming the peer at fault if known. */
-  requestNewEpoch?(suspect: string | undefined): void;
+  /**
+   * Asks the signaling server for a new epoch after a step of `epoch` failed, naming the peer at
+   * fault if known. An `epoch` older than the current one is a late blame: a vote, not a request.
+   */
+  requestNewEpoch?(suspect: string | undefined, epoch: number): void;
   /** Called after every step and state change. */
   onUpdate?(session: TrainingSession): void;
   /**

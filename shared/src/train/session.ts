@@ -5,8 +5,8 @@
  *
  * Membership: the signaling server numbers each membership with an epoch. A new epoch aborts
  * whatever step is under way (AbortedError: its collectives reject, nothing is applied), then
- * every member says hello (its step and weights hash); members behind, or holding other weights,
- * fetch the state of the lowest-id member at the highest step (state-sync.ts), and every member
+ * every member says hello (its step and weights hash); members holding another state than the
+ * majority's fetch it, verified, from the lowest-id member holding it (state-sync.ts), and every member
  * restarts the aggregator's cross-member state (EF21's and DIANA's means). So a late joiner, a
  * peer whose step was cut short, and a diverged replica are all repaired by the same mechanism,
  * and no step ever mixes two epochs.
@@ -16,10 +16,11 @@ import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
 import { subset, type Dataset } from '../data/mnist.ts';
 import { deadline } from '../deadline.ts';
-import { DivergenceError, errorMessage, isRecoverable, suspectOf } from '../errors.ts';
+import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf } from '../errors.ts';
 import type { SessionEvent, StepRecord } from '../protocol/status.ts';
 import { Rng } from '../rng.ts';
 import { yieldToEventLoop } from '../yield.ts';
+import { messageValueBound } from './clip.ts';
 import type { RunConfig } from './config.ts';
 import { localGradient, type LocalGradient } from './local-gradient.ts';
 import { describeChange, Membership, type MembershipView } from './membership.ts';
@@ -27,7 +28,8 @@ import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
 import { assignShard } from './shard.ts';
 import type { SessionInit } from './session-init.ts';
-import { agreeOnState, serveState } from './state-sync.ts';
+import { StateServer } from './state-serve.ts';
+import { agreeOnState } from './state-sync.ts';
 import { DEFAULT_STEP_CEILING_MS, DEFAULT_STEP_FLOOR_MS, stepDeadlineMs } from './step-deadline.ts';
 import { StepMeter } from './step-meter.ts';
 import { TimedCollective } from './timed-collective.ts';
@@ -49,6 +51,8 @@ function refusedAsNonFinite(err: unknown): null {
   if ((err as { name?: unknown } | null)?.name === 'NonFiniteError') return null;
   throw err;
 }
+/** How long a member that refused a peer's input waits for the others to see it too before it asks for a new epoch. */
+const PEER_INPUT_GRACE_MS = 500;
 /** The session's own list of events is cut to the most recent this many. */
 const MAX_EVENTS = 500;
 
@@ -68,6 +72,7 @@ export class TrainingSession {
   private readonly testSet: Dataset;
   private shard: Int32Array = new Int32Array(0);
   private readonly membership = new Membership();
+  private readonly stateServer: StateServer;
   private started = false;
   private stopped = false;
   private syncedEpoch = -1;
@@ -84,7 +89,7 @@ export class TrainingSession {
     this.replica = new Replica(model, config, this.aggregator);
     const testIndices = Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count));
     this.testSet = subset(init.test, testIndices);
-    serveState(init.messenger, this.replica, (err, to) => this.note('step-aborted', `could not send state to ${to.slice(0, 8)}: ${errorMessage(err)}`));
+    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
   }
 
   /** Steps completed. */
@@ -132,6 +137,8 @@ export class TrainingSession {
   setView(view: MembershipView): void {
     const before = this.membership.update(view);
     if (before === null) return;
+    // Keep the new epoch's frames from now on (a peer may start it before our loop does).
+    this.init.messenger.advance(view.epoch, this.step, this.init.config.steps);
     this.note('membership', describeChange(before, this.membership.view!.members, view.epoch));
     this.init.onUpdate?.(this);
   }
@@ -176,10 +183,16 @@ export class TrainingSession {
           this.prefetched = undefined;
           this.note('step-aborted', `step ${this.step} in epoch ${view.epoch}: ${errorMessage(err)}`);
           this.syncedEpoch = -1;
+          // Bad input reaches every member it was sent to about now: a moment's grace lets them
+          // fail and blame in this same epoch, instead of one fast member churning epochs alone.
+          if (this.view === view && (err as Error).name === 'PeerInputError') await this.membership.next(PEER_INPUT_GRACE_MS);
           if (this.view === view) {
             // Nobody told us the membership changed: ask for a fresh epoch and wait for it.
-            this.init.requestNewEpoch?.(suspectOf(err));
+            this.init.requestNewEpoch?.(suspectOf(err), view.epoch);
             await this.membership.next(10_000);
+          } else if (suspectOf(err) !== undefined) {
+            // The epoch moved on as we found the fault: our blame still counts for that epoch.
+            this.init.requestNewEpoch?.(suspectOf(err), view.epoch);
           }
         }
         await yieldToEventLoop();
@@ -211,7 +224,7 @@ export class TrainingSession {
     const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
     const limit = deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
     try {
-      const ring = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId });
+      const ring = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {
@@ -224,13 +237,17 @@ export class TrainingSession {
     const { messenger, selfId, train, config } = this.init;
     const limit = deadline(this.init.syncTimeoutMs ?? 20_000, `sync of epoch ${view.epoch}`, signal);
     try {
-      messenger.advance(view.epoch, this.step);
+      // Until the hellos say where the room is, frames of any step of the run are kept.
+      messenger.advance(view.epoch, this.step, config.steps);
       await this.init.connect(view.members, limit.signal);
-      const adopted = await agreeOnState(messenger, selfId, view, this.replica, limit.signal);
+      const { adopted, refused } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
       if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
       // Every member, after every sync: the members or a member's state may have changed, so the
       // state shared across members (EF21's g, DIANA's h) is re-established (compress/types.ts).
       this.aggregator.restart();
+      // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
+      for (const e of refused) this.note('peer-input', errorMessage(e));
+      if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);

@@ -56,7 +56,8 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const t = u32();
   const nWeights = u32();
   const nBuffers = u32();
-  if (nWeights + nBuffers > 10_000) throw new WireFormatError('snapshot has too many arrays');
+  // Lengths are checked before anything is allocated: each array needs its u32 length at least.
+  if (nWeights + nBuffers > 10_000 || o + 4 * (nWeights + nBuffers) > bytes.length) throw new WireFormatError('snapshot has too many arrays');
   const lengths = Array.from({ length: nWeights + nBuffers }, u32);
   const arrays = lengths.map((n) => {
     if (o + 4 * n > bytes.length) throw new WireFormatError('truncated snapshot');
@@ -73,4 +74,28 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
     optimizer: { t, buffers: arrays.slice(nWeights) },
     codecState: bytes.slice(o),
   };
+}
+
+/** Bytes before the f32 values in an aggregator's shared state (compress/shared-state.ts). */
+const SHARED_STATE_HEADER_BYTES = 8;
+
+/**
+ * Why a received snapshot must not be adopted, or null if it may: a member adopts only the state
+ * it was promised (the step and weights hash its source announced in its hello), shaped like its
+ * own model, with every value finite. `hash` is the hash function of the replicas (hash.ts).
+ */
+export function snapshotFault(s: Snapshot, expected: { step: number; hash: string }, sizes: readonly number[], hash: (w: readonly Float32Array[]) => string): string | null {
+  if (s.step !== expected.step) return `snapshot of step ${s.step}, announced ${expected.step}`;
+  if (s.weights.length !== sizes.length || s.weights.some((w, i) => w.length !== sizes[i])) return 'snapshot does not match this model';
+  if (s.optimizer.t > s.step) return `optimizer count ${s.optimizer.t} past the step ${s.step}`;
+  const codec = s.codecState;
+  if (codec.length < SHARED_STATE_HEADER_BYTES || (codec.length - SHARED_STATE_HEADER_BYTES) % 4 !== 0) return 'malformed codec state';
+  const shared = new DataView(codec.buffer, codec.byteOffset + SHARED_STATE_HEADER_BYTES, codec.length - SHARED_STATE_HEADER_BYTES);
+  for (let o = 0; o < shared.byteLength; o += 4) if (!Number.isFinite(shared.getFloat32(o, true))) return 'non-finite codec state';
+  for (const a of [...s.weights, ...s.optimizer.buffers]) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return 'non-finite values in the snapshot';
+  }
+  const actual = hash(s.weights);
+  if (actual !== expected.hash) return `snapshot weights hash ${actual}, announced ${expected.hash}`;
+  return null;
 }

@@ -111,6 +111,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (version !== WIRE_VERSION) throw new WireFormatError(`unsupported wire version ${version} (this peer speaks ${WIRE_VERSION})`);
   const kind = view.getUint8(3);
   if (!KINDS.has(kind)) throw new WireFormatError(`unknown message kind ${kind}`);
+  const flags = view.getUint8(5);
+  if (flags !== 0) throw new WireFormatError(`reserved flags ${flags} are not 0`);
   const payloadLength = view.getUint32(28, true);
   if (HEADER_BYTES + payloadLength !== bytes.length) {
     throw new WireFormatError(`payload length ${payloadLength} does not match frame size ${bytes.length}`);
