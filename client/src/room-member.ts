@@ -129,6 +129,7 @@ export class RoomMember {
       lastRecoveryMs: s?.lastRecoveryMs ?? null,
       link: this.link,
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
+      ...(s ? { rounds: s.roundStatus } : {}),
     };
   }
 

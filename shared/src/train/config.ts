@@ -13,6 +13,8 @@ export const COMPRESSORS = [
 ] as const;
 export const ERROR_CONTROLS = ['none', 'ef14', 'ef21', 'diana'] as const;
 export const SHARDINGS = ['iid', 'label-skew', 'dirichlet'] as const;
+/** Round modes (train/rounds/): one synchronous step per round, time-boxed accumulation, local steps. */
+export const SYNC_MODES = ['step', 'accumulate', 'local'] as const;
 
 export type ModelName = (typeof MODELS)[number];
 export type DatasetName = (typeof DATASETS)[number];
@@ -20,6 +22,7 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type CompressorName = (typeof COMPRESSORS)[number];
 export type ErrorControlName = (typeof ERROR_CONTROLS)[number];
 export type ShardingName = (typeof SHARDINGS)[number];
+export type SyncMode = (typeof SYNC_MODES)[number];
 
 export interface RunConfig {
   model: ModelName;
@@ -60,6 +63,20 @@ export interface RunConfig {
   alpha: number;
   /** Members compare weight hashes every this many steps (0 = never). */
   checkEvery: number;
+  /**
+   * What one step is: `step`, one batch per member; `accumulate`, a round of as many micro-batches
+   * as fit in `roundMs`; `local`, a round of `inner` local steps and one outer step (DiLoCo).
+   * `steps`, `evalEvery` and `checkEvery` count rounds in the round modes.
+   */
+  sync: SyncMode;
+  /** Compute budget of a round in ms (`accumulate`; with `local` it replaces `inner`); 0 = unset. */
+  roundMs: number;
+  /** Local steps per round with `sync=local` (H). */
+  inner: number;
+  /** Outer (Nesterov SGD) learning rate with `sync=local`. */
+  outerLr: number;
+  /** Outer Nesterov momentum with `sync=local`. */
+  outerMomentum: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -85,6 +102,11 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   classes: 2,
   alpha: 0.5,
   checkEvery: 10,
+  sync: 'step',
+  roundMs: 0,
+  inner: 20,
+  outerLr: 0.7,
+  outerMomentum: 0.9,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -112,6 +134,11 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   classes: { kind: 'int', min: 1, max: 1000 },
   alpha: { kind: 'number', min: 1e-3, max: 1000 },
   checkEvery: { kind: 'int', min: 0, max: 1_000_000 },
+  sync: { kind: 'enum', values: SYNC_MODES },
+  roundMs: { kind: 'int', min: 0, max: 600_000 },
+  inner: { kind: 'int', min: 1, max: 100_000 },
+  outerLr: { kind: 'number', min: 1e-6, max: 10 },
+  outerMomentum: { kind: 'number', min: 0, max: 0.999 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;
