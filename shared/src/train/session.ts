@@ -308,7 +308,7 @@ export class TrainingSession {
   /** `sync=accumulate` or `sync=local`: a round's local work, then its weighted mean (train/rounds/). */
   private async exchangeRound(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
     const { model, train, config, selfId } = this.init;
-    const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal };
+    const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock: this.init.clock ?? (() => performance.now()) };
     const work = await rounds.compute(input, this.weightsHash);
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();

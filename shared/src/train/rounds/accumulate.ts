@@ -12,13 +12,13 @@ import { hasNonFinite } from '../hash.ts';
 import { fitsAnother, microBatch, type RoundInput, type RoundWork } from './round-work.ts';
 
 export async function accumulateRound(input: RoundInput): Promise<RoundWork> {
-  const { model, train, shard, config, round, rank, weights, signal } = input;
-  const began = performance.now();
+  const { model, train, shard, config, round, rank, weights, signal, clock } = input;
+  const began = clock();
   const sums = weights.map((w) => new Float32Array(w.length));
   let units = 0;
   let lossSum = 0;
   let zeroed = 0;
-  while (fitsAnother(performance.now() - began, units, config.roundMs)) {
+  while (fitsAnother(clock() - began, units, config.roundMs)) {
     if (signal.aborted) throw abortReason(signal, `round ${round}`);
     const { grads, loss } = model.gradient(microBatch(train, shard, config, round, rank, units));
     units++;
@@ -37,5 +37,5 @@ export async function accumulateRound(input: RoundInput): Promise<RoundWork> {
   }
   if (signal.aborted) throw abortReason(signal, `round ${round}`);
   const finite = units - zeroed;
-  return { sums, count: units * config.batchSize, units, loss: finite > 0 ? lossSum / finite : Number.NaN, computeMs: performance.now() - began, zeroed };
+  return { sums, count: units * config.batchSize, units, loss: finite > 0 ? lossSum / finite : Number.NaN, computeMs: clock() - began, zeroed };
 }

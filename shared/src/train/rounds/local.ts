@@ -24,13 +24,13 @@ export class LocalSteps {
   }
 
   async round(input: RoundInput): Promise<RoundWork> {
-    const { model, train, shard, config, round, rank, weights, signal } = input;
-    const began = performance.now();
+    const { model, train, shard, config, round, rank, weights, signal, clock } = input;
+    const began = clock();
     const local = weights.map((w) => w.slice());
     let units = 0;
     let lossSum = 0;
     let zeroed = 0;
-    const more = (): boolean => (config.roundMs > 0 ? fitsAnother(performance.now() - began, units, config.roundMs) : units < config.inner);
+    const more = (): boolean => (config.roundMs > 0 ? fitsAnother(clock() - began, units, config.roundMs) : units < config.inner);
     try {
       while (more()) {
         if (signal.aborted) throw abortReason(signal, `round ${round}`);
@@ -58,7 +58,7 @@ export class LocalSteps {
     // Local weights that blew up contribute nothing rather than poison the outer step.
     if (hasNonFinite(sums)) for (const d of sums) d.fill(0);
     const finite = units - zeroed;
-    return { sums, count: units, units, loss: finite > 0 ? lossSum / finite : Number.NaN, computeMs: performance.now() - began, zeroed };
+    return { sums, count: units, units, loss: finite > 0 ? lossSum / finite : Number.NaN, computeMs: clock() - began, zeroed };
   }
 }
 

@@ -20,6 +20,8 @@ export interface RoundInput {
   weights: readonly Float32Array[];
   /** Aborts the local work between micro-batches (a new epoch, the member closing). */
   signal: AbortSignal;
+  /** Milliseconds, for the round's budget (`roundMs`); `computeMs` is measured on it too. */
+  clock: () => number;
 }
 
 export interface RoundWork {
