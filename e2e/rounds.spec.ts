@@ -22,9 +22,9 @@ async function expectIdenticalRounds(pages: Page[], rounds: number): Promise<Ste
 }
 
 test('sync=accumulate: a throttled tab contributes fewer micro-batches, rounds keep their budget, replicas identical', async ({ browser }) => {
-  const ROUNDS = 10;
+  const ROUNDS = 12;
   const room = uniqueRoom('e2e-accumulate');
-  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=5&model=mlp&backend=wasm&sync=accumulate&roundMs=600`;
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003`;
   const pages = await openTabs(browser, TABS, query, async (page, i) => {
     if (i === TABS - 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: 8 });
   });
@@ -41,7 +41,7 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, rounds k
   const slow = steady.map((r) => r.contributions![slowId]!);
   const fast = steady.map((r) => Math.min(...Object.entries(r.contributions!).filter(([id]) => id !== slowId).map(([, n]) => n)));
   const total = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-  console.log(`accumulate: contributions per round (fast min / throttled) ${fast.join(',')} / ${slow.join(',')}; round ms ${steady.map((r) => Math.round(r.ms.total)).join(',')}; accuracy ${statuses[0]!.testAccuracy}`);
+  console.log(`accumulate: contributions per round (fast min / throttled) ${fast.join(',')} / ${slow.join(',')}; round ms (compute/communicate/total) ${steady.map((r) => [r.ms.compute, r.ms.communicate, r.ms.total].map(Math.round).join('/')).join(' ')}; accuracy ${statuses[0]!.testAccuracy}`);
   expect(Math.min(...slow)).toBeGreaterThanOrEqual(1);
   expect(total(fast)).toBeGreaterThan(total(slow));
   expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
@@ -50,10 +50,10 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, rounds k
 });
 
 test('sync=local: inner steps, a PowerSGD-compressed outer Nesterov step per round, replicas identical', async ({ browser }) => {
-  const ROUNDS = 6;
+  const ROUNDS = 10;
   const INNER = 10;
   const room = uniqueRoom('e2e-local');
-  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=3&model=mlp&backend=wasm&sync=local&inner=${INNER}&compressor=powersgd&rank=4`;
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=5&model=mlp&backend=wasm&sync=local&inner=${INNER}&compressor=powersgd&rank=4`;
   const pages = await openTabs(browser, TABS, query);
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
   for (const s of statuses) {
