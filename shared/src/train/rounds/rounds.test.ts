@@ -6,6 +6,7 @@ import type { Dataset } from '../../data/mnist.ts';
 import { quadrantImages } from '../../data/synthetic.ts';
 import { Model } from '../../model/model.ts';
 import { InMemoryNetwork } from '../../transport/in-memory-transport.ts';
+import { decodeFrame, MessageKind } from '../../wire/frame.ts';
 import { Messenger } from '../../wire/messenger.ts';
 import { parseRunConfig, type RunConfig } from '../config.ts';
 import { TrainingSession } from '../session.ts';
@@ -30,6 +31,16 @@ class ClockedModel extends Model {
   }
 }
 const device = (msPerBatch: number): ClockedModel => new ClockedModel(msPerBatch);
+
+/** A collective frame (Reduce or Gather) of (`epoch`, `step`). */
+function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
+  try {
+    const frame = decodeFrame(bytes);
+    return (frame.kind === MessageKind.Reduce || frame.kind === MessageKind.Gather) && frame.epoch === epoch && frame.step === step;
+  } catch {
+    return false;
+  }
+}
 
 interface Peer { id: string; session: TrainingSession; model: ClockedModel; done: Promise<void> }
 
@@ -108,6 +119,31 @@ describe('round modes over the in-memory transport', () => {
     assert.ok(c.session.events.some((e) => e.kind === 'state-received'));
     assert.ok(c.session.history.length > 0 && c.session.history.every((r) => r.peers === 3));
     for (const p of [a, b, c]) p.model.dispose();
+  });
+
+  it('a member lost mid-exchange costs the others only its contribution: they reuse their round\'s work', async () => {
+    const config = parseRunConfig({ sync: 'local', inner: 3, steps: 4, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 100, evalSize: 100, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // c goes silent in the third round's exchange (step 2 of epoch 1): a and b wait for it there.
+    network.faultHook = (from, _to, bytes) => (from === 'c' && isFrame(bytes, 1, 2) ? 'drop' : undefined);
+    const peers = ['a', 'b', 'c'].map((id) => startPeer(network, id, config));
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+    const [a, b, c] = peers as [Peer, Peer, Peer];
+    while (a.session.history.length < 2 || b.session.history.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 300));
+    c.session.stop();
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of [a, b]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, a.session.weightsHash);
+      const redone = p.session.history[2]!;
+      assert.equal(redone.epoch, 2);
+      assert.deepEqual(redone.contributions, { a: 3, b: 3 });
+      assert.equal(redone.ms.compute, 0, 'the kept work, not computed again');
+      assert.ok(p.session.events.some((e) => e.kind === 'step-aborted'));
+    }
+    for (const p of peers) p.model.dispose();
   });
 
   it('refuses staleness 1 outside sync=step and accumulate without a budget', () => {
