@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeServer, formatBytes } from './ui.ts';
+import { describeRounds, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -15,4 +15,11 @@ test('the server line: connected, or reconnecting for how long, and whether trai
 
 test('bytes are shown in B, KiB, MiB', () => {
   assert.deepEqual([formatBytes(512), formatBytes(2048), formatBytes(3 * 1024 * 1024)], ['512 B', '2.0 KiB', '3.00 MiB']);
+});
+
+test('the rounds line: mode, the last round\'s contributions (this tab\'s among them), time spent waiting', () => {
+  assert.equal(describeRounds({ peerId: 'a' }), '…');
+  assert.equal(describeRounds({ peerId: 'a', rounds: { sync: 'step', round: 3, unit: 'steps', contributions: null, waitingShare: 0.25 } }), 'sync=step, 25 % of the time waiting');
+  const rounds = { sync: 'accumulate' as const, round: 7, unit: 'micro-batches', contributions: { a: 9, b: 1 }, waitingShare: 0.084 };
+  assert.equal(describeRounds({ peerId: 'b', rounds }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 1), 8 % of the time waiting');
 });
