@@ -21,7 +21,7 @@ async function expectIdenticalRounds(pages: Page[], rounds: number): Promise<Ste
   return histories;
 }
 
-test('sync=accumulate: a throttled tab contributes fewer micro-batches, rounds keep their budget, replicas identical', async ({ browser }) => {
+test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas identical after every round', async ({ browser }) => {
   const ROUNDS = 12;
   const room = uniqueRoom('e2e-accumulate');
   const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003`;
