@@ -141,6 +141,7 @@ export class RoomMember {
       link: this.link,
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
+      ...(s ? { rounds: s.roundStatus } : {}),
     };
   }
 

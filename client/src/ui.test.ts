@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describePath, describeServer, formatBytes } from './ui.ts';
+import { describePath, describeRounds, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -22,4 +22,11 @@ test('a peer\'s path: direct or relayed by TURN, its candidate pair and round tr
   assert.equal(describePath({ ...base, path: 'direct', localCandidateType: 'host', remoteCandidateType: 'host', roundTripMs: 2.345 }), 'direct (host-host, udp), rtt 2.3 ms');
   assert.equal(describePath({ ...base, path: 'relay', localCandidateType: 'relay', remoteCandidateType: 'host', roundTripMs: 41.4 }), 'relayed by TURN (relay-host, udp), rtt 41 ms');
   assert.equal(describePath({ ...base, path: 'unknown', localCandidateType: null, remoteCandidateType: null, protocol: null, roundTripMs: null, measuredAt: null }), 'path not measured yet');
+});
+
+test('the rounds line: mode, the last round\'s contributions (this tab\'s among them), time spent waiting', () => {
+  assert.equal(describeRounds({ peerId: 'a' }), '…');
+  assert.equal(describeRounds({ peerId: 'a', rounds: { sync: 'step', round: 3, unit: 'steps', contributions: null, waitingShare: 0.25 } }), 'sync=step, 25 % of the time waiting');
+  const rounds = { sync: 'accumulate' as const, round: 7, unit: 'micro-batches', contributions: { a: 9, b: 1 }, waitingShare: 0.084 };
+  assert.equal(describeRounds({ peerId: 'b', rounds }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 1), 8 % of the time waiting');
 });

@@ -51,7 +51,7 @@ export class Ui {
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
     const identity = this.card('This tab', ['peerId', 'room', 'server', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
-    const training = this.card('Training', ['step', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'lastRecovery']);
+    const training = this.card('Training', ['step', 'rounds', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'lastRecovery']);
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
     peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
@@ -86,6 +86,7 @@ export class Ui {
     this.set('link', formatLinkSettings(status.link));
     const steps = status.config?.steps ?? 0;
     this.set('step', steps ? `${status.step} / ${steps}` : String(status.step));
+    this.set('rounds', describeRounds(status));
     this.set('loss', status.loss === null ? '…' : status.loss.toFixed(4));
     this.set('testAccuracy', status.testAccuracy === null ? '…' : `${(100 * status.testAccuracy).toFixed(2)} %`);
     this.set('stepsPerSecond', status.stepsPerSecond === null ? '…' : status.stepsPerSecond.toFixed(2));
@@ -139,6 +140,20 @@ export class Ui {
     field.textContent = text;
     field.className = className;
   }
+}
+
+/** `accumulate, last round: 3 of this tab's 12 micro-batches ..., 8 % waiting` and the like. */
+export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): string {
+  const r = status.rounds;
+  if (!r) return '…';
+  const parts = [`sync=${r.sync}`];
+  if (r.contributions) {
+    const mine = status.peerId !== null ? r.contributions[status.peerId] : undefined;
+    const all = Object.values(r.contributions);
+    parts.push(`last round ${all.join(' + ')} ${r.unit}${mine !== undefined ? ` (this tab ${mine})` : ''}`);
+  }
+  if (r.waitingShare !== null) parts.push(`${Math.round(100 * r.waitingShare)} % of the time waiting`);
+  return parts.join(', ');
 }
 
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */

@@ -102,6 +102,12 @@ export async function launchTabs(init: {
   browsers: number;
   url: (index: number) => string;
   logFile: (index: number) => string;
+  /**
+   * CPU throttling rate of a tab (CDP `Emulation.setCPUThrottlingRate`: 4 = four times slower),
+   * to emulate a slow device; undefined or 1 runs it at full speed. It slows the tab's own
+   * thread (wasm and cpu backends), not WebGL, which runs in the GPU process.
+   */
+  cpuThrottle?: (index: number) => number | undefined;
 }): Promise<Tabs> {
   const browsers: Browser[] = [];
   const handles: WorkerHandle[] = [];
@@ -117,6 +123,8 @@ export async function launchTabs(init: {
       const index = init.firstIndex + i;
       const page = await contexts[i % contexts.length]!.newPage();
       const handle = new TabHandle(index, page, init.logFile(index));
+      const rate = init.cpuThrottle?.(index);
+      if (rate !== undefined && rate > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
       await openTab(page, init.url(index));
       handles.push(handle);
     }

@@ -66,3 +66,14 @@ test('a sweep takes lists for any configuration or link key, with plural aliases
   assert.throws(() => parseCommand(['sweep', '--compressors', 'none,zip', '--out', 'x']), /compressor must be one of/);
   assert.throws(() => parseCommand(['sweep', '--compressors', 'none,fp16']), /needs --out/);
 });
+
+test('--slow-tab throttles the last tab, and needs tabs; round keys sweep like the others', () => {
+  assert.equal(run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16']).slowTab, 16);
+  assert.equal(run(['--workers', '2']).slowTab, 1);
+  assert.throws(() => run(['--workers', '2', '--slow-tab', '4']), /needs tabs/);
+  assert.throws(() => run(['--workers', '2', '--runtime', 'chromium', '--slow-tab', '0.5']), /slow-tab/);
+  const sweep = parseCommand(['sweep', '--sync', 'step,local', '--inner', '20,50', '--roundMs', '500', '--out', 'd']);
+  assert.equal(sweep.kind, 'sweep');
+  assert.deepEqual((sweep as { options: SweepOptions }).options.axes.map((a) => [a.key, a.values]), [['sync', ['step', 'local']], ['inner', ['20', '50']]]);
+  assert.throws(() => run(['--sync', 'sometimes']), /sync must be one of/);
+});

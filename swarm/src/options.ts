@@ -29,6 +29,8 @@ export interface RunOptions {
   target: number | null;
   /** Wall-time limit of the whole run, start-up included. */
   timeoutMs: number;
+  /** CPU throttling rate of the last tab (a slow device, CDP); 1 = none. */
+  slowTab: number;
   out: string;
   host: string;
   /** 0 picks a free port. */
@@ -78,6 +80,8 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
   --node-wrtc W          WebRTC of the Node workers: node-datachannel (default), roamhq
   --target-accuracy X    stop at the first step whose test accuracy is at least X
   --timeout T            wall-time limit: 90, 90s, 15m, 1h (default 30m)
+  --slow-tab RATE        run the last tab under Chromium's CPU throttling at RATE (e.g. 16):
+                         a slow device among fast ones (wasm or cpu backend; default 1, none)
   --out DIR              report folder (default reports/run-TIMESTAMP)
   --port N, --host H     where the signaling server listens (default a free port on 127.0.0.1)
   --room NAME            room name (default a fresh one)
@@ -85,7 +89,7 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
                          link shaping: ${LINK_KEYS.join(' ')} (e.g. --bandwidth 10mbit --latency 40ms)
   sweep aliases          --compressors = --compressor, --bandwidths = --bandwidth`;
 
-const CLI_KEYS = ['runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'out', 'host', 'port', 'room'] as const;
+const CLI_KEYS = ['runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'out', 'host', 'port', 'room'] as const;
 const SWEEP_ALIASES: Record<string, keyof RunConfig | LinkKey> = { compressors: 'compressor', bandwidths: 'bandwidth' };
 
 /** `90` (seconds), `90s`, `15m`, `1.5h`, `500ms` -> milliseconds. */
@@ -165,6 +169,9 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   if (target !== null && !(target > 0 && target <= 1)) throw new ConfigError(`--target-accuracy must be in (0, 1], got ${JSON.stringify(targetText)}`);
   const tabs = runtime === 'chromium' ? workers : runtime === 'node' ? 0 : positiveInt('tabs', get('tabs') ?? String(Math.max(1, Math.floor(workers / 2))));
   if (tabs > workers) throw new ConfigError(`--tabs (${tabs}) cannot exceed --workers (${workers})`);
+  const slowTab = Number(get('slow-tab') ?? '1');
+  if (!(slowTab >= 1 && slowTab <= 100)) throw new ConfigError(`--slow-tab must be a throttling rate in [1, 100], got ${JSON.stringify(get('slow-tab'))}`);
+  if (slowTab > 1 && tabs === 0) throw new ConfigError('--slow-tab needs tabs (--runtime chromium or mixed)');
   const portText = get('port') ?? '0';
   if (!/^\d+$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`--port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -178,6 +185,7 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
     nodeWrtc: oneOf('node-wrtc', get('node-wrtc') ?? 'node-datachannel', NODE_WRTCS),
     target,
     timeoutMs: parseDuration(get('timeout') ?? '30m'),
+    slowTab,
     out: get('out') ?? `reports/run-${stamp}`,
     host: get('host') ?? '127.0.0.1',
     port: Number(portText),

@@ -55,7 +55,9 @@ export class Progress {
       const line = progressLine(p).slice(0, Math.max(20, (this.out.columns || 120) - 1));
       this.out.write(`\r\x1b[2K${line}`);
       this.drawn = true;
-    } else if (p.elapsedMs - this.lastPlain >= PLAIN_INTERVAL_MS) {
+    } else if (p.elapsedMs - this.lastPlain >= PLAIN_INTERVAL_MS || p.elapsedMs < this.lastPlain) {
+      // (A sweep's next run starts its clock again: without the second test it printed nothing
+      // until it had run as long as the run before.)
       this.lastPlain = p.elapsedMs;
       this.out.write(`${progressLine(p)}\n`);
     }

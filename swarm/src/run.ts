@@ -64,6 +64,7 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
         browsers: options.browsers,
         url: () => url,
         logFile: (index) => join(logs, `worker-${index}-chromium.log`),
+        cpuThrottle: (index) => (index === options.workers - 1 ? options.slowTab : undefined),
       });
       handles.push(...tabs.handles);
     }

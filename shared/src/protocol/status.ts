@@ -4,7 +4,7 @@
  * interface: fields are added, never renamed or removed.
  */
 import type { LinkSettings } from '../link.ts';
-import type { RunConfig } from '../train/config.ts';
+import type { RunConfig, SyncMode } from '../train/config.ts';
 import type { ConfigCost } from '../train/config-cost.ts';
 
 export interface StepRecord {
@@ -28,6 +28,24 @@ export interface StepRecord {
   ms: { compute: number; compress: number; communicate: number; apply: number; total: number };
   /** Wall-clock time at the end of the step (ms since epoch). */
   time: number;
+  /**
+   * With `sync=accumulate` or `sync=local`: what each member contributed to this round, by peer
+   * id, in micro-batches or inner steps.
+   */
+  contributions?: Record<string, number>;
+}
+
+/** How the rounds go (`sync`, train/rounds/): one step, or a round of many batches. */
+export interface RoundStatus {
+  sync: SyncMode;
+  /** Rounds completed (the step). */
+  round: number;
+  /** What a contribution counts: steps, micro-batches or inner steps. */
+  unit: string;
+  /** Each member's contribution in the last round, by peer id; null with `sync=step` or before the first round. */
+  contributions: Record<string, number> | null;
+  /** Share of the last rounds' time (up to 10) spent waiting inside collectives, in [0, 1]; null before the first. */
+  waitingShare: number | null;
 }
 
 export interface SessionEvent {
@@ -125,6 +143,8 @@ export interface TabStatus {
   signaling: SignalingStatus;
   /** The path to each of `connectedPeers`, in that order: direct or through TURN, and its round trip. */
   peerPaths: PeerPath[];
+  /** The round mode and how its rounds go (absent before a session exists). */
+  rounds?: RoundStatus;
 }
 
 /** What a tab exposes to tests and tools. */

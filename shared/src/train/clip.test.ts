@@ -60,11 +60,12 @@ describe('gradient clipping', () => {
 
 describe('messageValueBound', () => {
   it('bounds messages only where they are the clipped gradients themselves', () => {
-    assert.equal(messageValueBound({ clip: 2, compressor: 'none', ef: 'none' }), 2);
-    assert.equal(messageValueBound({ clip: 2, compressor: 'fp16', ef: 'none' }), 2);
-    assert.equal(messageValueBound({ clip: 0, compressor: 'none', ef: 'none' }), undefined);
-    assert.equal(messageValueBound({ clip: 2, compressor: 'fp16', ef: 'ef14' }), undefined);
-    assert.equal(messageValueBound({ clip: 2, compressor: 'powersgd', ef: 'none' }), undefined);
+    assert.equal(messageValueBound({ clip: 2, compressor: 'none', ef: 'none', sync: 'step' }), 2);
+    assert.equal(messageValueBound({ clip: 2, compressor: 'none', ef: 'none', sync: 'accumulate' }), undefined);
+    assert.equal(messageValueBound({ clip: 2, compressor: 'fp16', ef: 'none', sync: 'step' }), 2);
+    assert.equal(messageValueBound({ clip: 0, compressor: 'none', ef: 'none', sync: 'step' }), undefined);
+    assert.equal(messageValueBound({ clip: 2, compressor: 'fp16', ef: 'ef14', sync: 'step' }), undefined);
+    assert.equal(messageValueBound({ clip: 2, compressor: 'powersgd', ef: 'none', sync: 'step' }), undefined);
   });
   it('holds for every entry of a clipped gradient', () => {
     const g = [Float32Array.from({ length: 500 }, (_, i) => Math.sin(i) * 10), Float32Array.of(-40, 3)];

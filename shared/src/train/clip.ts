@@ -35,9 +35,11 @@ export function clippedSumBound(clip: number, contributions: number): number {
  * clipped gradients as they are (compressor none or fp16, no error feedback): every entry of a
  * gradient of norm at most `clip` is at most `clip`. The ring checks each received chunk against
  * it (times the contributions summed so far) and blames a sender over it. Undefined when clipping
- * is off or messages are something else (factors, scales, residuals), which no clip bounds.
+ * is off or messages are something else (factors, scales, residuals, a round's sums), which no
+ * clip bounds.
  */
-export function messageValueBound(config: Pick<RunConfig, 'clip' | 'compressor' | 'ef'>): number | undefined {
+export function messageValueBound(config: Pick<RunConfig, 'clip' | 'compressor' | 'ef' | 'sync'>): number | undefined {
   const dense = config.compressor === 'none' || config.compressor === 'fp16';
-  return config.clip > 0 && dense && config.ef === 'none' ? config.clip : undefined;
+  // Round modes send sums of many gradients or pseudo-gradients, which one clip does not bound.
+  return config.clip > 0 && dense && config.ef === 'none' && config.sync === 'step' ? config.clip : undefined;
 }

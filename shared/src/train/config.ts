@@ -15,6 +15,8 @@ export const COMPRESSORS = [
 ] as const;
 export const ERROR_CONTROLS = ['none', 'ef14', 'ef21', 'diana'] as const;
 export const SHARDINGS = ['iid', 'label-skew', 'dirichlet'] as const;
+/** Round modes (train/rounds/): one synchronous step per round, time-boxed accumulation, local steps. */
+export const SYNC_MODES = ['step', 'accumulate', 'local'] as const;
 
 export type ModelName = (typeof MODELS)[number];
 export type DatasetName = (typeof DATASETS)[number];
@@ -22,6 +24,7 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type CompressorName = (typeof COMPRESSORS)[number];
 export type ErrorControlName = (typeof ERROR_CONTROLS)[number];
 export type ShardingName = (typeof SHARDINGS)[number];
+export type SyncMode = (typeof SYNC_MODES)[number];
 
 export interface RunConfig {
   model: ModelName;
@@ -68,6 +71,20 @@ export interface RunConfig {
   powersgdRounds: 1 | 2;
   /** Each member clips its own gradient to this global L2 norm before compressing (0 = off; train/clip.ts). */
   clip: number;
+  /**
+   * What one step is: `step`, one batch per member; `accumulate`, a round of as many micro-batches
+   * as fit in `roundMs`; `local`, a round of `inner` local steps and one outer step (DiLoCo).
+   * `steps`, `evalEvery` and `checkEvery` count rounds in the round modes.
+   */
+  sync: SyncMode;
+  /** Compute budget of a round in ms (`accumulate`; with `local` it replaces `inner`); 0 = unset. */
+  roundMs: number;
+  /** Local steps per round with `sync=local` (H). */
+  inner: number;
+  /** Outer (Nesterov SGD) learning rate with `sync=local`. */
+  outerLr: number;
+  /** Outer Nesterov momentum with `sync=local`. */
+  outerMomentum: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -96,6 +113,11 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   perturb: 0,
   powersgdRounds: 2,
   clip: 0,
+  sync: 'step',
+  roundMs: 0,
+  inner: 20,
+  outerLr: 0.7,
+  outerMomentum: 0.9,
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
@@ -126,6 +148,11 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   perturb: { kind: 'number', min: 0, max: 10 },
   powersgdRounds: { kind: 'int', min: 1, max: 2 },
   clip: { kind: 'number', min: 0, max: 1e6 },
+  sync: { kind: 'enum', values: SYNC_MODES },
+  roundMs: { kind: 'int', min: 0, max: 600_000 },
+  inner: { kind: 'int', min: 1, max: 100_000 },
+  outerLr: { kind: 'number', min: 1e-6, max: 10 },
+  outerMomentum: { kind: 'number', min: 0, max: 0.999 },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;

@@ -7,7 +7,8 @@ import type { GradientAggregator } from '../compress/types.ts';
 import type { Model } from '../model/model.ts';
 import type { RunConfig } from './config.ts';
 import { hashArrays } from './hash.ts';
-import { createOptimizer, type Optimizer } from './optimizer.ts';
+import type { Optimizer } from './optimizer.ts';
+import { createReplicaOptimizer } from './rounds/round-runner.ts';
 import { encodeSnapshot, type Snapshot } from './snapshot.ts';
 
 export class Replica {
@@ -23,7 +24,8 @@ export class Replica {
     this.current = model.initialWeights(config.seed);
     model.setWeights(this.current);
     this.hash = hashArrays(this.current);
-    this.optimizer = createOptimizer(config, this.sizes);
+    // With sync=local this is the outer optimizer (rounds/outer-optimizer.ts).
+    this.optimizer = createReplicaOptimizer(config, this.sizes);
   }
 
   /** The weights (read-only: the optimizer owns their updates). */

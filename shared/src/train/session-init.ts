@@ -34,4 +34,6 @@ export interface SessionInit {
   minStepTimeoutMs?: number;
   /** Deadline for channels to open and hellos to arrive. @default 20 s */
   syncTimeoutMs?: number;
+  /** The clock a round's compute budget (`roundMs`) is measured on, in ms. @default performance.now */
+  clock?: () => number;
 }

@@ -17,7 +17,7 @@ import { RingCollective } from '../collective/ring-collective.ts';
 import { subset, type Dataset } from '../data/mnist.ts';
 import { deadline } from '../deadline.ts';
 import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf } from '../errors.ts';
-import type { SessionEvent, StepRecord } from '../protocol/status.ts';
+import type { RoundStatus, SessionEvent, StepRecord } from '../protocol/status.ts';
 import { Rng } from '../rng.ts';
 import { yieldToEventLoop } from '../yield.ts';
 import { messageValueBound } from './clip.ts';
@@ -26,6 +26,9 @@ import { localGradient, type LocalGradient } from './local-gradient.ts';
 import { describeChange, Membership, type MembershipView } from './membership.ts';
 import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
+import { checkRoundConfig, RoundRunner } from './rounds/round-runner.ts';
+import { roundStatus } from './rounds/round-status.ts';
+import type { WeightedMean } from './rounds/weighted-mean.ts';
 import { assignShard } from './shard.ts';
 import type { SessionInit } from './session-init.ts';
 import { StateServer } from './state-serve.ts';
@@ -53,6 +56,15 @@ function refusedAsNonFinite(err: unknown): null {
 }
 /** How long a member that refused a peer's input waits for the others to see it too before it asks for a new epoch. */
 const PEER_INPUT_GRACE_MS = 500;
+/** A step's exchange, whatever the mode: the update to apply and what the step record needs. */
+interface Exchanged {
+  update: Float32Array[] | null;
+  lrScale: number;
+  loss: number;
+  times: { computeMs: number; prefetchMs: number; waitedMs: number };
+  contributions?: Record<string, number>;
+}
+
 /** The session's own list of events is cut to the most recent this many. */
 const MAX_EVENTS = 500;
 
@@ -68,6 +80,8 @@ export class TrainingSession {
   lastRecoveryMs: number | null = null;
 
   private readonly aggregator: GradientAggregator;
+  /** The round modes' runner; undefined with `sync=step`. */
+  private readonly rounds: RoundRunner | undefined;
   private readonly replica: Replica;
   private readonly testSet: Dataset;
   private shard: Int32Array = new Int32Array(0);
@@ -85,8 +99,10 @@ export class TrainingSession {
 
   constructor(private readonly init: SessionInit) {
     const { config, model } = init;
+    checkRoundConfig(config);
     this.aggregator = createAggregator(config, model.layers);
     this.replica = new Replica(model, config, this.aggregator);
+    this.rounds = config.sync === 'step' ? undefined : new RoundRunner(config, this.replica.sizes);
     const testIndices = Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count));
     this.testSet = subset(init.test, testIndices);
     this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
@@ -126,6 +142,11 @@ export class TrainingSession {
     const fp32 = ((2 * (peers - 1)) / peers) * 4 * this.init.model.size;
     const sent = this.declaredBytesPerStep;
     return peers > 1 && sent > 0 ? fp32 / sent : null;
+  }
+
+  /** The round mode, the round, the members' last contributions and the share of time waiting. */
+  get roundStatus(): RoundStatus {
+    return roundStatus(this.init.config, this.step, this.history);
   }
 
   /** The membership this session trains in (members sorted). */
@@ -257,9 +278,38 @@ export class TrainingSession {
   }
 
   private async trainStep(view: MembershipView, signal: AbortSignal): Promise<void> {
-    const { config, messenger, selfId } = this.init;
-    const rank = view.members.indexOf(selfId);
+    const { config, messenger } = this.init;
     const meter = new StepMeter(messenger.stats);
+    const done = this.rounds ? await this.exchangeRound(this.rounds, view, signal, meter) : await this.exchangeStep(view, signal, meter);
+    if (!this.replica.completeStep(done.update, done.lrScale)) this.note('nonfinite', `non-finite update at step ${this.step - 1}; not applied`);
+    this.loss = done.loss;
+    this.freshSync = false;
+    messenger.advance(view.epoch, this.step);
+    const measured = this.step % config.evalEvery === 0 || this.step === config.steps;
+    if (measured) this.evaluate();
+    const accuracy = measured && this.testAccuracy !== null ? { testAccuracy: this.testAccuracy } : {};
+    const fields = { step: this.step, epoch: view.epoch, peers: view.members.length, loss: done.loss, weightsHash: this.weightsHash, ...accuracy };
+    // The replica check belongs to the step it checks: its wait (on the slowest member's
+    // evaluation, when both fall on one step) is the step's communication, not time between steps.
+    let checkMs = 0;
+    try {
+      if (config.checkEvery > 0 && this.step % config.checkEvery === 0) checkMs = await this.checkReplicas(view, signal);
+    } finally {
+      const record = meter.record(fields, { ...done.times, checkMs });
+      this.history.push(done.contributions ? { ...record, contributions: done.contributions } : record);
+    }
+    if (this.failedAt !== undefined) {
+      this.lastRecoveryMs = Date.now() - this.failedAt;
+      this.note('recovered', `training again at step ${this.step} with ${view.members.length} peers`, this.lastRecoveryMs);
+      this.failedAt = undefined;
+    }
+    this.init.onUpdate?.(this);
+  }
+
+  /** `sync=step`: one batch's gradient, averaged (with staleness 1, the next one computed meanwhile). */
+  private async exchangeStep(view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
+    const { config, selfId } = this.init;
+    const rank = view.members.indexOf(selfId);
     const local = this.prefetched?.step === this.step ? this.prefetched : this.localGradient(this.step, rank);
     this.prefetched = undefined;
     let prefetchMs = 0;
@@ -275,28 +325,21 @@ export class TrainingSession {
       return pending;
     });
     meter.exchangeEnds();
-    if (!this.replica.completeStep(update, 1 / (1 + config.staleness))) this.note('nonfinite', `non-finite update at step ${this.step - 1}; not applied`);
-    this.loss = local.loss;
-    this.freshSync = false;
-    messenger.advance(view.epoch, this.step);
-    const measured = this.step % config.evalEvery === 0 || this.step === config.steps;
-    if (measured) this.evaluate();
-    const accuracy = measured && this.testAccuracy !== null ? { testAccuracy: this.testAccuracy } : {};
-    const fields = { step: this.step, epoch: view.epoch, peers: view.members.length, loss: local.loss, weightsHash: this.weightsHash, ...accuracy };
-    // The replica check belongs to the step it checks: its wait (on the slowest member's
-    // evaluation, when both fall on one step) is the step's communication, not time between steps.
-    let checkMs = 0;
-    try {
-      if (config.checkEvery > 0 && this.step % config.checkEvery === 0) checkMs = await this.checkReplicas(view, signal);
-    } finally {
-      this.history.push(meter.record(fields, { computeMs: local.ms, prefetchMs, waitedMs, checkMs }));
-    }
-    if (this.failedAt !== undefined) {
-      this.lastRecoveryMs = Date.now() - this.failedAt;
-      this.note('recovered', `training again at step ${this.step} with ${view.members.length} peers`, this.lastRecoveryMs);
-      this.failedAt = undefined;
-    }
-    this.init.onUpdate?.(this);
+    return { update, lrScale: 1 / (1 + config.staleness), loss: local.loss, times: { computeMs: local.ms, prefetchMs, waitedMs } };
+  }
+
+  /** `sync=accumulate` or `sync=local`: a round's local work, then its weighted mean (train/rounds/). */
+  private async exchangeRound(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
+    const { model, train, config, selfId } = this.init;
+    const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock: this.init.clock ?? (() => performance.now()) };
+    const work = await rounds.compute(input, this.weightsHash);
+    if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
+    meter.exchangeStarts();
+    const exchange = (c: TimedCollective): Promise<WeightedMean | null> => rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
+    const { result, waitedMs } = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+    meter.exchangeEnds();
+    const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
+    return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs: 0, waitedMs }, ...(contributions ? { contributions } : {}) };
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */

@@ -1,0 +1,69 @@
+/**
+ * The round modes in three real tabs over WebRTC (wasm backend): `sync=accumulate` with one tab
+ * slowed by Chromium's CPU throttling, whose rounds still end on time while it contributes fewer
+ * micro-batches; `sync=local` (DiLoCo) with PowerSGD on the pseudo-gradient. Replicas are identical
+ * after every round in both.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import type { StepRecord } from '@tabswarm/shared/protocol';
+import { historyOf, openTabs, uniqueRoom, waitForTabs } from './harness.ts';
+
+const TABS = 3;
+
+test.describe.configure({ mode: 'serial' });
+
+async function expectIdenticalRounds(pages: Page[], rounds: number): Promise<StepRecord[][]> {
+  const histories = await Promise.all(pages.map(historyOf));
+  for (const h of histories) {
+    expect(h.map((r) => r.step)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+    expect(h.map((r) => r.weightsHash)).toEqual(histories[0]!.map((r) => r.weightsHash));
+  }
+  return histories;
+}
+
+test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas identical after every round', async ({ browser }) => {
+  const ROUNDS = 12;
+  const room = uniqueRoom('e2e-accumulate');
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003`;
+  const pages = await openTabs(browser, TABS, query, async (page, i) => {
+    if (i === TABS - 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: 8 });
+  });
+  const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
+  for (const s of statuses) {
+    expect(s.step).toBe(ROUNDS);
+    expect(s.weightsHash).toBe(statuses[0]!.weightsHash);
+    expect(s.rounds?.sync).toBe('accumulate');
+    expect(s.rounds?.unit).toBe('micro-batches');
+  }
+  const histories = await expectIdenticalRounds(pages, ROUNDS);
+  const slowId = statuses[TABS - 1]!.peerId!;
+  const steady = histories[0]!.slice(2); // the first rounds include the wasm warm-up
+  const slow = steady.map((r) => r.contributions![slowId]!);
+  const fast = steady.map((r) => Math.min(...Object.entries(r.contributions!).filter(([id]) => id !== slowId).map(([, n]) => n)));
+  const total = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  console.log(`accumulate: contributions per round (fast min / throttled) ${fast.join(',')} / ${slow.join(',')}; round ms (compute/communicate/total) ${steady.map((r) => [r.ms.compute, r.ms.communicate, r.ms.total].map(Math.round).join('/')).join(' ')}; accuracy ${statuses[0]!.testAccuracy}`);
+  expect(Math.min(...slow)).toBeGreaterThanOrEqual(1);
+  expect(total(fast)).toBeGreaterThan(total(slow));
+  expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
+  await expect(pages[0]!.locator('#field-rounds')).toContainText('sync=accumulate');
+  await pages[0]!.context().close();
+});
+
+test('sync=local: inner steps, a PowerSGD-compressed outer Nesterov step per round, replicas identical', async ({ browser }) => {
+  const ROUNDS = 10;
+  const INNER = 10;
+  const room = uniqueRoom('e2e-local');
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=5&model=mlp&backend=wasm&sync=local&inner=${INNER}&compressor=powersgd&rank=4`;
+  const pages = await openTabs(browser, TABS, query);
+  const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
+  for (const s of statuses) {
+    expect(s.step).toBe(ROUNDS);
+    expect(s.weightsHash).toBe(statuses[0]!.weightsHash);
+    expect(s.rounds?.unit).toBe('inner steps');
+  }
+  const histories = await expectIdenticalRounds(pages, ROUNDS);
+  for (const r of histories[0]!) expect(Object.values(r.contributions!)).toEqual([INNER, INNER, INNER]);
+  console.log(`local: ${ROUNDS} rounds of ${INNER} inner steps, bytes sent per round ${histories[0]!.map((r) => r.bytesSent).join(',')}, accuracy ${statuses[0]!.testAccuracy}`);
+  expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
+  await pages[0]!.context().close();
+});

@@ -1,0 +1,74 @@
+/**
+ * The session's face of the round modes (`sync=accumulate`, `sync=local`): checks the
+ * configuration, runs a round's local work, and keeps it when the exchange fails, so a round
+ * redone at the same step from the same weights (a member left, a new epoch) costs the others
+ * only the lost member's contribution, not their own work again.
+ */
+import type { Collective } from '../../collective/collective.ts';
+import type { GradientAggregator } from '../../compress/types.ts';
+import { ConfigError } from '../../errors.ts';
+import type { RunConfig, SyncMode } from '../config.ts';
+import { createOptimizer, type Optimizer } from '../optimizer.ts';
+import { accumulateRound } from './accumulate.ts';
+import { LocalSteps } from './local.ts';
+import { NesterovSgd } from './outer-optimizer.ts';
+import type { RoundInput, RoundWork } from './round-work.ts';
+import { weightedMean, type WeightedMean } from './weighted-mean.ts';
+
+export type { RoundInput, RoundWork } from './round-work.ts';
+
+/** What a unit of a member's contribution is, by mode (status and the page say it). */
+export const ROUND_UNITS: Record<SyncMode, string> = { step: 'steps', accumulate: 'micro-batches', local: 'inner steps' };
+
+/** Throws ConfigError for a round configuration that cannot run. */
+export function checkRoundConfig(config: RunConfig): void {
+  if (config.sync === 'step') return;
+  if (config.staleness !== 0) throw new ConfigError(`staleness=1 overlaps steps of sync=step; sync=${config.sync} needs staleness=0`);
+  if (config.sync === 'accumulate' && config.roundMs <= 0) throw new ConfigError('sync=accumulate needs roundMs > 0 (the compute budget of a round)');
+}
+
+/**
+ * The optimizer the replica holds (its state is shared and travels in snapshots): the room's
+ * optimizer, except with `sync=local`, where it is the outer Nesterov SGD.
+ */
+export function createReplicaOptimizer(config: RunConfig, sizes: number[]): Optimizer {
+  return config.sync === 'local' ? new NesterovSgd(sizes, config.outerLr, config.outerMomentum) : createOptimizer(config, sizes);
+}
+
+export class RoundRunner {
+  private readonly local: LocalSteps | undefined;
+  /** The last round's work while its exchange has not succeeded, with the step and weights it started from. */
+  private kept: { round: number; hash: string; work: RoundWork } | undefined;
+
+  constructor(private readonly config: RunConfig, sizes: number[]) {
+    checkRoundConfig(config);
+    if (config.sync === 'step') throw new ConfigError('sync=step runs without rounds');
+    this.local = config.sync === 'local' ? new LocalSteps(config, sizes) : undefined;
+  }
+
+  /**
+   * The local work of `input.round` from the weights hashed `hash`: computed, or the work kept
+   * from a failed attempt at the same round and weights (its `computeMs` is then 0).
+   */
+  async compute(input: RoundInput, hash: string): Promise<RoundWork> {
+    const kept = this.kept;
+    if (kept && kept.round === input.round && kept.hash === hash) return { ...kept.work, computeMs: 0 };
+    this.kept = undefined;
+    const work = this.local ? await this.local.round(input) : await accumulateRound(input);
+    this.kept = { round: input.round, hash, work };
+    return work;
+  }
+
+  /** The weighted mean of the members' work; the kept work is dropped once the exchange succeeded. */
+  async exchange(aggregator: GradientAggregator, work: RoundWork, collective: Collective): Promise<WeightedMean> {
+    const result = await weightedMean(aggregator, work.sums, work.count, collective);
+    this.kept = undefined;
+    return result;
+  }
+
+  /** Each member's contribution in units (micro-batches or inner steps), by peer id. */
+  contributions(members: readonly string[], counts: readonly number[]): Record<string, number> {
+    const per = this.config.sync === 'accumulate' ? this.config.batchSize : 1;
+    return Object.fromEntries(members.map((id, rank) => [id, (counts[rank] ?? 0) / per]));
+  }
+}

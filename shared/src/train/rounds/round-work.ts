@@ -1,0 +1,55 @@
+/**
+ * What a member computes locally in one round of `sync=accumulate` or `sync=local`, before the
+ * exchange: a sum to average and the count that weighs it (weighted-mean.ts).
+ */
+import { subset, type Dataset } from '../../data/mnist.ts';
+import type { Model } from '../../model/model.ts';
+import { Rng } from '../../rng.ts';
+import type { RunConfig } from '../config.ts';
+
+export interface RoundInput {
+  model: Model;
+  train: Dataset;
+  /** This member's training examples (indices into `train`). */
+  shard: Int32Array;
+  config: RunConfig;
+  /** The round (the session's step). */
+  round: number;
+  rank: number;
+  /** The round's start weights (the replica's; read only). */
+  weights: readonly Float32Array[];
+  /** Aborts the local work between micro-batches (a new epoch, the member closing). */
+  signal: AbortSignal;
+  /** Milliseconds, for the round's budget (`roundMs`); `computeMs` is measured on it too. */
+  clock: () => number;
+}
+
+export interface RoundWork {
+  /** What the weighted mean averages: a gradient sum, or count x pseudo-gradient. */
+  sums: Float32Array[];
+  /** Its weight: samples (`accumulate`) or inner steps (`local`). */
+  count: number;
+  /** Micro-batches (`accumulate`) or inner steps (`local`) computed. */
+  units: number;
+  /** Mean training loss over the round's batches. */
+  loss: number;
+  computeMs: number;
+  /** Batches whose gradient was not finite (contributed zeros). */
+  zeroed: number;
+}
+
+/** The `index`-th micro-batch of (`round`, `rank`): `batchSize` examples drawn with replacement from `shard`. */
+export function microBatch(train: Dataset, shard: Int32Array, config: Pick<RunConfig, 'seed' | 'batchSize'>, round: number, rank: number, index: number): Dataset {
+  const rng = Rng.derive(config.seed, 'round-batch', round, rank, index);
+  const indices = new Int32Array(config.batchSize);
+  for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
+  return subset(train, indices);
+}
+
+/**
+ * Whether a time-boxed round has room for one more unit: the next one is expected to take the
+ * mean so far, and must end within `budgetMs` (the first always runs: at least one per round).
+ */
+export function fitsAnother(elapsedMs: number, units: number, budgetMs: number): boolean {
+  return units === 0 || elapsedMs + elapsedMs / units <= budgetMs;
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
+import type { Dataset } from '../../data/mnist.ts';
+import { quadrantImages } from '../../data/synthetic.ts';
+import { Model } from '../../model/model.ts';
+import { InMemoryNetwork } from '../../transport/in-memory-transport.ts';
+import { decodeFrame, MessageKind } from '../../wire/frame.ts';
+import { Messenger } from '../../wire/messenger.ts';
+import { parseRunConfig, type RunConfig } from '../config.ts';
+import { TrainingSession } from '../session.ts';
+
+const train = quadrantImages(2000, 4, 1);
+const test = quadrantImages(400, 4, 2);
+
+/**
+ * A device taking `msPerBatch` per batch on its own clock: the peers of a test share one thread,
+ * so wall time would interleave their work and hide who is slow.
+ */
+class ClockedModel extends Model {
+  now = 0;
+
+  constructor(private readonly msPerBatch: number) {
+    super('mlp', [4, 4, 1], 4);
+  }
+
+  override gradient(batch: Dataset): ReturnType<Model['gradient']> {
+    this.now += this.msPerBatch;
+    return super.gradient(batch);
+  }
+}
+const device = (msPerBatch: number): ClockedModel => new ClockedModel(msPerBatch);
+
+/** A collective frame (Reduce or Gather) of (`epoch`, `step`). */
+function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
+  try {
+    const frame = decodeFrame(bytes);
+    return (frame.kind === MessageKind.Reduce || frame.kind === MessageKind.Gather) && frame.epoch === epoch && frame.step === step;
+  } catch {
+    return false;
+  }
+}
+
+interface Peer { id: string; session: TrainingSession; model: ClockedModel; done: Promise<void> }
+
+function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5)): Peer {
+  const messenger = new Messenger(network.join(id));
+  const clock = (): number => model.now;
+  const session = new TrainingSession({ selfId: id, config, messenger, model, train, test, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
+  return { id, session, model, done: session.run() };
+}
+
+async function runRoom(config: RunConfig, models: Record<string, ClockedModel | undefined>): Promise<Peer[]> {
+  const network = new InMemoryNetwork({ latencyMs: 1 });
+  const ids = Object.keys(models);
+  const peers = ids.map((id) => startPeer(network, id, config, models[id]));
+  for (const p of peers) p.session.setView({ epoch: 1, members: ids });
+  await Promise.all(peers.map((p) => p.done));
+  for (const p of peers) {
+    assert.equal(p.session.state, 'done', p.session.error ?? '');
+    assert.equal(p.session.step, config.steps);
+    // Identical replicas after every round, not only at the end.
+    assert.deepEqual(p.session.history.map((r) => r.weightsHash), peers[0]!.session.history.map((r) => r.weightsHash));
+  }
+  return peers;
+}
+
+describe('round modes over the in-memory transport', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('sync=accumulate: a slow member contributes fewer micro-batches, nobody waits for it, replicas identical, it learns', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', roundMs: 60, steps: 12, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 12, evalSize: 400 });
+    const peers = await runRoom(config, { a: undefined, b: undefined, slow: device(45) });
+    const rounds = peers[0]!.session.history;
+    // 5 ms a batch: 12 fit in 60 ms; 45 ms a batch: one (at least one, never a second that would overrun).
+    for (const r of rounds) assert.deepEqual(r.contributions, { a: 12, b: 12, slow: 1 });
+    const status = peers[2]!.session.roundStatus;
+    assert.equal(status.sync, 'accumulate');
+    assert.equal(status.unit, 'micro-batches');
+    assert.deepEqual(status.contributions, rounds.at(-1)!.contributions);
+    assert.ok(status.waitingShare !== null && status.waitingShare >= 0 && status.waitingShare <= 1);
+    assert.ok(peers[0]!.session.testAccuracy! > 0.9, `accuracy ${peers[0]!.session.testAccuracy}`);
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=local: H inner steps, one compressed outer step per round (PowerSGD), replicas identical, it learns', async () => {
+    const config = parseRunConfig({ sync: 'local', inner: 5, steps: 8, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 8, evalSize: 400, compressor: 'powersgd', rank: 2 });
+    const peers = await runRoom(config, { a: undefined, b: undefined, c: undefined });
+    for (const r of peers[0]!.session.history) assert.deepEqual(r.contributions, { a: 5, b: 5, c: 5 });
+    assert.equal(peers[1]!.session.roundStatus.unit, 'inner steps');
+    assert.ok(peers[0]!.session.testAccuracy! > 0.9, `accuracy ${peers[0]!.session.testAccuracy}`);
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=local with roundMs: inner steps as fit, the slow member weighted by the steps it made', async () => {
+    const config = parseRunConfig({ sync: 'local', roundMs: 60, steps: 6, workers: 2, batchSize: 16, lr: 0.01, evalEvery: 6, evalSize: 400, compressor: 'topk', ratio: 0.1, ef: 'ef14' });
+    const peers = await runRoom(config, { a: undefined, slow: device(45) });
+    for (const r of peers[0]!.session.history) assert.deepEqual(r.contributions, { a: 12, slow: 1 });
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=local: a late joiner receives the start weights and the outer momentum, then keeps in lockstep', async () => {
+    const config = parseRunConfig({ sync: 'local', inner: 3, steps: 10, workers: 2, batchSize: 16, lr: 0.01, evalEvery: 100, evalSize: 100 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const a = startPeer(network, 'a', config);
+    const b = startPeer(network, 'b', config);
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    while (a.session.step < 4) await new Promise((r) => setTimeout(r, 5));
+    const c = startPeer(network, 'c', config);
+    for (const p of [a, b, c]) p.session.setView({ epoch: 3, members: ['a', 'b', 'c'] });
+    await Promise.all([a.done, b.done, c.done]);
+    for (const p of [a, b, c]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, a.session.weightsHash);
+    }
+    assert.ok(c.session.events.some((e) => e.kind === 'state-received'));
+    assert.ok(c.session.history.length > 0 && c.session.history.every((r) => r.peers === 3));
+    for (const p of [a, b, c]) p.model.dispose();
+  });
+
+  it('a member lost mid-exchange costs the others only its contribution: they reuse their round\'s work', async () => {
+    const config = parseRunConfig({ sync: 'local', inner: 3, steps: 4, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 100, evalSize: 100, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // c goes silent in the third round's exchange (step 2 of epoch 1): a and b wait for it there.
+    network.faultHook = (from, _to, bytes) => (from === 'c' && isFrame(bytes, 1, 2) ? 'drop' : undefined);
+    const peers = ['a', 'b', 'c'].map((id) => startPeer(network, id, config));
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+    const [a, b, c] = peers as [Peer, Peer, Peer];
+    while (a.session.history.length < 2 || b.session.history.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 300));
+    c.session.stop();
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of [a, b]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, a.session.weightsHash);
+      const redone = p.session.history[2]!;
+      assert.equal(redone.epoch, 2);
+      assert.deepEqual(redone.contributions, { a: 3, b: 3 });
+      assert.equal(redone.ms.compute, 0, 'the kept work, not computed again');
+      assert.ok(p.session.events.some((e) => e.kind === 'step-aborted'));
+    }
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('refuses staleness 1 outside sync=step and accumulate without a budget', () => {
+    const network = new InMemoryNetwork();
+    const make = (over: Record<string, unknown>): unknown => new TrainingSession({
+      selfId: 'a', config: parseRunConfig(over), messenger: new Messenger(network.join(`x${Math.random()}`)), model: device(1), train, test, connect: async () => undefined,
+    });
+    assert.throws(() => make({ sync: 'local', staleness: 1 }), { name: 'ConfigError' });
+    assert.throws(() => make({ sync: 'accumulate' }), { name: 'ConfigError' });
+  });
+});
+
