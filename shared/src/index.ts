@@ -21,6 +21,7 @@ export * from './compress/index.ts';
 export { layerSize, matrixView, sentBytes } from './compress/layers.ts';
 export * from './model/model.ts';
 export * from './data/mnist.ts';
+export * from './data/example-store.ts';
 export * from './train/hash.ts';
 export * from './train/optimizer.ts';
 export * from './train/shard.ts';

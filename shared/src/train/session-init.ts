@@ -2,7 +2,7 @@
  * What a TrainingSession is given: who it is, the run configuration, its model, data and
  * messenger, the hooks into its surroundings (signaling, UI) and its time limits.
  */
-import type { Dataset } from '../data/mnist.ts';
+import type { Examples } from '../data/example-store.ts';
 import type { Model } from '../model/model.ts';
 import type { Messenger } from '../wire/messenger.ts';
 import type { RunConfig } from './config.ts';
@@ -13,8 +13,9 @@ export interface SessionInit {
   config: RunConfig;
   messenger: Messenger;
   model: Model;
-  train: Dataset;
-  test: Dataset;
+  /** All in memory, or a store that fetches the shard and the evaluation subset as they are assigned. */
+  train: Examples;
+  test: Examples;
   /** Opens channels to every member; resolves when all are open, rejects by the signal. */
   connect(members: string[], signal: AbortSignal): Promise<void>;
   /** Asks the signaling server for a new epoch after a failed step, naming the peer at fault if known. */
@@ -31,4 +32,6 @@ export interface SessionInit {
   minStepTimeoutMs?: number;
   /** Deadline for channels to open and hellos to arrive. @default 20 s */
   syncTimeoutMs?: number;
+  /** Deadline for fetching the examples a new shard adds (a slow link may need more than the hello). @default 120 s */
+  dataTimeoutMs?: number;
 }
