@@ -4,7 +4,7 @@
  * (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
 import { parseBackend, selectBackend } from './backend.ts';
-import { loadMnist } from './data.ts';
+import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
@@ -26,7 +26,7 @@ const app = new RoomMember(
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
-    loadData: loadMnist,
+    loadData: () => openMnist(),
   },
   () => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
