@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeServer, formatBytes } from './ui.ts';
+import { describeData, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -15,4 +15,9 @@ test('the server line: connected, or reconnecting for how long, and whether trai
 
 test('bytes are shown in B, KiB, MiB', () => {
   assert.deepEqual([formatBytes(512), formatBytes(2048), formatBytes(3 * 1024 * 1024)], ['512 B', '2.0 KiB', '3.00 MiB']);
+});
+
+test('the data line says what was downloaded and what is held', () => {
+  assert.equal(describeData(null), '…');
+  assert.equal(describeData({ bytesDownloaded: 13 * 1024 * 1024, requests: 31, trainExamples: 15_000, testExamples: 1000 }), '13.00 MiB downloaded in 31 requests; holds 15000 training + 1000 test examples');
 });
