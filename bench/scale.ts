@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'vite';
 import { hostEnvironment, loadAverage1m } from './machine.ts';
 import { RESULTS_DIR } from './report.ts';
+import { measureBaseline } from './scale/baseline.ts';
 import { runCase, type ScaleCase, type ScaleResult } from './scale/run-case.ts';
 import { renderScale, SCALE_METHOD, writeScale, type ScaleFile } from './scale/report.ts';
 
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
 
   await build({ root: CLIENT_DIR, logLevel: 'warn' });
   const started = performance.now();
+  const baseline = await measureBaseline();
+  console.log(`baseline: about:blank renderer ${baseline.blankRendererRssMiB.toFixed(0)} MiB RSS, a waiting tabswarm tab ${baseline.waitingRendererRssMiB.toFixed(0)} MiB`);
   const results: ScaleResult[] = [];
   for (const n of tabs) {
     for (const compressor of compressors as ScaleCase['compressor'][]) {
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     method: SCALE_METHOD,
     updated: new Date().toISOString(),
     host: { ...hostEnvironment() },
+    baseline,
     results,
   };
   console.log(`\n${renderScale(file)}`);
