@@ -26,6 +26,8 @@ export class HttpRangeReader implements RangeReader {
   private readonly concurrency: number;
   private readonly requestTimeoutMs: number;
   private readonly attempts: number;
+  /** False once the server answered a multi-range request with fewer ranges than asked. */
+  private multiRange = true;
 
   constructor(readonly url: string, init: HttpRangeReaderInit = {}) {
     this.rangesPerRequest = init.rangesPerRequest ?? 400;
@@ -39,9 +41,15 @@ export class HttpRangeReader implements RangeReader {
     const groups: ByteRange[][] = [];
     for (let i = 0; i < ranges.length; i += this.rangesPerRequest) groups.push(ranges.slice(i, i + this.rangesPerRequest));
     const answers: Uint8Array[] = new Array<Uint8Array>(groups.length);
+    if (!this.multiRange) return assemble(ranges, (await this.fetchGroup(null, signal)).parts);
     // The first request alone: if the server ignores ranges, its whole file answers every group.
-    const first = await this.fetchGroup(groups[0] ?? [], signal);
+    const first = await this.fetchGroup(groups[0]!, signal);
     if (first.whole) return assemble(ranges, first.parts);
+    if (!covers(groups[0]!, first.parts)) {
+      // A server that serves one range of the many asked (Vite's dev server does): whole files from now on.
+      this.multiRange = false;
+      return assemble(ranges, (await this.fetchGroup(null, signal)).parts);
+    }
     answers[0] = assemble(groups[0]!, first.parts);
     let next = 1;
     const worker = async (): Promise<void> => {
@@ -60,13 +68,14 @@ export class HttpRangeReader implements RangeReader {
     return out;
   }
 
-  /** One request, retried: the parts it returned, and whether they are the whole file. */
-  private async fetchGroup(group: readonly ByteRange[], signal: AbortSignal): Promise<{ parts: RangePart[]; whole: boolean }> {
+  /** One request (of `group`, or the whole file), retried: the parts it returned, and whether they are the whole file. */
+  private async fetchGroup(group: readonly ByteRange[] | null, signal: AbortSignal): Promise<{ parts: RangePart[]; whole: boolean }> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      const limit = deadline(this.requestTimeoutMs, `fetching ${group.length} ranges of ${this.url}`, signal);
+      const limit = deadline(this.requestTimeoutMs, `fetching ${group ? `${group.length} ranges of ` : ''}${this.url}`, signal);
       try {
-        const response = await fetch(this.url, { headers: { Range: rangeHeader(group) }, signal: limit.signal, cache: 'no-store' });
+        const headers: Record<string, string> = group ? { Range: rangeHeader(group) } : {};
+        const response = await fetch(this.url, { headers, signal: limit.signal, cache: 'no-store' });
         const body = new Uint8Array(await response.arrayBuffer());
         this.traffic.bytes += body.length;
         this.traffic.requests++;
@@ -86,4 +95,9 @@ export class HttpRangeReader implements RangeReader {
     const why = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError);
     throw new DataError(`${this.url}: ${this.attempts} attempts failed, the last with ${why}`);
   }
+}
+
+/** Whether `parts` hold every byte of `ranges`. */
+function covers(ranges: readonly ByteRange[], parts: readonly RangePart[]): boolean {
+  return ranges.every((r) => parts.some((p) => p.start <= r.start && p.start + p.bytes.length >= r.end));
 }
