@@ -49,12 +49,22 @@ async function main(): Promise<void> {
   const baseline = await measureBaseline();
   console.log(`baseline: about:blank renderer ${baseline.blankRendererRssMiB.toFixed(0)} MiB RSS, a waiting tabswarm tab ${baseline.waitingRendererRssMiB.toFixed(0)} MiB`);
   const results: ScaleResult[] = [];
+  const failures: ScaleFile['failures'] = [];
   for (const n of tabs) {
     for (const compressor of compressors as ScaleCase['compressor'][]) {
       const c: ScaleCase = { tabs: n, compressor, steps };
       const stamp = (): string => `${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s`;
       console.log(`${stamp()} ${n} tabs, ${compressor}`);
-      const r = await runCase(c, (line) => console.log(`${stamp()}   ${line}`), loadAverage1m());
+      let r: ScaleResult;
+      try {
+        r = await runCase(c, (line) => console.log(`${stamp()}   ${line}`), loadAverage1m());
+      } catch (err) {
+        // One case failing (a deadline on a busy machine) does not lose the others' figures.
+        const error = err instanceof Error ? err.message : String(err);
+        console.log(`${stamp()}   FAILED: ${error}`);
+        failures.push({ ...c, error });
+        continue;
+      }
       console.log(`${stamp()}   ${r.stepsPerSecond.toFixed(2)} steps/s, renderer RSS ${r.rendererRssMiB.median.toFixed(0)} MiB, heap ${r.jsHeapMiB.median.toFixed(0)} MiB, downloaded ${(r.downloadedBytes.median / 1e6).toFixed(1)} MB, identical ${r.identical}`);
       results.push(r);
     }
@@ -67,6 +77,7 @@ async function main(): Promise<void> {
     host: { ...hostEnvironment() },
     baseline,
     results,
+    failures,
   };
   console.log(`\n${renderScale(file)}`);
   if (!values.print) {

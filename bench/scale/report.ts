@@ -12,6 +12,8 @@ export interface ScaleFile {
   host: Record<string, unknown>;
   baseline: Baseline;
   results: ScaleResult[];
+  /** Cases that did not finish, with the reason. */
+  failures: Array<{ tabs: number; compressor: string; steps: number; error: string }>;
 }
 
 export const SCALE_METHOD = [
@@ -60,6 +62,7 @@ export function renderScale(file: ScaleFile): string {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...memory,
     '',
+    ...(file.failures.length ? ['## Cases that did not finish', '', ...file.failures.map((f) => `- ${f.tabs} tabs, ${f.compressor}: ${f.error}`), ''] : []),
   ].join('\n');
 }
 
