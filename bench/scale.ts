@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { build } from 'vite';
 import { hostEnvironment, loadAverage1m } from './machine.ts';
 import { RESULTS_DIR } from './report.ts';
-import { measureBaseline } from './scale/baseline.ts';
 import { runCase, type ScaleCase, type ScaleResult } from './scale/run-case.ts';
 import { renderScale, SCALE_METHOD, writeScale, type ScaleFile } from './scale/report.ts';
 
@@ -46,8 +45,6 @@ async function main(): Promise<void> {
 
   await build({ root: CLIENT_DIR, logLevel: 'warn' });
   const started = performance.now();
-  const baseline = await measureBaseline();
-  console.log(`baseline: about:blank renderer ${baseline.blankRendererRssMiB.toFixed(0)} MiB RSS, a waiting tabswarm tab ${baseline.waitingRendererRssMiB.toFixed(0)} MiB`);
   const results: ScaleResult[] = [];
   const failures: ScaleFile['failures'] = [];
   for (const n of tabs) {
@@ -75,7 +72,6 @@ async function main(): Promise<void> {
     method: SCALE_METHOD,
     updated: new Date().toISOString(),
     host: { ...hostEnvironment() },
-    baseline,
     results,
     failures,
   };

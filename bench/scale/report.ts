@@ -1,7 +1,6 @@
 /** bench/results/scale.json (every figure) and scale.md (the tables the docs quote). */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Baseline } from './baseline.ts';
 import type { ScaleResult, Spread } from './run-case.ts';
 
 export interface ScaleFile {
@@ -10,7 +9,6 @@ export interface ScaleFile {
   method: string[];
   updated: string;
   host: Record<string, unknown>;
-  baseline: Baseline;
   results: ScaleResult[];
   /** Cases that did not finish, with the reason. */
   failures: Array<{ tabs: number; compressor: string; steps: number; error: string }>;
@@ -55,8 +53,7 @@ export function renderScale(file: ScaleFile): string {
     '## Memory and download per tab',
     '',
     'Median (min-max) over the tabs of the case, MiB unless said.',
-    '',
-    `Before any training, same browser build: an about:blank renderer is ${fmt(file.baseline.blankRendererRssMiB)} MiB RSS (${fmt(file.baseline.blankRendererPssMiB)} PSS), most of it this Chromium binary's pages, which every renderer maps; a tabswarm tab waiting in a room (WebGL started, labels loaded, no shard) is ${fmt(file.baseline.waitingRendererRssMiB)} MiB RSS (${fmt(file.baseline.waitingRendererPssMiB)} PSS).`,
+
     '',
     '| tabs | compressor | renderer RSS (peak) | renderer PSS (peak) | JS heap (peak) | renderer RSS retained | JS heap retained | GPU process RSS (all tabs) | browser process RSS | MNIST downloaded per tab, MB |',
     '|---|---|---|---|---|---|---|---|---|---|',
