@@ -51,6 +51,13 @@ test('three tabs train MNIST together over WebRTC with identical replicas', asyn
     expect(s.backendFallback).toBeNull();
   }
   expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
+  // Each tab downloaded every label, its shard and the evaluation subset (by range), not the data set.
+  const wanted = (60_000 / TABS + 1000) * 784;
+  for (const s of statuses) {
+    expect(s.data).toMatchObject({ trainExamples: 60_000 / TABS, testExamples: 1000 });
+    expect(s.data!.bytesDownloaded).toBeGreaterThan(wanted);
+    expect(s.data!.bytesDownloaded, 'images wanted + labels + multipart overhead').toBeLessThan(1.15 * wanted + 70_016);
+  }
 
   // Loss went down: the mean of the last five steps is well below the first five.
   const history = await historyOf(pages[0]!);
@@ -77,7 +84,7 @@ test('three tabs train MNIST together over WebRTC with identical replicas', asyn
   baselineBytesPerStep = median(history.map((r) => r.bytesSent));
   const steady = history.slice(5);
   const stepsPerSecond = (steady.length - 1) / ((steady.at(-1)!.time - steady[0]!.time) / 1000);
-  console.log(`fp32: 3 tabs on ${statuses[0]!.backend}, ${STEPS} steps in ${seconds.toFixed(1)} s wall incl. start-up; steady ${stepsPerSecond.toFixed(2)} steps/s; bytes/step ${baselineBytesPerStep} vs theory ${theory.toFixed(0)}; accuracy ${baselineAccuracy}`);
+  console.log(`fp32: 3 tabs on ${statuses[0]!.backend}, ${STEPS} steps in ${seconds.toFixed(1)} s wall incl. start-up; steady ${stepsPerSecond.toFixed(2)} steps/s; bytes/step ${baselineBytesPerStep} vs theory ${theory.toFixed(0)}; accuracy ${baselineAccuracy}; downloaded per tab ${statuses.map((s) => s.data!.bytesDownloaded).join(', ')} bytes`);
   console.log(`fp32 ${phases(histories)}`);
   await pages[0]!.context().close();
 });

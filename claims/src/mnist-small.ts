@@ -4,7 +4,7 @@
  * gradients are real ones, with the low-rank structure the low-rank compressors rely on.
  */
 import { loadMnistFromFs } from '@tabswarm/client/mnist-fs';
-import { Rng, subset, type Dataset } from '@tabswarm/shared';
+import { gather, hold, Rng, subset, type Dataset, type Examples } from '@tabswarm/shared';
 
 const POOL = 4;
 
@@ -34,11 +34,16 @@ export interface SmallMnist {
 
 export async function loadSmallMnist(trainCount: number, testCount: number): Promise<SmallMnist> {
   const { train, test } = await loadMnistFromFs();
-  const pick = (data: Dataset, count: number, purpose: string): Dataset => subset(data, Rng.derive(1, purpose).sample(data.count, count));
-  const smallTrain = pool(pick(train, trainCount, 'claims-train'));
+  // The files are read by range: only the picked examples are held, then turned into floats.
+  const pick = async (data: Examples, count: number, purpose: string): Promise<Dataset> => {
+    const indices = Rng.derive(1, purpose).sample(data.count, count);
+    await hold(data, indices, AbortSignal.timeout(120_000));
+    return gather(data, indices);
+  };
+  const smallTrain = pool(await pick(train, trainCount, 'claims-train'));
   return {
     train: smallTrain,
     lossSet: subset(smallTrain, Rng.derive(2, 'claims-loss').sample(smallTrain.count, Math.min(500, smallTrain.count))),
-    test: pool(pick(test, testCount, 'claims-test')),
+    test: pool(await pick(test, testCount, 'claims-test')),
   };
 }

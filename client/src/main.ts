@@ -5,7 +5,7 @@
  * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
 import { parseBackend, selectBackend } from './backend.ts';
-import { loadMnist } from './data.ts';
+import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
@@ -27,7 +27,7 @@ const app = new RoomMember(
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
-    loadData: loadMnist,
+    loadData: () => openMnist(),
     // A heavy room configuration (the server's estimate) is shown and asked about before training.
     acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
       `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,

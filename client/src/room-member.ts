@@ -18,8 +18,8 @@
  * lost server are one state machine over the same few fields (view, session, token, pause), and
  * cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, ConfigError, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, type Dataset, type Transport } from '@tabswarm/shared';
+import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
@@ -34,7 +34,8 @@ export interface RoomMemberOptions {
   params: Record<string, string>;
   /** Starts the tfjs backend and says which one runs; `exclude` names one that cannot train the room's model. */
   startBackend(exclude?: BackendExclusion): Promise<BackendChoice>;
-  loadData(): Promise<{ train: Dataset; test: Dataset }>;
+  /** The training and test data: stores that fetch examples as the session assigns them, or everything in memory. */
+  loadData(): Promise<MemberData>;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
   /**
@@ -42,6 +43,11 @@ export interface RoomMemberOptions {
    * Asked after joining, before anything is trained; false leaves the room. Absent: yes.
    */
   acceptHeavy?(cost: ConfigCost): Promise<boolean>;
+}
+
+export interface MemberData {
+  train: Examples;
+  test: Examples;
 }
 
 /** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
@@ -101,6 +107,7 @@ export class RoomMember {
   private earlierTraffic = { sent: 0, received: 0 };
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
+  private data: MemberData | undefined;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -142,6 +149,7 @@ export class RoomMember {
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
+      data: dataStatus(this.data),
     };
   }
 
@@ -188,6 +196,7 @@ export class RoomMember {
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
       const data = await this.options.loadData();
+      this.data = data;
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -214,7 +223,7 @@ export class RoomMember {
   }
 
   /** One membership: join, connect, train until done, interrupted or closed. */
-  private async trainAsMember(data: { train: Dataset; test: Dataset }, closing: AbortSignal): Promise<'done' | 'interrupted'> {
+  private async trainAsMember(data: MemberData, closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
     const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
@@ -266,7 +275,7 @@ export class RoomMember {
   }
 
   /** One session over `mesh`, from the current view or `view` if newer, until it ends or is stopped. */
-  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, data: { train: Dataset; test: Dataset }): Promise<void> {
+  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, data: MemberData): Promise<void> {
     const messenger = new Messenger(mesh.link, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
     const model = new Model(config.model, data.train.shape, data.train.classes);
     const session = new TrainingSession({
@@ -444,4 +453,17 @@ export class RoomMember {
     this.notes.add('error', message, Date.now());
     this.onChange();
   }
+}
+
+/** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
+function dataStatus(data: MemberData | undefined): DataStatus | null {
+  if (!data) return null;
+  const traffic = [data.train, data.test].map((d) => (d instanceof ExampleStore ? d.traffic : { bytes: 0, requests: 0 }));
+  const held = (d: Examples): number => (d instanceof ExampleStore ? d.held : d.count);
+  return {
+    bytesDownloaded: traffic[0]!.bytes + traffic[1]!.bytes,
+    requests: traffic[0]!.requests + traffic[1]!.requests,
+    trainExamples: held(data.train),
+    testExamples: held(data.test),
+  };
 }

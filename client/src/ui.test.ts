@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describePath, describeRounds, describeServer, formatBytes } from './ui.ts';
+import { describeData, describePath, describeRounds, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -29,4 +29,9 @@ test('the rounds line: mode, the last round\'s contributions (this tab\'s among 
   assert.equal(describeRounds({ peerId: 'a', rounds: { sync: 'step', round: 3, unit: 'steps', contributions: null, waitingShare: 0.25 } }), 'sync=step, 25 % of the time waiting');
   const rounds = { sync: 'accumulate' as const, round: 7, unit: 'micro-batches', contributions: { a: 9, b: 1 }, waitingShare: 0.084 };
   assert.equal(describeRounds({ peerId: 'b', rounds }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 1), 8 % of the time waiting');
+});
+
+test('the data line says what was downloaded and what is held', () => {
+  assert.equal(describeData(null), '…');
+  assert.equal(describeData({ bytesDownloaded: 13 * 1024 * 1024, requests: 31, trainExamples: 15_000, testExamples: 1000 }), '13.00 MiB downloaded in 31 requests; holds 15000 training + 1000 test examples');
 });

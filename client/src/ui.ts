@@ -2,7 +2,7 @@
  * The page: who this tab is, its connection to the signaling server, who it trains with (the
  * peers' data channels), how training goes, and why anything failed.
  */
-import { formatLinkSettings, type PeerPath, type SignalingStatus, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
+import { formatLinkSettings, type DataStatus, type PeerPath, type SignalingStatus, type StepRecord, type TabStatus } from '@tabswarm/shared/protocol';
 import { LinePlot } from './plot.ts';
 
 const STYLE = `
@@ -51,7 +51,7 @@ export class Ui {
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
     const identity = this.card('This tab', ['peerId', 'room', 'server', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
-    const training = this.card('Training', ['step', 'rounds', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'lastRecovery']);
+    const training = this.card('Training', ['step', 'rounds', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'data', 'lastRecovery']);
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
     peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
@@ -92,6 +92,7 @@ export class Ui {
     this.set('stepsPerSecond', status.stepsPerSecond === null ? '…' : status.stepsPerSecond.toFixed(2));
     this.set('bytesPerStep', `${formatBytes(status.lastStepBytesSent)} sent, ${formatBytes(status.lastStepBytesReceived)} received`);
     this.set('bytesTotal', `${formatBytes(status.bytesSent)} sent, ${formatBytes(status.bytesReceived)} received`);
+    this.set('data', describeData(status.data));
     this.progress.value = steps ? status.step / steps : 0;
     this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
     this.peers.replaceChildren(
@@ -171,6 +172,12 @@ export function describePath(p: PeerPath): string {
   const pair = [p.localCandidateType ?? '?', p.remoteCandidateType ?? '?'].join('-');
   const rtt = p.roundTripMs === null ? '' : `, rtt ${p.roundTripMs < 10 ? p.roundTripMs.toFixed(1) : Math.round(p.roundTripMs)} ms`;
   return `${how} (${pair}${p.protocol ? `, ${p.protocol}` : ''})${rtt}`;
+}
+
+/** What the tab downloaded of MNIST and what it holds: its shard and the evaluation subset. */
+export function describeData(d: DataStatus | null): string {
+  if (!d) return '…';
+  return `${formatBytes(d.bytesDownloaded)} downloaded in ${d.requests} requests; holds ${d.trainExamples} training + ${d.testExamples} test examples`;
 }
 
 export function formatBytes(n: number): string {

@@ -190,7 +190,12 @@ export class WebRtcTransport implements Transport {
       };
       waiters.add(wake);
       signal.addEventListener('abort', onAbort, { once: true });
-    }).then(() => raceSignal(this.connections.get(id)!.opened, signal, `connecting to ${id}`));
+    }).then(() => {
+      // The connection the offer made may be dropped again before this runs (seen with 8 tabs on a busy machine).
+      const conn = this.connections.get(id);
+      if (!conn) throw new PeerLeftError(id, `the connection to ${id} closed before it opened`);
+      return raceSignal(conn.opened, signal, `connecting to ${id}`);
+    });
   }
 
   private open(id: string, connId: string, initiator: boolean): Connection {

@@ -74,6 +74,11 @@ export class NonFiniteError extends TabswarmError {
   override name = 'NonFiniteError';
 }
 
+/** Training data that could not be fetched, or an example used that this worker does not hold. */
+export class DataError extends TabswarmError {
+  override name = 'DataError';
+}
+
 /*
  * Errors of the signaling protocol. The server sends them as `{ name, message }` (an ack's error or
  * `server:error`); `errorFromPayload` in protocol/signaling.ts turns them back into these classes.

@@ -22,6 +22,7 @@ export { layerSize, matrixView, sentBytes } from './compress/layers.ts';
 export { orthonormalizeColumns } from './compress/linalg.ts';
 export * from './model/model.ts';
 export * from './data/mnist.ts';
+export * from './data/example-store.ts';
 export * from './train/hash.ts';
 export * from './train/optimizer.ts';
 export * from './train/shard.ts';

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { rangesToServe, sendRanges } from './range-response.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -77,13 +78,14 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
   const stats = await stat(file).catch(() => undefined);
   if (!stats?.isFile()) return sendText(res, 404, 'not found\n');
 
-  res.writeHead(200, {
-    'Content-Type': contentType(file),
-    'Content-Length': stats.size,
-    // A rebuilt client should show up on reload, without stale cached bundles.
-    'Cache-Control': 'no-cache',
-    'X-Content-Type-Options': 'nosniff',
-  });
+  // A rebuilt client should show up on reload, without stale cached bundles.
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  // Tabs fetch the examples of their shard by range (range-response.ts).
+  res.setHeader('Accept-Ranges', 'bytes');
+  const ranges = rangesToServe(req.headers.range, stats.size);
+  if (ranges) return sendRanges(res, file, stats.size, ranges, contentType(file), req.method === 'HEAD');
+  res.writeHead(200, { 'Content-Type': contentType(file), 'Content-Length': stats.size });
   if (req.method === 'HEAD') {
     res.end();
     return;

@@ -14,16 +14,16 @@ export interface Dataset {
   classes: number;
 }
 
-const IMAGES_MAGIC = 0x00000803;
-const LABELS_MAGIC = 0x00000801;
+export const IDX_IMAGES_MAGIC = 0x00000803;
+export const IDX_LABELS_MAGIC = 0x00000801;
 
 /** Parses an IDX image file and its label file; throws WireFormatError on malformed input. */
 export function parseMnist(imageBytes: Uint8Array, labelBytes: Uint8Array): Dataset {
   if (imageBytes.length < 16 || labelBytes.length < 8) throw new WireFormatError('MNIST file too short');
   const img = new DataView(imageBytes.buffer, imageBytes.byteOffset, imageBytes.byteLength);
   const lab = new DataView(labelBytes.buffer, labelBytes.byteOffset, labelBytes.byteLength);
-  if (img.getUint32(0) !== IMAGES_MAGIC) throw new WireFormatError('not an IDX image file');
-  if (lab.getUint32(0) !== LABELS_MAGIC) throw new WireFormatError('not an IDX label file');
+  if (img.getUint32(0) !== IDX_IMAGES_MAGIC) throw new WireFormatError('not an IDX image file');
+  if (lab.getUint32(0) !== IDX_LABELS_MAGIC) throw new WireFormatError('not an IDX label file');
   const count = img.getUint32(4);
   const rows = img.getUint32(8);
   const cols = img.getUint32(12);

@@ -5,7 +5,8 @@
  * - what a worker reports about itself (`TabStatus`, `StepRecord`, `SessionEvent`);
  * - the IPC messages between a forked Node worker and its parent;
  * - the run configuration and link settings (URL/CLI names, a stable interface);
- * - the named errors.
+ * - the named errors;
+ * - HTTP byte ranges, as a tab asks the server for the examples of its shard.
  */
 export * from './signaling.ts';
 export * from './status.ts';
@@ -15,3 +16,4 @@ export * from '../link.ts';
 export * from '../errors.ts';
 export * from '../quote.ts';
 export * from '../train/config-cost.ts';
+export * from '../data/byte-ranges.ts';

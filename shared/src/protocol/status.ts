@@ -101,6 +101,18 @@ export interface SignalingStatus {
   paused: boolean;
 }
 
+/** The training data this worker fetched and holds (a tab fetches its shard by HTTP range requests). */
+export interface DataStatus {
+  /** Bytes of MNIST downloaded since the tab opened (read from disk in Node): answers whole, labels and headers included. */
+  bytesDownloaded: number;
+  /** Requests (reads) it took. */
+  requests: number;
+  /** Training examples held now: the shard. */
+  trainExamples: number;
+  /** Test examples held now: the evaluation subset. */
+  testExamples: number;
+}
+
 export interface TabStatus {
   peerId: string | null;
   room: string;
@@ -145,6 +157,8 @@ export interface TabStatus {
   peerPaths: PeerPath[];
   /** The round mode and how its rounds go (absent before a session exists). */
   rounds?: RoundStatus;
+  /** The training data fetched and held; null before it is opened. */
+  data: DataStatus | null;
 }
 
 /** What a tab exposes to tests and tools. */

@@ -7,13 +7,14 @@
  * - N peers in one process: a simulated collective (`simulatePeers`) and a real ring over an
  *   in-memory network (`createLocalGroup`);
  * - a manual clock (`ManualClock`) for code that takes a `Clock`;
- * - seeded test inputs.
+ * - seeded test inputs, and IDX files of random images (`idxFiles`).
  */
 export * from './simulated-collective.ts';
 export * from './local-group.ts';
 export * from './manual-clock.ts';
 export * from './transport-contract.ts';
 export { quadrantImages } from '../data/synthetic.ts';
+export * from './idx-fixture.ts';
 export * from './collective-contract.ts';
 export * from './codec-contract.ts';
 export * from './aggregator-contract.ts';

@@ -2,7 +2,8 @@
  * A step's local work: its batch, drawn from this member's shard, and the gradient at the
  * current weights, clipped to the room's `clip` norm.
  */
-import { subset, type Dataset } from '../data/mnist.ts';
+import type { Dataset } from '../data/mnist.ts';
+import { gather, type Examples } from '../data/example-store.ts';
 import type { Model } from '../model/model.ts';
 import { Rng } from '../rng.ts';
 import { clipGlobalNorm } from './clip.ts';
@@ -20,11 +21,11 @@ export interface LocalGradient {
 }
 
 /** A step's batch: `batchSize` examples drawn with replacement from `shard`, seeded by (seed, step, rank). */
-export function sampleBatch(train: Dataset, shard: Int32Array, seed: number, batchSize: number, step: number, rank: number): Dataset {
+export function sampleBatch(train: Examples, shard: Int32Array, seed: number, batchSize: number, step: number, rank: number): Dataset {
   const rng = Rng.derive(seed, 'batch', step, rank);
   const indices = new Int32Array(batchSize);
   for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
-  return subset(train, indices);
+  return gather(train, indices);
 }
 
 /**
@@ -35,7 +36,7 @@ export function sampleBatch(train: Dataset, shard: Int32Array, seed: number, bat
  */
 export function localGradient(
   model: Model,
-  train: Dataset,
+  train: Examples,
   shard: Int32Array,
   config: Pick<RunConfig, 'seed' | 'batchSize'> & Partial<Pick<RunConfig, 'clip'>>,
   step: number,

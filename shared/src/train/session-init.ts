@@ -2,7 +2,7 @@
  * What a TrainingSession is given: who it is, the run configuration, its model, data and
  * messenger, the hooks into its surroundings (signaling, UI) and its time limits.
  */
-import type { Dataset } from '../data/mnist.ts';
+import type { Examples } from '../data/example-store.ts';
 import type { Model } from '../model/model.ts';
 import type { Messenger } from '../wire/messenger.ts';
 import type { RunConfig } from './config.ts';
@@ -13,8 +13,9 @@ export interface SessionInit {
   config: RunConfig;
   messenger: Messenger;
   model: Model;
-  train: Dataset;
-  test: Dataset;
+  /** All in memory, or a store that fetches the shard and the evaluation subset as they are assigned. */
+  train: Examples;
+  test: Examples;
   /** Opens channels to every member; resolves when all are open, rejects by the signal. */
   connect(members: string[], signal: AbortSignal): Promise<void>;
   /**
@@ -36,4 +37,6 @@ export interface SessionInit {
   syncTimeoutMs?: number;
   /** The clock a round's compute budget (`roundMs`) is measured on, in ms. @default performance.now */
   clock?: () => number;
+  /** Deadline for fetching the examples a new shard adds (a slow link may need more than the hello). @default 120 s */
+  dataTimeoutMs?: number;
 }

@@ -14,7 +14,7 @@
 import { createAggregator } from '../compress/index.ts';
 import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
-import { subset, type Dataset } from '../data/mnist.ts';
+import { gather, hold } from '../data/example-store.ts';
 import { deadline } from '../deadline.ts';
 import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf } from '../errors.ts';
 import type { RoundStatus, SessionEvent, StepRecord } from '../protocol/status.ts';
@@ -44,6 +44,7 @@ export { chooseSource, type Hello } from './state-sync.ts';
 export type SessionState = 'connecting' | 'training' | 'done' | 'error';
 
 const TEST_SEED_PURPOSE = 'test-subset';
+const DEFAULT_DATA_TIMEOUT_MS = 120_000;
 
 /**
  * A step the aggregator refused as non-finite (its update or shared state would hold NaN or
@@ -83,7 +84,8 @@ export class TrainingSession {
   /** The round modes' runner; undefined with `sync=step`. */
   private readonly rounds: RoundRunner | undefined;
   private readonly replica: Replica;
-  private readonly testSet: Dataset;
+  /** The seeded evaluation subset of the test set. */
+  private readonly testIndices: Int32Array;
   private shard: Int32Array = new Int32Array(0);
   private readonly membership = new Membership();
   private readonly stateServer: StateServer;
@@ -103,8 +105,7 @@ export class TrainingSession {
     this.aggregator = createAggregator(config, model.layers);
     this.replica = new Replica(model, config, this.aggregator);
     this.rounds = config.sync === 'step' ? undefined : new RoundRunner(config, this.replica.sizes);
-    const testIndices = Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count));
-    this.testSet = subset(init.test, testIndices);
+    this.testIndices = Int32Array.from(Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count)));
     this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
   }
 
@@ -269,9 +270,24 @@ export class TrainingSession {
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
       for (const e of refused) this.note('peer-input', errorMessage(e));
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
+      const shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
+      await this.holdData(shard, signal);
+      this.shard = shard;
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
-      this.shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       messenger.advance(view.epoch, this.step);
+    } finally {
+      limit.clear();
+    }
+  }
+
+  /**
+   * Holds the shard and the evaluation subset (a store fetches only what it lacks and drops the
+   * rest), under a deadline of its own: on a slow link the download may outlast the hello's.
+   */
+  private async holdData(shard: Int32Array, signal: AbortSignal): Promise<void> {
+    const limit = deadline(this.init.dataTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS, 'fetching the training data', signal);
+    try {
+      await Promise.all([hold(this.init.test, this.testIndices, limit.signal), hold(this.init.train, shard, limit.signal)]);
     } finally {
       limit.clear();
     }
@@ -362,6 +378,7 @@ export class TrainingSession {
   }
 
   private evaluate(): void {
-    this.testAccuracy = this.init.model.accuracy(this.testSet);
+    // Floats only for the evaluation: the subset stays bytes in between.
+    this.testAccuracy = this.init.model.accuracy(gather(this.init.test, this.testIndices));
   }
 }

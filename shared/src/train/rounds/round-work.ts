@@ -2,14 +2,15 @@
  * What a member computes locally in one round of `sync=accumulate` or `sync=local`, before the
  * exchange: a sum to average and the count that weighs it (weighted-mean.ts).
  */
-import { subset, type Dataset } from '../../data/mnist.ts';
+import { gather, type Examples } from '../../data/example-store.ts';
+import type { Dataset } from '../../data/mnist.ts';
 import type { Model } from '../../model/model.ts';
 import { Rng } from '../../rng.ts';
 import type { RunConfig } from '../config.ts';
 
 export interface RoundInput {
   model: Model;
-  train: Dataset;
+  train: Examples;
   /** This member's training examples (indices into `train`). */
   shard: Int32Array;
   config: RunConfig;
@@ -39,11 +40,11 @@ export interface RoundWork {
 }
 
 /** The `index`-th micro-batch of (`round`, `rank`): `batchSize` examples drawn with replacement from `shard`. */
-export function microBatch(train: Dataset, shard: Int32Array, config: Pick<RunConfig, 'seed' | 'batchSize'>, round: number, rank: number, index: number): Dataset {
+export function microBatch(train: Examples, shard: Int32Array, config: Pick<RunConfig, 'seed' | 'batchSize'>, round: number, rank: number, index: number): Dataset {
   const rng = Rng.derive(config.seed, 'round-batch', round, rank, index);
   const indices = new Int32Array(config.batchSize);
   for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
-  return subset(train, indices);
+  return gather(train, indices);
 }
 
 /**
