@@ -15,8 +15,10 @@ test('150 malformed events write a bounded number of log lines, each short', LIM
   const tab = await h.from(ATTACKER);
   const started = performance.now();
   let refused = 0;
+  // 150 x 20 kB stays inside the address's byte budget (8 MiB at once), so every event is
+  // answered however fast they go; the values are still far longer than a log line may quote.
   for (let i = 0; i < 150; i++) {
-    const result = await rawAck(tab, 'room:join', { room: `bad room ${'!'.repeat(60_000)}` });
+    const result = await rawAck(tab, 'room:join', { room: `bad room ${'!'.repeat(20_000)}` });
     if (!result.ok && result.error.name === 'ValidationError') refused += 1;
   }
   const seconds = (performance.now() - started) / 1000;
