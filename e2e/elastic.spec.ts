@@ -22,7 +22,7 @@ async function hashesAtCommonStep(pages: Page[]): Promise<{ step: number; hashes
   return { step, hashes };
 }
 
-// Known failure, kept visible as fixme: after this session's merges, one clean-clone run of four
+// Known failure, kept visible as fixme: after this session's merges, one of two clean-clone runs
 // had the three tabs left after a close sit at their step for the full 30 s step ceiling (no
 // resync, no error; the server logged nothing between the leave and the end) instead of training
 // again within 10 s; the other run passed in 17 s. The stall is the open defect, not this test.
