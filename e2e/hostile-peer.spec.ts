@@ -12,11 +12,7 @@ import { hostileCounts, makeHostile } from './hostile-peer.ts';
 
 const STEPS = 30;
 
-// Known failure, kept visible as fixme: with the server's eviction cooldown (30 s) and resync
-// budget (12 per member per minute) the honest tabs stay at step 0 while the hostile tab rejoins
-// after every eviction (seen at epoch 77 after 4 min). The spec passed against the server before
-// those limits; the interplay of the two is the open defect, not this test.
-test.fixme('honest tabs train on with identical replicas while a hostile tab is blamed and evicted', async ({ browser }) => {
+test('honest tabs train on with identical replicas while a hostile tab is blamed and evicted', async ({ browser }) => {
   const room = uniqueRoom('e2e-hostile');
   // Honest tabs first, the hostile one third: the run starts with all three (workers=3).
   const pages = await openTabs(browser, 3, `room=${room}&workers=3&steps=${STEPS}&evalEvery=10&model=mlp`, async (page, i) => {

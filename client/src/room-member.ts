@@ -92,6 +92,8 @@ export class RoomMember {
   private link: LinkSettings | null = null;
   /** Why the current membership ended early (eviction, peer id taken), if it did. */
   private interrupted: string | null = null;
+  /** How long the server said an eviction keeps this member's address out of the room. */
+  private rejoinAfterMs = 0;
   /** Our state lost to the room's (a fork): the next session, in this config, starts from nothing and catches up. */
   private adopting: { config: RunConfig } | null = null;
   /** A request for a new epoch made while the server was away; sent once the room is re-registered. */
@@ -202,14 +204,19 @@ export class RoomMember {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
         onSignal: (e) => this.parts?.transport.handleSignal(e.from, e.data),
         onError: (message) => this.warn(message),
-        onEvicted: (e) => this.interrupt(`evicted from room ${e.room}: ${e.reason}`),
+        onEvicted: (e) => {
+          this.rejoinAfterMs = e.rejoinAfterMs ?? 0;
+          this.interrupt(`evicted from room ${e.room}: ${e.reason}${this.rejoinAfterMs > 0 ? `; may join again in ${Math.ceil(this.rejoinAfterMs / 1000)} s` : ''}`);
+        },
         onDisconnected: (reason) => this.lostServer(reason),
         onReconnected: () => void this.reregister(),
       });
       // A member evicted for missing deadlines joins again as a new member and catches up through
       // the usual state transfer.
       while ((await this.trainAsMember(data, closing)) === 'interrupted') {
-        await waitForAbort(closing, REJOIN_DELAY_MS);
+        // The server makes an evicted member's address wait before it joins again.
+        await waitForAbort(closing, Math.max(REJOIN_DELAY_MS, this.rejoinAfterMs));
+        this.rejoinAfterMs = 0;
       }
     } catch (err) {
       // Whatever close() cut short is no failure.

@@ -195,12 +195,12 @@ export class Connection {
     if (after.members.length > 0) this.server.announce(after);
   }
 
-  /** Removed by the room's majority: leaves, then hears why. It may join again. */
-  evict(reason: string): void {
+  /** Removed by the room's majority: leaves, then hears why and when it may join again. */
+  evict(reason: string, rejoinAfterMs = 0): void {
     const room = this.membership?.room;
     if (room === undefined) return;
     this.leave(`evicted: ${reason}`);
     this.server.metrics.evictions.inc();
-    this.socket.emit('room:evicted', { room, reason });
+    this.socket.emit('room:evicted', { room, reason, rejoinAfterMs });
   }
 }

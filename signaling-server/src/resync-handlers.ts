@@ -23,7 +23,7 @@ export function handleResyncEvents(conn: Connection): void {
       if (outcome.deferMs !== undefined) settleLater(server, room, outcome.deferMs);
       if (outcome.evict) {
         server.log.info(`evict room=${room} peer=${outcome.evict.peerId}: blamed by most of the room in ${server.registry.evictAfter} failed epochs`, { event: 'evict', room, peer: outcome.evict.peerId });
-        server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason);
+        server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason, outcome.evict.rejoinAfterMs);
       }
       return null;
     });

@@ -50,3 +50,36 @@ test('after an eviction the next waits for the cooldown', () => {
   p.report(room, members, 3, 'a', 3, 'y');
   assert.equal(p.report(room, members, 3, 'b', 3, 'y').evict, 'y', 'after it: 2 of the 3 others');
 });
+
+test('the cooldown covers the members present at the last eviction, not one that came since', () => {
+  const { pacing: p, clock } = pacing({ resyncWindowMs: 0 });
+  const room = roomResyncs();
+  const members = new Set(['a', 'b', 'x']);
+  p.report(room, members, 1, 'a', 1, 'x');
+  assert.equal(p.report(room, members, 1, 'b', 1, 'x').evict, 'x');
+  // x is back under a new id (x2) and misbehaves again: no cooldown shelters it.
+  members.delete('x');
+  members.add('x2');
+  clock.t = 4000;
+  p.report(room, members, 2, 'a', 2, 'x2');
+  assert.equal(p.report(room, members, 2, 'b', 2, 'x2').evict, 'x2', 'a newcomer since the last eviction');
+  // A member of the room then, blamed within the cooldown, stays.
+  members.delete('x2');
+  p.report(room, members, 3, 'a', 3, 'b');
+  assert.equal(p.report(room, members, 3, 'x3', 3, 'b').evict, undefined);
+});
+
+test('only a report that opens a failed epoch spends budget; agreeing with one is free', () => {
+  const { pacing: p } = pacing({ resyncWindowMs: 0, resyncBudget: { burst: 2, perMinute: 1 } });
+  const room = roomResyncs();
+  const members = new Set(['a', 'b', 'c']);
+  // a opens epochs 1 and 2 (its burst); b and c only agree, many times over, and keep theirs.
+  for (const epoch of [1, 2]) {
+    assert.equal(p.report(room, members, epoch, 'a', epoch, undefined).start, 'now');
+    p.report(room, members, epoch, 'b', epoch, undefined);
+    p.report(room, members, epoch, 'c', epoch, undefined);
+  }
+  assert.throws(() => p.report(room, members, 3, 'a', 3, undefined), { name: 'RateLimitError' });
+  assert.equal(p.report(room, members, 3, 'b', 3, undefined).start, 'now');
+  assert.equal(p.report(room, members, 4, 'c', 4, undefined).start, 'now');
+});

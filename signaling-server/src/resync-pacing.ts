@@ -1,9 +1,13 @@
 /**
  * How a room's failure reports (`room:resync`) turn into new epochs and evictions, bounded so a
  * member cannot churn the room: one report per member per failed epoch; a per-member budget per
- * minute; reports within the room's resync window after its last resync epoch merged into one
- * epoch started when the window ends; an eviction only when most of the room blamed the same
- * member (failure-votes.ts), and at most one per cooldown. The registry owns the epoch; this
+ * minute, charged only for a report that opens a failed epoch (agreeing that a tracked epoch
+ * failed churns nothing); reports within the room's resync window after its last resync epoch
+ * merged into one epoch started when the window ends; an eviction only when most of the room
+ * blamed the same member (failure-votes.ts), and at most one per cooldown among the members
+ * present at the last eviction. The cooldown keeps a hostile majority from draining the standing
+ * room quickly; a member that arrived since (an evicted one back under a new id) gets no cover
+ * from it, or it could stall the room for a cooldown on every return. The registry owns the epoch; this
  * keeps each room's record. No sockets; the clock is injected.
  */
 import { ConfigError, RateLimitError } from '@tabswarm/shared/protocol';
@@ -30,6 +34,8 @@ export interface RoomResyncs {
   /** The failed epoch whose new epoch waits for the window's end. */
   deferred: number | undefined;
   lastEvictionAt: number;
+  /** The members when the last eviction happened: the ones the cooldown protects. */
+  presentAtLastEviction: ReadonlySet<string>;
   budgets: Map<string, TokenBucket>;
 }
 
@@ -43,7 +49,7 @@ export interface ReportDecision {
 }
 
 export function roomResyncs(): RoomResyncs {
-  return { failures: [], lastResyncAt: -Infinity, deferred: undefined, lastEvictionAt: -Infinity, budgets: new Map() };
+  return { failures: [], lastResyncAt: -Infinity, deferred: undefined, lastEvictionAt: -Infinity, presentAtLastEviction: new Set(), budgets: new Map() };
 }
 
 export class ResyncPacing {
@@ -64,12 +70,9 @@ export class ResyncPacing {
     let failure = room.failures.find((f) => f.epoch === epoch);
     if (failure?.reporters.has(reporter)) return none; // one report per member per epoch
     if (!failure && epoch !== current) return none; // stale, and not a failure we track
-    const { burst, perMinute } = this.options.resyncBudget;
-    const budget = room.budgets.get(reporter) ?? new TokenBucket(burst, perMinute / 60, this.options.now);
-    room.budgets.set(reporter, budget);
-    if (!budget.take()) throw new RateLimitError(`resync budget spent: at most ${perMinute} per minute`);
     let decision = none;
     if (!failure) {
+      this.charge(room, reporter);
       failure = failedEpoch(epoch, members);
       room.failures = [...room.failures, failure].slice(-this.options.evictAfter);
       const wait = room.lastResyncAt + this.options.resyncWindowMs - this.options.now();
@@ -83,10 +86,19 @@ export class ResyncPacing {
     vote(failure, reporter, suspect);
     if (suspect === undefined || !members.has(suspect) || !blamedByRoom(room.failures, suspect, members, this.options.evictAfter)) return decision;
     const now = this.options.now();
-    if (now - room.lastEvictionAt < this.options.evictionCooldownMs) return decision;
+    if (room.presentAtLastEviction.has(suspect) && now - room.lastEvictionAt < this.options.evictionCooldownMs) return decision;
     room.failures = [];
     room.lastEvictionAt = now;
+    room.presentAtLastEviction = new Set(members);
     return { ...decision, evict: suspect };
+  }
+
+  /** Takes one of `reporter`'s resync tokens: RateLimitError when it has none left. */
+  private charge(room: RoomResyncs, reporter: string): void {
+    const { burst, perMinute } = this.options.resyncBudget;
+    const budget = room.budgets.get(reporter) ?? new TokenBucket(burst, perMinute / 60, this.options.now);
+    room.budgets.set(reporter, budget);
+    if (!budget.take()) throw new RateLimitError(`resync budget spent: at most ${perMinute} per minute`);
   }
 
   /** The registry started a resync epoch now. */

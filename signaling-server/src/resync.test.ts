@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MembersEvent } from '@tabswarm/shared/protocol';
-import { harness, next, record, joined, errorOf, rawAck, sleep, LIMIT, type Tab } from './testing.ts';
+import { harness, next, record, joined, errorOf, rawAck, sleep, tryJoin, LIMIT, type Tab } from './testing.ts';
 
 test('resync bumps the epoch once per failed epoch, with the same members', LIMIT, async (t) => {
   const h = await harness(t);
@@ -30,7 +30,7 @@ test('a member blamed by the majority in evictAfter failed epochs in a row is ev
   for (const tab of tabs) ids.push((await joined(tab, 'evict')).peerId);
   const [a, b, c] = ids as [string, string, string];
   const [tabA, tabB, tabC] = tabs as [Tab, Tab, Tab];
-  const evicted = next<{ room: string; reason: string }>(tabC, 'room:evicted');
+  const evicted = next<{ room: string; reason: string; rejoinAfterMs: number }>(tabC, 'room:evicted');
   // Epoch 3 fails: the first report starts epoch 4 at once, the others only vote.
   const fourth = next<MembersEvent>(tabA, 'room:members', (e) => e.epoch === 4);
   await rawAck(tabA, 'room:resync', { epoch: 3, suspect: c });
@@ -43,7 +43,14 @@ test('a member blamed by the majority in evictAfter failed epochs in a row is ev
   const without = next<MembersEvent>(tabA, 'room:members', (e) => !e.members.includes(c));
   await rawAck(tabB, 'room:resync', { epoch: 4, suspect: c });
   assert.deepEqual((await without).members, [a, b].sort());
-  assert.equal((await evicted).room, 'evict');
+  const eviction = await evicted;
+  assert.equal(eviction.room, 'evict');
+  assert.equal(eviction.rejoinAfterMs, 3000, 'the first eviction from an address keeps it out 3 s');
+  // Joining again at once is refused (an evicted member comes back under a new id: its address waits).
+  const early = errorOf(await tryJoin(tabC, 'evict'));
+  assert.equal(early.name, 'RateLimitError');
+  assert.match(early.message, /evicted from room evict: join again in 3 s/);
+  await sleep(3000);
   const again = await joined(tabC, 'evict');
   assert.notEqual(again.peerId, c);
   assert.equal(again.members.length, 3);

@@ -118,7 +118,7 @@ test('a member blamed by the majority in evictAfter failed epochs in a row is to
   assert.equal(rooms.reportFailure('r', a, 4, c).evict, undefined, '1 of 2 reporters is no majority');
   assert.deepEqual(rooms.reportFailure('r', b, 4, c), {
     newEpoch: false,
-    evict: { peerId: c, reason: 'blamed by most of the room for 2 failed steps in a row' },
+    evict: { peerId: c, reason: 'blamed by most of the room for 2 failed steps in a row', rejoinAfterMs: 3000 },
   });
   // The registry decides; removing the member is the caller's job (and its ordinary leave).
   assert.equal(rooms.isMember('r', c), true);

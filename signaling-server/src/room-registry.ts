@@ -10,9 +10,10 @@
  * is why rooms live here and not in socket.io's adapter.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RateLimitError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
 import { AddressCounts } from './address-counts.ts';
 import { checkConfigPolicy, policyOf, type ConfigPolicy } from './config-policy.ts';
+import { RejoinPenalties } from './rejoin-penalty.ts';
 import { ResyncPacing, roomResyncs, type RoomResyncs } from './resync-pacing.ts';
 import { decideRebuild, everyoneRegistered, viewKey, type Registration } from './room-rebuild.ts';
 
@@ -28,6 +29,8 @@ interface Room {
   members: Set<string>;
   /** Failure reports and their pacing (resync-pacing.ts). */
   resyncs: RoomResyncs;
+  /** Addresses whose members were evicted, and how long their next join waits. */
+  penalties: RejoinPenalties;
   /** Tokens of the ids this room knows, members and some who left: they verify rejoins. */
   tokens: Map<string, string>;
   /** The view a rebuild chose (viewKey); undefined for a room opened by a join. */
@@ -239,7 +242,12 @@ export class RoomRegistry {
     if (!entry?.members.has(peerId)) throw new NotInRoomError(`peer ${peerId} is not a member of room ${room}`);
     const decision = this.pacing.report(entry.resyncs, entry.members, entry.epoch, peerId, epoch, suspect);
     if (decision.start === 'now') this.bumpForResync(entry);
-    const evict = decision.evict === undefined ? undefined : { peerId: decision.evict, reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row` };
+    const evicted = decision.evict;
+    const evict = evicted === undefined ? undefined : {
+      peerId: evicted,
+      reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row`,
+      rejoinAfterMs: entry.penalties.evicted(entry.addresses.get(evicted) ?? 'local'),
+    };
     return { newEpoch: decision.start === 'now', ...(decision.deferMs === undefined ? {} : { deferMs: decision.deferMs }), evict };
   }
 
@@ -279,7 +287,7 @@ export class RoomRegistry {
     if (this.roomsOpened.get(address) >= this.maxRoomsPerAddress) {
       throw new TooManyRoomsError(`this address has ${this.maxRoomsPerAddress} rooms open already`);
     }
-    const entry = newRoom(room, config, address, this.now());
+    const entry = newRoom(room, config, address, this.now);
     this.rooms.set(room, entry);
     this.roomsOpened.add(address);
     return entry;
@@ -293,6 +301,8 @@ export class RoomRegistry {
 
   /** Room for one more member from `address`: RoomFullError otherwise. */
   private checkRoomFor(entry: Room, address: string): void {
+    const wait = entry.penalties.remaining(address);
+    if (wait > 0) throw new RateLimitError(`a member from this address was evicted from room ${entry.name}: join again in ${Math.ceil(wait / 1000)} s`);
     if (entry.members.size >= this.maxMembersPerRoom) throw new RoomFullError(`room ${entry.name} has ${this.maxMembersPerRoom} members already`);
     if (entry.perAddress.get(address) >= this.maxMembersPerAddress) {
       throw new RoomFullError(`this address holds ${this.maxMembersPerAddress} members of room ${entry.name} already`);
@@ -326,10 +336,10 @@ export class RoomRegistry {
 
 }
 
-function newRoom(name: string, config: RunConfig, opener: string, now: number): Room {
+function newRoom(name: string, config: RunConfig, opener: string, now: () => number): Room {
   return {
-    name, epoch: 0, config, members: new Set(), resyncs: roomResyncs(), tokens: new Map(), lineage: undefined, registrations: undefined,
-    addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now, started: false,
+    name, epoch: 0, config, members: new Set(), resyncs: roomResyncs(), penalties: new RejoinPenalties(now), tokens: new Map(), lineage: undefined, registrations: undefined,
+    addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now(), started: false,
   };
 }
 

@@ -66,7 +66,7 @@ export interface ResyncOutcome {
   /** The new epoch waits for the room's resync window: settleResync after this many ms. */
   deferMs?: number;
   /** A member to remove from the room (it may join again), and why. */
-  evict: { peerId: string; reason: string } | undefined;
+  evict: { peerId: string; reason: string; rejoinAfterMs: number } | undefined;
 }
 
 /** What a rejoin did. */

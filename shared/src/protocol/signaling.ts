@@ -215,6 +215,8 @@ export interface ResyncRequest {
 export interface EvictedEvent {
   room: string;
   reason: string;
+  /** Joins from the evicted member's address wait this long (older servers send none). */
+  rejoinAfterMs?: number;
 }
 
 export interface ReportRequest {
