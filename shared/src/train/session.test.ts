@@ -264,6 +264,40 @@ describe('training session over the in-memory transport', () => {
     for (const p of [a, b, c]) p.model.dispose();
   });
 
+  it('a step completed by one member only: the new epoch rolls it back to the majority without a stalled step', async () => {
+    const config = parseRunConfig({ steps: 6, workers: 4, batchSize: 8, evalEvery: 100, evalSize: 50, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // The last hop of step 2's ring (the all-gather's third, seq 2 with one chunk per segment)
+    // never reaches b nor c: a and d complete step 2, b and c do not.
+    network.faultHook = (from, to, bytes) => {
+      if (!((from === 'a' && to === 'b') || (from === 'b' && to === 'c'))) return undefined;
+      try {
+        const frame = decodeFrame(bytes);
+        return frame.kind === MessageKind.Gather && frame.epoch === 1 && frame.step === 2 && frame.seq === 2 ? 'drop' : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => startPeer(network, id, config, train, test)) as [Peer, Peer, Peer, Peer];
+    for (const p of [a, b, c, d]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c', 'd'] });
+    await waitUntil(() => a.session.step === 3 && b.session.step === 2 && c.session.step === 2, 'a ahead of b and c');
+    // d leaves: the majority (b, c at step 2) wins the sync, and a, one step ahead, adopts their
+    // state. b and c start step 2's ring while a still fetches it; a must keep those frames.
+    network.kill('d');
+    d.session.stop();
+    for (const p of [a, b, c]) p.session.setView({ epoch: 2, members: ['a', 'b', 'c'] });
+    await Promise.all([a.done, b.done, c.done]);
+    for (const p of [a, b, c]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.weightsHash, b.session.weightsHash);
+      const aborted = p.session.events.filter((e) => e.kind === 'step-aborted' && / in epoch 2: /.test(e.message));
+      assert.deepEqual(aborted.map((e) => e.message), [], `${p.id}: no step of epoch 2 fails`);
+    }
+    assert.ok(a.session.events.some((e) => e.kind === 'state-received' && /state of step 2 /.test(e.message)), 'a rolled back to step 2');
+    await d.done;
+    for (const p of [a, b, c, d]) p.model.dispose();
+  });
+
   it('a new epoch aborts the step under way with AbortedError and asks for no other epoch', async () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });

@@ -159,8 +159,10 @@ export class TrainingSession {
   setView(view: MembershipView): void {
     const before = this.membership.update(view);
     if (before === null) return;
-    // Keep the new epoch's frames from now on (a peer may start it before our loop does).
-    this.init.messenger.advance(view.epoch, this.step, this.init.config.steps);
+    // Keep the new epoch's frames from now on (a peer may start it before our loop does), of any
+    // step: a step cut short by a leave may have completed on some members only, and those behind
+    // (whose state the room may adopt) start the new epoch's ring at a lower step than ours.
+    this.init.messenger.advance(view.epoch, 0, this.init.config.steps);
     this.note('membership', describeChange(before, this.membership.view!.members, view.epoch));
     this.init.onUpdate?.(this);
   }
@@ -260,7 +262,7 @@ export class TrainingSession {
     const limit = deadline(this.init.syncTimeoutMs ?? 20_000, `sync of epoch ${view.epoch}`, signal);
     try {
       // Until the hellos say where the room is, frames of any step of the run are kept.
-      messenger.advance(view.epoch, this.step, config.steps);
+      messenger.advance(view.epoch, 0, config.steps);
       await this.init.connect(view.members, limit.signal);
       const { adopted, refused } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
       if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
