@@ -68,6 +68,34 @@ test('a connect given up by its signal leaves no one waiting for an offer', asyn
   }
 });
 
+test('a connect that times out names a member whose channel never opened, for blame', async () => {
+  // b relays nothing: a's offer reaches b, whose answer never comes back.
+  const transports = new Map<string, WebRtcTransport>();
+  for (const id of ['a', 'b']) {
+    const relay = (to: string, data: unknown): void => void setTimeout(() => transports.get(to)?.handleSignal(id, data), RELAY_MS);
+    transports.set(id, new WebRtcTransport(id, { wrtc: nodeWrtc, relay: id === 'b' ? () => undefined : relay }));
+  }
+  const [a, b] = [transports.get('a')!, transports.get('b')!];
+  try {
+    const limit = deadline(1500, 'sync of epoch 7');
+    await assert.rejects(a.connect(['a', 'b'], limit.signal), (err: Error & { suspect?: string }) => {
+      assert.equal(err.name, 'TimeoutError');
+      assert.equal(err.suspect, 'b');
+      assert.match(err.message, /^sync of epoch 7: no answer within 1500 ms; no channel to b$/);
+      return true;
+    });
+    limit.clear();
+    // Aborted (a new epoch), not timed out: nobody is blamed.
+    const controller = new AbortController();
+    const connecting = b.connect(['a', 'b'], controller.signal);
+    controller.abort(new Error('new epoch'));
+    await assert.rejects(connecting, (err: Error & { suspect?: string }) => err.message === 'new epoch' && err.suspect === undefined);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test('the stats of an open connection show its selected pair: direct, host to host, on one machine', { timeout: 30_000 }, async () => {
   const [a, b] = await workingMesh(['a', 'b']);
   try {

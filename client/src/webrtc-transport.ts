@@ -15,7 +15,7 @@
  */
 import SimplePeer from 'simple-peer';
 import { abortReason, oversizeFrameError, raceSignal, type Transport } from '@tabswarm/shared';
-import { AbortedError, PeerLeftError } from '@tabswarm/shared/protocol';
+import { AbortedError, PeerLeftError, TimeoutError } from '@tabswarm/shared/protocol';
 import type { StatsEntry } from './peer-paths.ts';
 
 /**
@@ -104,9 +104,15 @@ export class WebRtcTransport implements Transport {
     try {
       await raceSignal(Promise.all(pending), signal, 'connecting to peers');
     } catch (err) {
+      const unopened = [...this.members].filter((id) => this.connections.get(id)?.open !== true).sort();
       // Give up connections that did not open in time, so the next epoch negotiates them afresh:
       // node-datachannel now and then leaves one side of a negotiation hanging with no error.
-      for (const id of this.members) if (this.connections.get(id)?.open === false) this.drop(id);
+      for (const id of unopened) if (this.connections.has(id)) this.drop(id);
+      // A member whose channel never opened is blamed like one that goes silent in a step, or a
+      // member that joins and never connects would stall every epoch of the room unblamed.
+      if (err instanceof TimeoutError && unopened.length > 0) {
+        throw new TimeoutError(`${err.message}; no channel to ${unopened.map((id) => id.slice(0, 8)).join(', ')}`, unopened[0]);
+      }
       throw err;
     }
   }

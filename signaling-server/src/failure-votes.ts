@@ -14,10 +14,14 @@ export interface FailedEpoch {
   reporters: Set<string>;
   /** Suspect -> the reporters who blamed it. */
   votes: Map<string, Set<string>>;
+  /** When the first report of it came (ms, the pacing's clock). */
+  reportedAt: number;
+  /** How the next epoch was scheduled (resync-pacing.ts): after one report alone, or agreed by two. */
+  scheduled?: 'alone' | 'agreed';
 }
 
-export function failedEpoch(epoch: number, members: Iterable<string>): FailedEpoch {
-  return { epoch, present: new Set(members), reporters: new Set(), votes: new Map() };
+export function failedEpoch(epoch: number, members: Iterable<string>, reportedAt = 0): FailedEpoch {
+  return { epoch, present: new Set(members), reporters: new Set(), votes: new Map(), reportedAt };
 }
 
 /** Records `reporter`'s vote against `suspect` (a member present then, not itself). */

@@ -21,18 +21,23 @@ export function handleResyncEvents(conn: Connection): void {
         server.announce(after);
       }
       if (outcome.deferMs !== undefined) settleLater(server, room, outcome.deferMs);
+      else if (outcome.newEpoch) cancelSettle(server, room);
       if (outcome.evict) {
         server.log.info(`evict room=${room} peer=${outcome.evict.peerId}: blamed by most of the room in ${server.registry.evictAfter} failed epochs`, { event: 'evict', room, peer: outcome.evict.peerId });
         server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason, outcome.evict.rejoinAfterMs);
       }
+      if (outcome.refused) throw outcome.refused;
       return null;
     });
   });
 }
 
-/** Starts `room`'s deferred resync epoch when its window ends: resyncs meanwhile are merged into it. */
+/**
+ * Starts `room`'s deferred resync epoch in `ms` (its window's end, or a lone report's wait);
+ * resyncs meanwhile are merged into it. A later decision replaces an earlier one.
+ */
 function settleLater(server: ServerContext, room: string, ms: number): void {
-  if (server.resyncTimers.has(room)) return;
+  cancelSettle(server, room);
   const timer = setTimeout(() => {
     server.resyncTimers.delete(room);
     const after = server.registry.settleResync(room);
@@ -41,4 +46,9 @@ function settleLater(server: ServerContext, room: string, ms: number): void {
     server.announce(after);
   }, ms);
   server.resyncTimers.set(room, timer);
+}
+
+function cancelSettle(server: ServerContext, room: string): void {
+  clearTimeout(server.resyncTimers.get(room));
+  server.resyncTimers.delete(room);
 }

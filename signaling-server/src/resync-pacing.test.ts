@@ -5,7 +5,7 @@ import { ResyncPacing, roomResyncs } from './resync-pacing.ts';
 
 function pacing(overrides: Partial<ConstructorParameters<typeof ResyncPacing>[0]> = {}): { pacing: ResyncPacing; clock: { t: number } } {
   const clock = { t: 0 };
-  return { clock, pacing: new ResyncPacing({ evictAfter: 1, evictionCooldownMs: 10_000, resyncWindowMs: 1000, resyncBudget: { burst: 3, perMinute: 6 }, now: () => clock.t, ...overrides }) };
+  return { clock, pacing: new ResyncPacing({ evictAfter: 1, evictionCooldownMs: 10_000, resyncWindowMs: 1000, soloResyncMs: 0, resyncBudget: { burst: 3, perMinute: 6 }, now: () => clock.t, ...overrides }) };
 }
 
 test('a report within the window waits for its end; the room moving on meanwhile cancels it', () => {
@@ -30,7 +30,7 @@ test('the budget refills at perMinute', () => {
   const room = roomResyncs();
   const members = new Set(['a', 'b']);
   for (let epoch = 1; epoch <= 3; epoch++) p.report(room, members, epoch, 'a', epoch, undefined);
-  assert.throws(() => p.report(room, members, 4, 'a', 4, undefined), { name: 'RateLimitError' });
+  assert.equal(p.report(room, members, 4, 'a', 4, undefined).refused?.name, 'RateLimitError');
   assert.equal(p.report(room, members, 4, 'b', 4, undefined).start, 'now', 'budgets are per member');
   clock.t = 10_000; // one token per 10 s at 6 per minute
   assert.equal(p.report(room, members, 5, 'a', 5, undefined).start, 'now');
@@ -79,7 +79,33 @@ test('only a report that opens a failed epoch spends budget; agreeing with one i
     p.report(room, members, epoch, 'b', epoch, undefined);
     p.report(room, members, epoch, 'c', epoch, undefined);
   }
-  assert.throws(() => p.report(room, members, 3, 'a', 3, undefined), { name: 'RateLimitError' });
-  assert.equal(p.report(room, members, 3, 'b', 3, undefined).start, 'now');
+  const refused = p.report(room, members, 3, 'a', 3, 'c');
+  assert.deepEqual([refused.start, refused.refused?.name], ['no', 'RateLimitError']);
+  assert.equal(p.report(room, members, 3, 'b', 3, undefined).start, 'now', 'b opens what a could not');
+  assert.deepEqual([...room.failures.find((f) => f.epoch === 3)!.votes.get('c')!], ['a'], "a's refused report still voted");
   assert.equal(p.report(room, members, 4, 'c', 4, undefined).start, 'now');
+});
+
+test('a failure one member alone reports waits soloResyncMs; a second member agreeing starts it at once', () => {
+  const { pacing: p, clock } = pacing({ resyncWindowMs: 1000, soloResyncMs: 25_000, evictAfter: 3 });
+  const room = roomResyncs();
+  const members = new Set(['a', 'b', 'c', 'x']);
+  // x alone says epoch 1 failed: nothing moves for 25 s.
+  assert.deepEqual(p.report(room, members, 1, 'x', 1, 'a'), { start: 'later', deferMs: 25_000, evict: undefined });
+  clock.t = 25_000;
+  assert.equal(p.due(room, 1), true, 'nobody agreed: the lone report wins after its wait');
+  p.started(room);
+  // Epoch 2: x alone again, then a agrees 3 s later (past the window): the next epoch starts now.
+  clock.t = 30_000;
+  assert.equal(p.report(room, members, 2, 'x', 2, 'b').start, 'later');
+  clock.t = 33_000;
+  assert.equal(p.report(room, members, 2, 'a', 2, 'x').start, 'now');
+  assert.equal(p.due(room, 2), false, 'the lone wait is void once started');
+  p.started(room);
+  // Epoch 3: two reports at once: the next epoch waits a window after the first, not 25 s, so
+  // that a member whose deadline fires a moment later still votes.
+  clock.t = 33_200;
+  assert.equal(p.report(room, members, 3, 'b', 3, 'x').deferMs, 25_000);
+  assert.deepEqual(p.report(room, members, 3, 'c', 3, 'x'), { start: 'later', deferMs: 1000, evict: undefined });
+  assert.equal(p.report(room, members, 3, 'a', 3, 'x').start, 'no', 'a third only votes');
 });

@@ -1,6 +1,7 @@
 /**
  * How a room's failure reports (`room:resync`) turn into new epochs and evictions, bounded so a
- * member cannot churn the room: one report per member per failed epoch; a per-member budget per
+ * member cannot churn the room: one report per member per failed epoch; a failure one member
+ * alone reports waits for a second to agree (or `soloResyncMs`); a per-member budget per
  * minute, charged only for a report that opens a failed epoch (agreeing that a tracked epoch
  * failed churns nothing); reports within the room's resync window after its last resync epoch
  * merged into one epoch started when the window ends; an eviction only when most of the room
@@ -21,6 +22,8 @@ export interface ResyncPacingOptions {
   evictionCooldownMs: number;
   /** Reports within this long after the room's last resync epoch wait for one epoch at its end. */
   resyncWindowMs: number;
+  /** A failure only one member reported starts the next epoch this long after, unless another agrees sooner. */
+  soloResyncMs: number;
   /** Each member's resync budget. */
   resyncBudget: { burst: number; perMinute: number };
   now: () => number;
@@ -46,6 +49,8 @@ export interface ReportDecision {
   deferMs?: number;
   /** A member most of the room blamed in each of the last failed epochs. */
   evict: string | undefined;
+  /** The report would have opened the next epoch, but the reporter's budget is spent (its vote still counts). */
+  refused?: RateLimitError;
 }
 
 export function roomResyncs(): RoomResyncs {
@@ -54,8 +59,8 @@ export function roomResyncs(): RoomResyncs {
 
 export class ResyncPacing {
   constructor(readonly options: ResyncPacingOptions) {
-    const { evictAfter, evictionCooldownMs, resyncWindowMs, resyncBudget } = options;
-    for (const [name, value, min] of [['evictAfter', evictAfter, 1], ['evictionCooldownMs', evictionCooldownMs, 0], ['resyncWindowMs', resyncWindowMs, 0],
+    const { evictAfter, evictionCooldownMs, resyncWindowMs, soloResyncMs, resyncBudget } = options;
+    for (const [name, value, min] of [['evictAfter', evictAfter, 1], ['evictionCooldownMs', evictionCooldownMs, 0], ['resyncWindowMs', resyncWindowMs, 0], ['soloResyncMs', soloResyncMs, 0],
       ['resyncBudget.burst', resyncBudget.burst, 1], ['resyncBudget.perMinute', resyncBudget.perMinute, 1]] as const) {
       if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer of at least ${min}, got ${value}`);
     }
@@ -63,27 +68,20 @@ export class ResyncPacing {
 
   /**
    * `reporter` says `epoch` failed, blaming `suspect`; `current` is the room's epoch and `members`
-   * its membership. Throws RateLimitError past the reporter's budget.
+   * its membership. The vote always counts (one per member per epoch); a report that would open
+   * the next epoch and finds the reporter's budget spent opens nothing and says so (`refused`).
    */
   report(room: RoomResyncs, members: ReadonlySet<string>, current: number, reporter: string, epoch: number, suspect: string | undefined): ReportDecision {
     const none: ReportDecision = { start: 'no', evict: undefined };
     let failure = room.failures.find((f) => f.epoch === epoch);
     if (failure?.reporters.has(reporter)) return none; // one report per member per epoch
     if (!failure && epoch !== current) return none; // stale, and not a failure we track
-    let decision = none;
     if (!failure) {
-      this.charge(room, reporter);
-      failure = failedEpoch(epoch, members);
+      failure = failedEpoch(epoch, members, this.options.now());
       room.failures = [...room.failures, failure].slice(-this.options.evictAfter);
-      const wait = room.lastResyncAt + this.options.resyncWindowMs - this.options.now();
-      if (wait > 0) {
-        room.deferred = epoch;
-        decision = { start: 'later', deferMs: Math.ceil(wait), evict: undefined };
-      } else {
-        decision = { start: 'now', evict: undefined };
-      }
     }
     vote(failure, reporter, suspect);
+    const decision = epoch === current ? this.schedule(room, failure, reporter) : none;
     if (suspect === undefined || !members.has(suspect) || !blamedByRoom(room.failures, suspect, members, this.options.evictAfter)) return decision;
     const now = this.options.now();
     if (room.presentAtLastEviction.has(suspect) && now - room.lastEvictionAt < this.options.evictionCooldownMs) return decision;
@@ -93,12 +91,44 @@ export class ResyncPacing {
     return { ...decision, evict: suspect };
   }
 
-  /** Takes one of `reporter`'s resync tokens: RateLimitError when it has none left. */
-  private charge(room: RoomResyncs, reporter: string): void {
+  /**
+   * When the room's current epoch, which `failure` says failed, gives way to the next. A lone
+   * report waits `soloResyncMs` for a second member to agree (a member can otherwise churn the
+   * room faster than honest members can find out and blame it, e.g. one that never connects while
+   * they wait for it); an agreed failure starts the next epoch a resync window after its first
+   * report and after the last resync epoch.
+   */
+  private schedule(room: RoomResyncs, failure: FailedEpoch, reporter: string): ReportDecision {
+    const none: ReportDecision = { start: 'no', evict: undefined };
+    if (failure.scheduled === 'agreed') return none;
+    if (failure.scheduled === undefined) {
+      const refused = this.charge(room, reporter);
+      if (refused) return { ...none, refused };
+      if (failure.reporters.size < 2 && this.options.soloResyncMs > 0) {
+        failure.scheduled = 'alone';
+        room.deferred = failure.epoch;
+        return { start: 'later', deferMs: this.options.soloResyncMs, evict: undefined };
+      }
+    }
+    failure.scheduled = 'agreed';
+    // Where reports wait for agreement, not before the window after the first report either:
+    // members whose deadlines fire a moment later still vote in this epoch, not cut short by the next.
+    const since = this.options.soloResyncMs > 0 ? Math.max(room.lastResyncAt, failure.reportedAt) : room.lastResyncAt;
+    const wait = since + this.options.resyncWindowMs - this.options.now();
+    if (wait > 0) {
+      room.deferred = failure.epoch;
+      return { start: 'later', deferMs: Math.ceil(wait), evict: undefined };
+    }
+    room.deferred = undefined;
+    return { start: 'now', evict: undefined };
+  }
+
+  /** Takes one of `reporter`'s resync tokens; the refusal, when it has none left. */
+  private charge(room: RoomResyncs, reporter: string): RateLimitError | undefined {
     const { burst, perMinute } = this.options.resyncBudget;
     const budget = room.budgets.get(reporter) ?? new TokenBucket(burst, perMinute / 60, this.options.now);
     room.budgets.set(reporter, budget);
-    if (!budget.take()) throw new RateLimitError(`resync budget spent: at most ${perMinute} per minute`);
+    return budget.take() ? undefined : new RateLimitError(`resync budget spent: at most ${perMinute} per minute`);
   }
 
   /** The registry started a resync epoch now. */

@@ -9,7 +9,8 @@ import { RoomRegistry, type Registration, type RoomRegistryOptions } from './roo
  */
 function registry(options: RoomRegistryOptions = {}): RoomRegistry {
   let n = 0;
-  return new RoomRegistry({ newPeerId: () => `p${++n}`, resyncWindowMs: 0, ...options });
+  // A lone report acts at once here (soloResyncMs 0): the wait for a second has its own tests.
+  return new RoomRegistry({ newPeerId: () => `p${++n}`, resyncWindowMs: 0, soloResyncMs: 0, ...options });
 }
 
 /** Joins `count` members to `room`, returning their ids. */

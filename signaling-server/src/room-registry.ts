@@ -87,6 +87,7 @@ export class RoomRegistry {
       evictAfter: this.evictAfter,
       evictionCooldownMs: options.evictionCooldownMs ?? 30_000,
       resyncWindowMs: options.resyncWindowMs ?? 1000,
+      soloResyncMs: options.soloResyncMs ?? 25_000,
       resyncBudget: options.resyncBudget ?? { burst: 10, perMinute: 12 },
       now: this.now,
     });
@@ -232,10 +233,11 @@ export class RoomRegistry {
   /**
    * `peerId` says a step of `epoch` failed, blaming `suspect` if it names one. The first report
    * of the room's current epoch starts the next epoch, at once or when the room's resync window
-   * ends (`deferMs`: call settleResync then); later reports of a tracked failed epoch only vote;
-   * reports of other epochs change nothing, and so does a member's second report of one epoch.
-   * Throws NotInRoomError if `peerId` is not a member of `room`, RateLimitError past the member's
-   * resync budget.
+   * ends (`deferMs`: call settleResync then), or after the solo wait if nobody agrees; a second
+   * report of it may bring that forward; later reports only vote; reports of other epochs change
+   * nothing, and so does a member's second report of one epoch. Throws NotInRoomError if `peerId`
+   * is not a member of `room`; `refused` (RateLimitError) when its report would have opened the
+   * next epoch past its resync budget.
    */
   reportFailure(room: string, peerId: string, epoch: number, suspect?: string): ResyncOutcome {
     const entry = this.rooms.get(room);
@@ -248,7 +250,12 @@ export class RoomRegistry {
       reason: `blamed by most of the room for ${this.evictAfter} failed steps in a row`,
       rejoinAfterMs: entry.penalties.evicted(entry.addresses.get(evicted) ?? 'local'),
     };
-    return { newEpoch: decision.start === 'now', ...(decision.deferMs === undefined ? {} : { deferMs: decision.deferMs }), evict };
+    return {
+      newEpoch: decision.start === 'now',
+      ...(decision.deferMs === undefined ? {} : { deferMs: decision.deferMs }),
+      evict,
+      ...(decision.refused ? { refused: decision.refused } : {}),
+    };
   }
 
   /** The resync window of `room` ended: starts the deferred epoch, unless the epoch moved on meanwhile. */

@@ -32,6 +32,12 @@ export interface RoomRegistryOptions {
    * epoch, started when the window ends. @default 1000
    */
   resyncWindowMs?: number;
+  /**
+   * A failed epoch only one member reported gives way to the next this long after, unless a second
+   * member agrees sooner: longer than an honest member's deadlines (the sync's 20 s), so that a
+   * member cannot churn the room faster than the others can find it out. @default 25000
+   */
+  soloResyncMs?: number;
   /** Each member's resync budget: `burst` at once, `perMinute` sustained. @default { burst: 10, perMinute: 12 } */
   resyncBudget?: { burst: number; perMinute: number };
   /** The server's cost budget for room configurations (config-policy.ts); `maxWorkers` is the room cap. */
@@ -67,6 +73,8 @@ export interface ResyncOutcome {
   deferMs?: number;
   /** A member to remove from the room (it may join again), and why. */
   evict: { peerId: string; reason: string; rejoinAfterMs: number } | undefined;
+  /** The report would have opened the next epoch past the member's resync budget: answer it with this. */
+  refused?: Error;
 }
 
 /** What a rejoin did. */

@@ -9,7 +9,7 @@ import { LOG_LEVELS, type LogLevel } from './log.ts';
 import type { SignalingOptions } from './server.ts';
 
 type IntegerFlag = 'max-batch-size' | 'max-eval-per-step' | 'min-period' | 'max-members' | 'max-rooms' | 'max-members-per-address' | 'max-rooms-per-address'
-  | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'join-within-ms' | 'room-start-ms';
+  | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'solo-resync-ms' | 'join-within-ms' | 'room-start-ms';
 
 /** Integer flags and what each sets. */
 const INTEGER_FLAGS: Record<IntegerFlag, (options: SignalingOptions, value: number) => void> = {
@@ -24,6 +24,7 @@ const INTEGER_FLAGS: Record<IntegerFlag, (options: SignalingOptions, value: numb
   'max-connections-per-address': (o, v) => { o.maxConnectionsPerAddress = v; },
   'eviction-cooldown-ms': (o, v) => { o.evictionCooldownMs = v; },
   'resync-window-ms': (o, v) => { o.resyncWindowMs = v; },
+  'solo-resync-ms': (o, v) => { o.soloResyncMs = v; },
   'join-within-ms': (o, v) => { o.joinWithinMs = v; },
   'room-start-ms': (o, v) => { o.roomStartMs = v; },
 };

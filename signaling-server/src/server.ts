@@ -47,7 +47,7 @@ export type { IceOptions, TurnOptions } from './ice-servers.ts';
  */
 export const MAX_MESSAGE_BYTES = 96 * 1024;
 
-export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersPerAddress' | 'maxRoomsPerAddress' | 'evictionCooldownMs' | 'resyncWindowMs' | 'resyncBudget'> {
+export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersPerAddress' | 'maxRoomsPerAddress' | 'evictionCooldownMs' | 'resyncWindowMs' | 'soloResyncMs' | 'resyncBudget'> {
   /**
    * The configuration a new room starts from; the first joiner's `config` keys override it.
    * @default DEFAULT_CONFIG

@@ -32,9 +32,13 @@ export interface Harness {
   connect(headers?: Record<string, string>): Promise<Tab>;
 }
 
-/** A server on an ephemeral port; it and every socket it hands out are closed after the test. */
+/**
+ * A server on an ephemeral port; it and every socket it hands out are closed after the test. A lone
+ * failure report starts the next epoch without waiting for a second (soloResyncMs 0) unless the
+ * test asks otherwise: that wait has tests of its own.
+ */
 export async function harness(t: TestContext, options: SignalingOptions = {}): Promise<Harness> {
-  const server = await listenSignalingServer({ log: silent, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), ...options });
+  const server = await listenSignalingServer({ log: silent, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), soloResyncMs: 0, ...options });
   const { url, signaling } = server;
   const sockets: Tab[] = [];
   t.after(async () => {
