@@ -169,3 +169,20 @@ test('the room\'s owner is killed: its members re-register through the other pro
   assert.equal(added.members.length, 3);
   assert.deepEqual(await relay(first, members[1]!.peerId, { sdp: 'after' }), { ok: true, data: null });
 });
+
+test('a tab that moves to a room of the other process leaves the old room at its owner and stays connected', LIMIT, async (t) => {
+  const c = await cluster(t, ['--join-within-ms', '1000']);
+  const first = await c.tab();
+  const second = await c.tab();
+  const one = await joined(first, 'old');
+  await joined(second, 'old');
+  const left = next<MembersEvent>(first, 'room:members', (e) => e.members.length === 1, WAIT_MS);
+  // `new` is owned by b, where the second tab is connected: its process claims it.
+  const moved = await joined(second, 'new');
+  assert.deepEqual(moved.members.length, 1);
+  assert.deepEqual((await left).members, [one.peerId]);
+  // Past the idle limit of a socket in no room: the old owner must not hang it up.
+  await sleep(2000);
+  assert.equal(second.connected, true);
+  assert.equal(metric(await c.b.metrics(), 'tabswarm_cluster_rooms_owned'), 1);
+});

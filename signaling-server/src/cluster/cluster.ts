@@ -59,7 +59,8 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   const ownersLost = new Counter({ name: 'tabswarm_cluster_owners_lost_total', help: 'Rooms whose owner process was lost while tabs here were in them.', registers: [context.metrics.registry] });
   const router = new Router(cio, leases, log, {
     answerWithinMs: 20_000,
-    lostAfterMs: renewMs + leaseMs / 2,
+    // Past the owner's next renewal: after a Redis restart the key is missing until then.
+    lostAfterMs: Math.ceil(renewMs * 1.5),
     forwarded: () => forwarded.inc(),
     closing: () => context.closing,
     ownerLost: () => ownersLost.inc(),

@@ -124,9 +124,10 @@ export class Router {
       return;
     }
     if (!socket.connected) return;
-    // A tab that joins or claims another room, or the same one at a new owner, leaves the old one there.
+    // A tab that joins or claims another room, or the same one at a new owner, is gone for the old
+    // owner (which would otherwise hang it up when it idles there).
     if (named !== undefined && prior && prior.owner !== this.leases.me && (prior.room !== room || prior.owner !== owner)) {
-      this.forward(prior, conn, 'room:leave', []);
+      this.forward(prior, conn, 'disconnect', ['moved to another room']);
     }
     this.routes.set(socket.id, { room, owner, socket });
     if (owner === this.leases.me) return next();
