@@ -46,6 +46,8 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   const renewMs = positive('renewMs', options.renewMs ?? 1000);
   if (renewMs * 2 > leaseMs) throw new ConfigError(`renewMs (${renewMs}) must be at most half of leaseMs (${leaseMs})`);
   const { log, registry } = context;
+  // A lease missing this long is gone: past its holder's next renewal (after a Redis restart every key is missing until then).
+  const graceMs = Math.ceil(renewMs * 1.5);
   const cio = io as unknown as ClusterServer;
   const redis = createClient({ url: options.url, socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) } });
   let lastRedisError = 0;
@@ -59,8 +61,7 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   const ownersLost = new Counter({ name: 'tabswarm_cluster_owners_lost_total', help: 'Rooms whose owner process was lost while tabs here were in them.', registers: [context.metrics.registry] });
   const router = new Router(cio, leases, log, {
     answerWithinMs: 20_000,
-    // Past the owner's next renewal: after a Redis restart the key is missing until then.
-    lostAfterMs: Math.ceil(renewMs * 1.5),
+    lostAfterMs: graceMs,
     forwarded: () => forwarded.inc(),
     closing: () => context.closing,
     ownerLost: () => ownersLost.inc(),
@@ -100,7 +101,7 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
       const owner = await leases.owner(room);
       if (owner !== leases.me) dropRoom(room, owner);
     }
-    await remote.dropDeadOrigins();
+    await remote.dropDeadOrigins(graceMs);
   }
 
   const timers: Array<ReturnType<typeof setInterval>> = [];

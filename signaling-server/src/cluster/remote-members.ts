@@ -20,6 +20,7 @@ export interface RemoteMembersOptions {
 export class RemoteMembers {
   private readonly sockets = new Map<string, { socket: RemoteSocket; conn: Connection }>();
   private readonly queues: SerialQueues;
+  private readonly missingSince = new Map<string, number>();
 
   constructor(private readonly io: ClusterServer, private readonly context: ServerContext, private readonly leases: Leases, private readonly options: RemoteMembersOptions) {
     this.queues = new SerialQueues((err) => context.log.error(`cluster: a forwarded event failed: ${err instanceof Error ? err.message : String(err)}`, { event: 'cluster' }));
@@ -35,11 +36,22 @@ export class RemoteMembers {
     this.queues.run(message.socket, () => this.deliver(message));
   }
 
-  /** Tabs whose process is gone leave their rooms, as when a socket closes. */
-  async dropDeadOrigins(): Promise<void> {
+  /**
+   * Tabs whose process is gone (its lease missing for `graceMs`: after a Redis restart it is
+   * missing until the process renews it) leave their rooms, as when a socket closes.
+   */
+  async dropDeadOrigins(graceMs: number, now = Date.now()): Promise<void> {
     const origins = new Set([...this.sockets.values()].map((s) => s.socket.origin));
+    for (const origin of this.missingSince.keys()) if (!origins.has(origin)) this.missingSince.delete(origin);
     for (const origin of origins) {
-      if (await this.leases.isAlive(origin)) continue;
+      if (await this.leases.isAlive(origin)) {
+        this.missingSince.delete(origin);
+        continue;
+      }
+      const since = this.missingSince.get(origin) ?? now;
+      this.missingSince.set(origin, since);
+      if (now - since < graceMs) continue;
+      this.missingSince.delete(origin);
       this.context.log.info(`cluster: process ${origin} is gone: its tabs leave their rooms`, { event: 'process-gone' });
       for (const { socket } of [...this.sockets.values()]) if (socket.origin === origin) socket.closed(`its server process ${origin} is gone`);
     }

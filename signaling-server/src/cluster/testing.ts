@@ -65,12 +65,22 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     const redis = new RedisServer(await freePort());
-    const child = spawn('redis-server', ['--port', String(redis.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    redis.child = child;
+    await redis.run();
+    return redis;
+  }
+
+  /** Killed and started again on the same port, empty (as a Redis that kept nothing on disk). */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.child = child;
     const missing = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start redis-server (install it: apt-get install redis-server): ${err.message}`))));
     missing.catch(() => undefined);
-    await Promise.race([missing, until('redis-server', START_MS, () => answers(redis.port, 'PING\r\n', '+PONG'), child)]);
-    return redis;
+    await Promise.race([missing, until('redis-server', START_MS, () => answers(this.port, 'PING\r\n', '+PONG'), child)]);
   }
 
   async stop(): Promise<void> {
