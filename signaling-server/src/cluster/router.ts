@@ -22,6 +22,8 @@ interface PendingCall {
   socket: string;
   ack: (result: Ack<unknown>) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** A join or rejoin: routed again when its room's owner is lost before it answered. */
+  again: (() => void) | undefined;
 }
 
 export interface RouterOptions {
@@ -87,6 +89,7 @@ export class Router {
   async watch(now = Date.now()): Promise<void> {
     const watched = new Map<string, string>();
     for (const route of this.routes.values()) if (route.owner !== this.leases.me) watched.set(route.room, route.owner);
+    for (const room of this.missingSince.keys()) if (!watched.has(room)) this.missingSince.delete(room);
     for (const [room, owner] of watched) {
       const holder = await this.leases.holder(room);
       if (holder === owner) {
@@ -104,8 +107,9 @@ export class Router {
       for (const [id, route] of this.routes) {
         if (route.room !== room || route.owner !== owner) continue;
         this.routes.delete(id);
-        // A transport closed, not a disconnect by the server: the tab reconnects and re-registers.
-        route.socket.conn.close();
+        // A join or rejoin on its way goes to the next owner; any other tab must re-register. A
+        // transport closed, not a disconnect by the server: the tab reconnects and re-registers.
+        if (!this.routeAgain(id)) route.socket.conn.close();
       }
     }
   }
@@ -134,10 +138,22 @@ export class Router {
     // Whatever this process held for the tab goes: the owner holds it from now on, idle timer included.
     if (named !== undefined) conn.leave('rejoin');
     conn.handedOver();
-    this.forward({ room, owner, socket }, conn, event, args);
+    const again = named === undefined ? undefined : () => this.queues.run(socket.id, () => this.route(conn, event, args, next));
+    this.forward({ room, owner, socket }, conn, event, args, again);
   }
 
-  private forward(route: Route, conn: Connection, event: string, args: unknown[]): void {
+  /** Routes the tab's unanswered joins and rejoins again; false if it has none. */
+  private routeAgain(socket: string): boolean {
+    const pending = [...this.calls].filter(([, call]) => call.socket === socket && call.again);
+    for (const [id, call] of pending) {
+      clearTimeout(call.timer);
+      this.calls.delete(id);
+      call.again!();
+    }
+    return pending.length > 0;
+  }
+
+  private forward(route: Route, conn: Connection, event: string, args: unknown[], again?: () => void): void {
     const last = args.at(-1);
     const ack = typeof last === 'function' ? (last as (result: Ack<unknown>) => void) : undefined;
     let call: number | undefined;
@@ -148,7 +164,7 @@ export class Router {
         this.calls.delete(id);
         ack({ ok: false, error: { name: 'InternalError', message: `the server process of room ${route.room} did not answer; try again` } });
       }, this.options.answerWithinMs);
-      this.calls.set(id, { socket: conn.socket.id, ack, timer });
+      this.calls.set(id, { socket: conn.socket.id, ack, timer, again });
     }
     this.options.forwarded();
     this.io.serverSideEmit(FORWARD, {
