@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { createClient } from 'redis';
 import { io } from 'socket.io-client';
 import type { Ack, EvictedEvent, JoinResult, MembersEvent, RejoinResult, SignalEvent } from '@tabswarm/shared/protocol';
 import { next, record, relay, sleep, type Tab, tryJoin } from '../testing.ts';
@@ -218,4 +219,28 @@ test('Redis restarts (empty): the room stays where it was, and relays and joins 
   assert.equal(second.connected && first.connected, true, 'nobody was made to reconnect');
   const [ma, mb] = await Promise.all([c.a.metrics(), c.b.metrics()]);
   assert.equal(metric(ma, 'tabswarm_cluster_rooms_owned') + metric(mb, 'tabswarm_cluster_rooms_owned'), 1);
+});
+
+test('an owner that finds its room\'s lease taken forgets the room; its members re-register with the next owner', LIMIT, async (t) => {
+  const c = await cluster(t);
+  const first = await c.tab();
+  const second = await c.tab();
+  const members = [await joined(first, 'taken'), await joined(second, 'taken')];
+  const view: MembersEvent = { room: 'taken', epoch: 2, members: members[1]!.members };
+  const answered = [first, second].map((tab, i) => new Promise<Ack<RejoinResult>>((done) => tab.once('connect', () => done(rejoin(tab, members[i]!, view)))));
+  // As after a Redis outage that outlasted the lease: someone else holds the key for a while.
+  const redis = createClient({ url: c.redis.url });
+  await redis.connect();
+  await redis.set('tabswarm:owner:taken', 'another-process', { PX: 1000 });
+  redis.destroy();
+
+  const answers = await Promise.all(answered.map((p) => Promise.race([p, sleep(20_000).then(() => assert.fail('no answer within 20 s'))])));
+  for (const answer of answers) {
+    assert.ok(answer.ok, `rejoin: ${JSON.stringify(answer)}`);
+    assert.equal(answer.data.epoch, 2, 'one view, everyone back: the epoch is kept');
+    assert.deepEqual(answer.data.members, view.members);
+  }
+  const [ma, mb] = await Promise.all([c.a.metrics(), c.b.metrics()]);
+  assert.equal(metric(ma, 'tabswarm_cluster_rooms_owned') + metric(mb, 'tabswarm_cluster_rooms_owned'), 1, 'one owner again');
+  assert.equal(c.a.lines.filter((l) => l.includes('is owned by another-process now: forgotten here')).length, 1);
 });
