@@ -196,13 +196,20 @@ test('a tab that moves to a room of the other process leaves the old room at its
   assert.equal(metric(await c.b.metrics(), 'tabswarm_cluster_rooms_owned'), 1);
 });
 
-test('Redis restarts (empty): the room stays where it was, and relays and joins go on across processes', LIMIT, async (t) => {
+test('Redis away for 4 s and back empty: events meanwhile are answered as unavailable; the room stays where it was, and relays and joins go on across processes', LIMIT, async (t) => {
   const c = await cluster(t);
   const first = await c.tab();
   const second = await c.tab();
   const one = await joined(first, 'outage');
   const two = await joined(second, 'outage');
-  await c.redis.restart();
+  const restarted = c.redis.restart(4000);
+  await sleep(500);
+  // While Redis is away a tab's event is answered, within the 2 s a Redis command may take.
+  const asked = Date.now();
+  const away: Ack<null> = await first.timeout(5000).emitWithAck('signal:relay', { to: two.peerId, data: { sdp: 'while away' } });
+  assert.deepEqual(away, { ok: false, error: { name: 'InternalError', message: 'the room service is unavailable; try again' } });
+  assert.ok(Date.now() - asked < 3000, `answered in ${Date.now() - asked} ms`);
+  await restarted;
   // Past a renewal: the owner has claimed its room's key again.
   await sleep(1500);
   const atTwo = record<SignalEvent>(second, 'signal');

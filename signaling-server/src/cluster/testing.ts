@@ -69,9 +69,10 @@ export class RedisServer {
     return redis;
   }
 
-  /** Killed and started again on the same port, empty (as a Redis that kept nothing on disk). */
-  async restart(): Promise<void> {
+  /** Killed and, `downMs` later, started again on the same port, empty (as a Redis that kept nothing on disk). */
+  async restart(downMs = 0): Promise<void> {
     await this.stop();
+    await new Promise((r) => setTimeout(r, downMs));
     await this.run();
   }
 
