@@ -251,3 +251,25 @@ test('an owner that finds its room\'s lease taken forgets the room; its members 
   assert.equal(metric(ma, 'tabswarm_cluster_rooms_owned') + metric(mb, 'tabswarm_cluster_rooms_owned'), 1, 'one owner again');
   assert.equal(c.a.lines.filter((l) => l.includes('is owned by another-process now: forgotten here')).length, 1);
 });
+
+test('a process that is not the owner dies: its tab that comes back keeps its membership, the one that does not leaves the room', LIMIT, async (t) => {
+  const c = await cluster(t);
+  const tabs = [await c.tab(), await c.tab(), await c.tab(), await c.tab()];
+  const members: JoinResult[] = [];
+  for (const tab of tabs) members.push(await joined(tab, 'survive'));
+  const ids = members.map((m) => m.peerId);
+  const view: MembersEvent = { room: 'survive', epoch: 4, members: members[3]!.members };
+  // Tabs 1 and 3 are on b; 3 never comes back (its browser went with it, say).
+  tabs[3]!.io.reconnection(false);
+  const back = new Promise<Ack<RejoinResult>>((done) => tabs[1]!.once('connect', () => done(rejoin(tabs[1]!, members[1]!, view))));
+  const without = next<MembersEvent>(tabs[0]!, 'room:members', (e) => !e.members.includes(ids[3]!), 10_000);
+  await c.b.stop();
+
+  const answer = await back;
+  assert.ok(answer.ok, `rejoin: ${JSON.stringify(answer)}`);
+  assert.equal(answer.data.epoch, 4, 'a member the owner never lost: nothing changes');
+  const after = await without;
+  assert.deepEqual(after.members, [ids[0]!, ids[1]!, ids[2]!].sort(), 'the tab that did not come back left; the others stay');
+  assert.equal(after.epoch, 5);
+  assert.ok(c.a.lines.some((l) => l.includes('is gone: its tabs leave their rooms')));
+});
