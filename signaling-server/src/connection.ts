@@ -118,6 +118,11 @@ export class Connection {
     clearTimeout(this.idleTimer);
   }
 
+  /** Another server process owns this tab's room (cluster/): its copy of the connection keeps the idle timer. */
+  handedOver(): void {
+    clearTimeout(this.idleTimer);
+  }
+
   /** Whether an error line may be logged now (the connection's log budget). */
   mayLog(): boolean {
     return this.logBudget.take();

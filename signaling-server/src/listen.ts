@@ -28,6 +28,7 @@ export async function listenSignalingServer(options: ListenOptions = {}): Promis
   const httpServer = createServer();
   const signaling = createSignalingServer(httpServer, signalingOptions);
   try {
+    await signaling.ready;
     await new Promise<void>((done, fail) => {
       httpServer.once('error', fail);
       httpServer.listen(port, host, () => {

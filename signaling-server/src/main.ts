@@ -80,7 +80,8 @@ async function main(): Promise<void> {
   try {
     listening = await listenSignalingServer({ ...cli.server, host: cli.host, port: cli.port, defaultConfig: cli.config, staticDir: cli.staticDir });
   } catch (err) {
-    console.error(`tabswarm: cannot listen on ${cli.host}:${cli.port}: ${errorMessage(err)}`);
+    // A ConfigError says itself what is wrong (e.g. Redis cannot be reached); anything else is the listen.
+    console.error(`tabswarm: ${err instanceof ConfigError ? err.message : `cannot listen on ${cli.host}:${cli.port}: ${errorMessage(err)}`}`);
     process.exitCode = 1;
     return;
   }

@@ -25,6 +25,11 @@ export class RebuildWindows {
   /** `windowMs`: how long a rebuild waits for the registrations of members it has not heard from. */
   constructor(readonly windowMs: number) {}
 
+  /** The rooms being rebuilt. */
+  rooms(): string[] {
+    return [...this.windows.keys()];
+  }
+
   has(room: string): boolean {
     return this.windows.has(room);
   }

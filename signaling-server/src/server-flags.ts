@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '@tabswarm/shared/protocol';
 import { checkIceOptions, DEFAULT_TURN_TTL_SECONDS, type IceOptions } from './ice-servers.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
-import type { SignalingOptions } from './server.ts';
+import type { ClusterOptions, SignalingOptions } from './server.ts';
 
 type IntegerFlag = 'max-batch-size' | 'max-eval-per-step' | 'min-period' | 'max-members' | 'max-rooms' | 'max-members-per-address' | 'max-rooms-per-address'
   | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'solo-resync-ms' | 'join-within-ms' | 'room-start-ms';
@@ -40,6 +40,8 @@ export const SERVER_FLAG_OPTIONS = {
   turn: { type: 'string' as const, multiple: true as const },
   'turn-secret': { type: 'string' as const },
   'turn-ttl': { type: 'string' as const },
+  redis: { type: 'string' as const },
+  'redis-lease-ms': { type: 'string' as const },
 };
 
 export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose pages may connect (repeatable; default: this server's own)
@@ -51,6 +53,9 @@ export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose page
   --turn-secret S        coturn's static-auth-secret (use-auth-secret); also read from TURN_SECRET.
                          Tabs get credentials derived from it, never the secret
   --turn-ttl SEC         how long a tab's TURN credentials stay valid (default ${DEFAULT_TURN_TTL_SECONDS})
+  --redis URL            share rooms with the other server processes on this Redis (redis://host:port),
+                         e.g. several processes behind one address; without it the server runs alone
+  --redis-lease-ms N     a dead process's rooms move to the others after about this long (default 3000)
   --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
 
 /** The options these flags set; `values` as parseArgs returned them. Throws ConfigError. */
@@ -70,10 +75,25 @@ export function readServerFlags(values: Record<string, unknown>, env: NodeJS.Pro
   if (key !== undefined && key !== '') options.ticketKey = key;
   const strings = (name: string): string[] => (Array.isArray(values[name]) ? (values[name] as string[]) : []);
   const text = (name: string): string | undefined => (typeof values[name] === 'string' ? values[name] : undefined);
+  const cluster = readRedisFlags(text('redis'), text('redis-lease-ms'));
+  if (cluster) options.cluster = cluster;
   options.ice = readIceFlags(strings('stun'), strings('turn'), text('turn-secret') ?? env.TURN_SECRET, text('turn-ttl'));
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly unknown[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join('|')}`);
   return { options, logLevel: level as LogLevel };
+}
+
+/** `--redis URL` and `--redis-lease-ms N` (renewed three times per lease). */
+function readRedisFlags(url: string | undefined, leaseText: string | undefined): ClusterOptions | undefined {
+  if (url === undefined) {
+    if (leaseText !== undefined) throw new ConfigError('--redis-lease-ms needs --redis');
+    return undefined;
+  }
+  if (!/^rediss?:\/\/\S+$/.test(url)) throw new ConfigError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url.slice(0, 64))}`);
+  if (leaseText === undefined) return { url };
+  if (!/^\d{1,9}$/.test(leaseText) || Number(leaseText) < 300) throw new ConfigError(`--redis-lease-ms must be an integer of at least 300, got ${JSON.stringify(leaseText.slice(0, 32))}`);
+  const leaseMs = Number(leaseText);
+  return { url, leaseMs, renewMs: Math.floor(leaseMs / 3) };
 }
 
 /** `--stun`, `--turn`, `--turn-secret` (or TURN_SECRET), `--turn-ttl`: checked here, so a typo is a usage error. */

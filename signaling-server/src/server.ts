@@ -19,6 +19,7 @@ import { Admission } from './admission.ts';
 import { AddressBudgets } from './address-budget.ts';
 import { binaryRefusingParser } from './binary-refusing-parser.ts';
 import { clientAddress } from './client-address.ts';
+import { startCluster, type ClusterOptions } from './cluster/cluster.ts';
 import { Connection, ServerContext, type TabSocket } from './connection.ts';
 import type { ConfigPolicy } from './config-policy.ts';
 import { serveHttpRoutes } from './http-routes.ts';
@@ -39,6 +40,7 @@ export type { Logger } from './log.ts';
 export type { RoomSnapshot } from './room-registry.ts';
 export type { ConfigPolicy } from './config-policy.ts';
 export type { IceOptions, TurnOptions } from './ice-servers.ts';
+export type { ClusterOptions } from './cluster/cluster.ts';
 
 /**
  * Largest socket.io message: the largest real one is a relayed signal (MAX_SIGNAL_BYTES, 64 KiB,
@@ -109,6 +111,12 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
    */
   ice?: IceOptions;
   /**
+   * Share rooms with the other server processes on the same Redis (cluster/cluster.ts): tabs
+   * behind one address may reach any of them.
+   * @default alone, no Redis
+   */
+  cluster?: ClusterOptions;
+  /**
    * Receives one line per join, leave, report and error, with its fields.
    * @default JSON lines on stdout (pino) at level info
    */
@@ -116,7 +124,9 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
 }
 
 export interface SignalingServer {
-  /** The current rooms, for tests and diagnostics. */
+  /** Ready to take tabs: at once alone; in a cluster once Redis answers (rejects if it cannot be reached). */
+  readonly ready: Promise<void>;
+  /** The current rooms (in a cluster, those this process owns), for tests and diagnostics. */
   rooms(): RoomSnapshot[];
   /** Disconnects every tab and closes the socket.io server and the HTTP server it is attached to. */
   close(): Promise<void>;
@@ -172,6 +182,13 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   });
   const context = new ServerContext(io, registry, new RebuildWindows(rebuildWindowMs), log, metrics, { joinWithinMs, relayPair }, tickets, ice);
   const sweep = dropUnstartedRooms(context, roomStartMs);
+  const handle = (conn: Connection): void => {
+    handleRoomEvents(conn);
+    handleRejoinEvents(conn);
+    handleRelayEvents(conn);
+    handleResyncEvents(conn);
+  };
+  const cluster = options.cluster && startCluster(io, context, options.cluster, handle);
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
   // handshakes cannot slip past the caps before the first socket.io connection is counted.
@@ -189,13 +206,12 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     });
     const conn = new Connection(socket, context, address);
     limitRate(conn);
-    handleRoomEvents(conn);
-    handleRejoinEvents(conn);
-    handleRelayEvents(conn);
-    handleResyncEvents(conn);
+    cluster?.attach(conn);
+    handle(conn);
   });
 
   return {
+    ready: cluster?.ready ?? Promise.resolve(),
     rooms: () => registry.all(),
     close: async () => {
       context.closing = true;
@@ -204,6 +220,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
       for (const timer of context.resyncTimers.values()) clearTimeout(timer);
       context.resyncTimers.clear();
       await io.close();
+      await cluster?.close();
       registry.clear();
       context.members.clear();
     },
