@@ -18,9 +18,10 @@
  * lost server are one state machine over the same few fields (view, session, token, pause), and
  * cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, type ConsentStatus, type DataStatus, errorMessage, estimateDownloadBytes, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
+import { consentReasons, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
 import { SignalingClient } from './signaling.ts';
@@ -39,10 +40,13 @@ export interface RoomMemberOptions {
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
   /**
-   * The room's configuration is heavy (the server's estimate says why): may this member train it?
-   * Asked after joining, before anything is trained; false leaves the room. Absent: yes.
+   * May this member join? Asked before anything heavy starts (the backend's warm-up, the data
+   * download) when the room is an organiser's or its configuration is heavy (the server's
+   * estimate says why), from the server's preview of the room; asked again after the join only
+   * if the room turned out heavier than what was agreed to. false: the member leaves for good
+   * (state `left`). Absent: yes, without a preview (Node workers, tools).
    */
-  acceptHeavy?(cost: ConfigCost): Promise<boolean>;
+  askConsent?(request: ConsentRequest): Promise<boolean>;
 }
 
 export interface MemberData {
@@ -108,6 +112,16 @@ export class RoomMember {
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
   private data: MemberData | undefined;
+  /** The room is an organiser's (from its preview or join). */
+  private organised = false;
+  /** Keys this member proposed that the room's configuration does not follow. */
+  private ignored: string[] = [];
+  private consent: ConsentStatus | null = null;
+  /** The configuration consent was given for (a heavier one after the join is asked about again). */
+  private agreedTo: RunConfig | null = null;
+  /** Why this member is out of its room for good (left, declined, removed by the organiser). */
+  private leftReason: string | null = null;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -136,7 +150,7 @@ export class RoomMember {
       bytesReceived: this.earlierTraffic.received + (messenger?.stats.bytesReceived ?? 0),
       lastStepBytesSent: last?.bytesSent ?? 0,
       lastStepBytesReceived: last?.bytesReceived ?? 0,
-      state: this.failure ? 'error' : (s?.state ?? 'connecting'),
+      state: this.leftReason !== null ? 'left' : this.failure ? 'error' : (s?.state ?? 'connecting'),
       error: this.failure ?? s?.error ?? null,
       config: this.config,
       cost: this.cost,
@@ -150,6 +164,10 @@ export class RoomMember {
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
       data: dataStatus(this.data),
+      organised: this.organised,
+      ignoredKeys: [...this.ignored],
+      consent: this.consent && { ...this.consent, reasons: [...this.consent.reasons] },
+      left: this.leftReason,
     };
   }
 
@@ -173,8 +191,15 @@ export class RoomMember {
     return this.closed;
   }
 
+  /** The volunteer leaves: training stops, the room is left, and this member stays out (state `left`). */
+  leave(reason = 'left the room'): Promise<void> {
+    this.leftReason ??= reason;
+    return this.close();
+  }
+
   private async shutDown(): Promise<void> {
     this.closing.abort(new AbortedError('room member closed'));
+    clearInterval(this.progressTimer);
     this.parts?.session.stop();
     if (this.running) {
       // Let the loop return before its parts go, so nothing is used after it is disposed.
@@ -192,6 +217,8 @@ export class RoomMember {
     try {
       const link = parseLinkSettings(this.options.params);
       this.link = isShaped(link) ? link : null;
+      // Nothing heavy before the volunteer agreed: the backend's warm-up and the download wait for it.
+      if (this.options.askConsent && !(await this.agreeBeforeJoining(closing))) return;
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
@@ -202,13 +229,14 @@ export class RoomMember {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
         onSignal: (e) => this.parts?.transport.handleSignal(e.from, e.data),
         onError: (message) => this.warn(message),
-        onEvicted: (e) => this.interrupt(`evicted from room ${e.room}: ${e.reason}`),
+        onEvicted: (e) => this.evicted(e),
         onDisconnected: (reason) => this.lostServer(reason),
         onReconnected: () => void this.reregister(),
       });
       // A member evicted for missing deadlines joins again as a new member and catches up through
       // the usual state transfer.
-      while ((await this.trainAsMember(data, closing)) === 'interrupted') {
+      this.progressTimer = setInterval(() => this.reportProgress(), PROGRESS_REPORT_MS);
+      while ((await this.trainAsMember(data, closing)) === 'interrupted' && this.leftReason === null) {
         await waitForAbort(closing, REJOIN_DELAY_MS);
       }
     } catch (err) {
@@ -231,9 +259,12 @@ export class RoomMember {
     this.config = joined.config;
     // Older servers send no estimate.
     this.cost = joined.cost ?? null;
-    if (this.cost?.heavy && this.options.acceptHeavy && !(await this.options.acceptHeavy(this.cost))) {
+    this.organised = joined.organised === true;
+    this.ignored = ignoredKeys(this.options.params, joined.config);
+    const heavier = this.cost?.heavy === true && !sameConfig(this.agreedTo, joined.config);
+    if (heavier && this.options.askConsent && !(await this.agree({ ...joined, cost: joined.cost, organised: this.organised, members: joined.members.length - 1 }, closing))) {
       this.signaling!.leave();
-      throw new ConfigError(`declined the room's heavy configuration: ${this.cost.reasons.join('; ')}`);
+      return 'done';
     }
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';
@@ -423,6 +454,59 @@ export class RoomMember {
     return at !== null && at.epoch === this.view.epoch && at.step === (this.session?.step ?? 0);
   }
 
+  /** Asks the server what joining means and the volunteer whether to join; false: declined or closed. */
+  private async agreeBeforeJoining(closing: AbortSignal): Promise<boolean> {
+    const preview = new SignalingClient(this.options.signalingUrl, { onMembers() {}, onSignal() {}, onError: (m) => this.warn(m), onEvicted() {}, onReconnected() {} });
+    let offer: RoomOffer;
+    try {
+      offer = await preview.preview(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
+    } finally {
+      preview.close();
+    }
+    this.organised = offer.organised;
+    this.config = offer.config;
+    this.cost = offer.cost;
+    this.ignored = ignoredKeys(this.options.params, offer.config);
+    return this.agree(offer, closing);
+  }
+
+  /** Asks for consent to `offer` if anything in it calls for it; a no ends this member (state `left`). */
+  private async agree(offer: RoomOffer, closing: AbortSignal): Promise<boolean> {
+    const reasons = consentReasons(offer);
+    if (reasons.length === 0 || !this.options.askConsent) return !closing.aborted;
+    const request: ConsentRequest = { offer, reasons, downloadBytes: estimateDownloadBytes(offer.config, offer.members + 1) };
+    this.consent = { state: 'asking', reasons, downloadBytes: request.downloadBytes };
+    this.onChange();
+    const yes = await raceSignal(this.options.askConsent(request), closing, 'asking to join').catch(() => false);
+    if (closing.aborted) return false;
+    this.consent = { ...this.consent, state: yes ? 'given' : 'declined' };
+    if (yes) this.agreedTo = offer.config;
+    else this.leftReason = `declined to join room ${offer.room}`;
+    this.onChange();
+    return yes;
+  }
+
+  /** Removed from the room: by the room (join again, catch up) or by its organiser (stay out, say why). */
+  private evicted(e: EvictedEvent): void {
+    if (e.by !== 'organiser') {
+      this.interrupt(`evicted from room ${e.room}: ${e.reason}`);
+      return;
+    }
+    this.notes.add('evicted', `removed from room ${e.room} by its organiser: ${e.reason}`, Date.now());
+    void this.leave(`removed from room ${e.room} by its organiser`);
+  }
+
+  /** The progress line the organiser's page lists (never a weight or a gradient). */
+  private reportProgress(): void {
+    const s = this.session;
+    if (!s || !this.signaling || this.leftReason !== null) return;
+    const status = this.status();
+    this.signaling.reportProgress({
+      step: status.step, accuracy: status.testAccuracy, stepsPerSecond: status.stepsPerSecond,
+      bytesPerStep: status.lastStepBytesSent, backend: status.backend,
+    });
+  }
+
   private interrupt(reason: string): void {
     if (!this.parts || this.interrupted) return;
     this.interrupted = reason;
@@ -453,6 +537,11 @@ export class RoomMember {
     this.notes.add('error', message, Date.now());
     this.onChange();
   }
+}
+
+/** Both configurations are the same, key by key. */
+function sameConfig(a: RunConfig | null, b: RunConfig): boolean {
+  return a !== null && CONFIG_KEYS.every((key) => a[key] === b[key]);
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
