@@ -1,6 +1,7 @@
 /**
- * One member of a room, in a tab or in Node: backend -> data -> signaling (room, config,
- * membership) -> WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
+ * One member of a room, in a tab or in Node: consent (where asked: the server's preview of the
+ * room, before anything heavy) -> backend -> data -> signaling (room, config, membership) ->
+ * WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
  * again as a new member after an eviction. Everything it knows is in `status()`; `close()` closes
  * everything it opened. What differs between a tab and Node (how to start a tfjs backend, how to
  * read MNIST, which WebRTC implementation) comes in through RoomMemberOptions.
@@ -14,14 +15,14 @@
  * to the room's (a fork), it drops it and catches up by state transfer. It never starts a fresh
  * run in a room it was training in.
  *
- * Longer than our other files (about 400 lines) for a reason: joining, training, eviction and a
- * lost server are one state machine over the same few fields (view, session, token, pause), and
- * cutting it apart would spread each transition over two files.
+ * Longer than our other files (about 550 lines) for a reason: consent, joining, training, eviction
+ * and a lost server are one state machine over the same few fields (view, session, token, pause),
+ * and cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, type ConsentStatus, type DataStatus, errorMessage, estimateDownloadBytes, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
-import { consentReasons, ignoredKeys, type ConsentRequest } from './consent.ts';
+import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
 import { SignalingClient } from './signaling.ts';
@@ -116,16 +117,16 @@ export class RoomMember {
   private organised = false;
   /** Keys this member proposed that the room's configuration does not follow. */
   private ignored: string[] = [];
-  private consent: ConsentStatus | null = null;
-  /** The configuration consent was given for (a heavier one after the join is asked about again). */
-  private agreedTo: RunConfig | null = null;
+  private readonly consent: ConsentGate;
   /** Why this member is out of its room for good (left, declined, removed by the organiser). */
   private leftReason: string | null = null;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(private readonly options: RoomMemberOptions, private readonly onChange: () => void) {}
+  constructor(private readonly options: RoomMemberOptions, private readonly onChange: () => void) {
+    this.consent = new ConsentGate(options.askConsent?.bind(options), onChange);
+  }
 
   status(): TabStatus {
     const s = this.session;
@@ -166,7 +167,7 @@ export class RoomMember {
       data: dataStatus(this.data),
       organised: this.organised,
       ignoredKeys: [...this.ignored],
-      consent: this.consent && { ...this.consent, reasons: [...this.consent.reasons] },
+      consent: this.consent.status,
       left: this.leftReason,
     };
   }
@@ -218,7 +219,7 @@ export class RoomMember {
       const link = parseLinkSettings(this.options.params);
       this.link = isShaped(link) ? link : null;
       // Nothing heavy before the volunteer agreed: the backend's warm-up and the download wait for it.
-      if (this.options.askConsent && !(await this.agreeBeforeJoining(closing))) return;
+      if (this.options.askConsent && !(await this.agree(await this.preview(closing), closing))) return;
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
@@ -233,9 +234,9 @@ export class RoomMember {
         onDisconnected: (reason) => this.lostServer(reason),
         onReconnected: () => void this.reregister(),
       });
-      // A member evicted for missing deadlines joins again as a new member and catches up through
-      // the usual state transfer.
       this.progressTimer = setInterval(() => this.reportProgress(), PROGRESS_REPORT_MS);
+      // A member evicted for missing deadlines joins again as a new member and catches up through
+      // the usual state transfer (one its organiser removed stays out: leftReason).
       while ((await this.trainAsMember(data, closing)) === 'interrupted' && this.leftReason === null) {
         await waitForAbort(closing, REJOIN_DELAY_MS);
       }
@@ -261,8 +262,9 @@ export class RoomMember {
     this.cost = joined.cost ?? null;
     this.organised = joined.organised === true;
     this.ignored = ignoredKeys(this.options.params, joined.config);
-    const heavier = this.cost?.heavy === true && !sameConfig(this.agreedTo, joined.config);
-    if (heavier && this.options.askConsent && !(await this.agree({ ...joined, cost: joined.cost, organised: this.organised, members: joined.members.length - 1 }, closing))) {
+    const offer: RoomOffer | null = this.cost && { room: joined.room, config: joined.config, cost: this.cost, organised: this.organised, members: joined.members.length - 1 };
+    // The room may have changed since its preview (opened meanwhile by another tab's keys).
+    if (offer && !(await this.agree(offer, closing))) {
       this.signaling!.leave();
       return 'done';
     }
@@ -455,7 +457,7 @@ export class RoomMember {
   }
 
   /** Asks the server what joining means and the volunteer whether to join; false: declined or closed. */
-  private async agreeBeforeJoining(closing: AbortSignal): Promise<boolean> {
+  private async preview(closing: AbortSignal): Promise<RoomOffer> {
     const preview = new SignalingClient(this.options.signalingUrl, { onMembers() {}, onSignal() {}, onError: (m) => this.warn(m), onEvicted() {}, onReconnected() {} });
     let offer: RoomOffer;
     try {
@@ -467,23 +469,14 @@ export class RoomMember {
     this.config = offer.config;
     this.cost = offer.cost;
     this.ignored = ignoredKeys(this.options.params, offer.config);
-    return this.agree(offer, closing);
+    return offer;
   }
 
-  /** Asks for consent to `offer` if anything in it calls for it; a no ends this member (state `left`). */
+  /** The volunteer's consent to `offer` (asked only if anything calls for it); a no ends this member (state `left`). */
   private async agree(offer: RoomOffer, closing: AbortSignal): Promise<boolean> {
-    const reasons = consentReasons(offer);
-    if (reasons.length === 0 || !this.options.askConsent) return !closing.aborted;
-    const request: ConsentRequest = { offer, reasons, downloadBytes: estimateDownloadBytes(offer.config, offer.members + 1) };
-    this.consent = { state: 'asking', reasons, downloadBytes: request.downloadBytes };
-    this.onChange();
-    const yes = await raceSignal(this.options.askConsent(request), closing, 'asking to join').catch(() => false);
-    if (closing.aborted) return false;
-    this.consent = { ...this.consent, state: yes ? 'given' : 'declined' };
-    if (yes) this.agreedTo = offer.config;
-    else this.leftReason = `declined to join room ${offer.room}`;
-    this.onChange();
-    return yes;
+    if (await this.consent.agree(offer, closing)) return true;
+    if (!closing.aborted) void this.leave(`declined to join room ${offer.room}`);
+    return false;
   }
 
   /** Removed from the room: by the room (join again, catch up) or by its organiser (stay out, say why). */
@@ -537,11 +530,6 @@ export class RoomMember {
     this.notes.add('error', message, Date.now());
     this.onChange();
   }
-}
-
-/** Both configurations are the same, key by key. */
-function sameConfig(a: RunConfig | null, b: RunConfig): boolean {
-  return a !== null && CONFIG_KEYS.every((key) => a[key] === b[key]);
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
