@@ -41,7 +41,7 @@ async function pollPage<T>(what: string, read: () => Promise<T>, done: (value: T
   return last;
 }
 
-test('an organiser creates a room on the page; three tabs join by its invite link and train its configuration; one is removed', async ({ browser }) => {
+test('an organiser creates a room on the page; three tabs join by its invite link and train its configuration; one is removed', async ({ browser }, testInfo) => {
   const server = await KillableServer.start({ port: E2E_PORT + 1, args: ['--admin-token', TOKEN] });
   const room = uniqueRoom('organised');
   try {
@@ -82,6 +82,7 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     expect(waiting.consent!.downloadBytes).toBeGreaterThan(1_000_000);
     expect(waiting.backend).toBeNull();
     expect(waiting.data).toBeNull();
+    await pages[0]!.screenshot({ path: testInfo.outputPath('consent.png') });
     await pages[0]!.locator('#consent-join').click();
 
     const training = await waitForTabs(pages, (s) => s.every((t) => t.state === 'training' && t.step >= 3 && t.peers.length === 2), 4 * 60_000);
@@ -99,6 +100,7 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     const later = await pollPage('the listed step rising', () => listed(organiser, room), (l) => l.step !== null && l.step > first.step! + 2, 60_000);
     console.log(`organiser page: 3 members, step ${first.step} -> ${later.step}`);
     await expect(card.locator('.summary')).toContainText(/steps\/s/);
+    await organiser.screenshot({ path: testInfo.outputPath('organiser.png'), fullPage: true });
 
     // Remove the third tab from the page.
     const removedId = training[2]!.peerId!;

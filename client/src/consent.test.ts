@@ -48,6 +48,11 @@ test('the gate asks once per configuration, keeps the answer, and says no when c
   answer = false;
   assert.equal(await gate.agree(heavy, open), false, 'a heavier room is asked about again');
   assert.equal(statusOf()?.state, 'declined');
+  assert.equal(asked.length, 2);
+  const empty = { ...organised, members: 0, config: { ...organised.config, workers: 4, seed: 7 } };
+  answer = true;
+  await gate.agree(empty, open);
+  assert.equal(asked[2]!.downloadBytes, (15_000 + 1000) * 784 + 70_048, 'an empty room of workers=4: a quarter of the set');
 
   const closing = new AbortController();
   const never = new ConsentGate(() => new Promise<boolean>(() => {}), () => {});

@@ -11,7 +11,7 @@ export interface ConsentRequest {
   offer: RoomOffer;
   /** Why the volunteer is asked (consentReasons). */
   reasons: string[];
-  /** Roughly what joining downloads (its shard at the room's member count, the evaluation subset, the labels). */
+  /** Roughly what joining downloads (its shard at the room's member count, at least `workers`; the evaluation subset, the labels). */
   downloadBytes: number;
 }
 
@@ -54,7 +54,8 @@ export class ConsentGate {
   async agree(offer: RoomOffer, signal: AbortSignal): Promise<boolean> {
     const reasons = consentReasons(offer);
     if (reasons.length === 0 || !this.ask || sameConfig(this.agreedTo, offer.config)) return !signal.aborted;
-    const request: ConsentRequest = { offer, reasons, downloadBytes: estimateDownloadBytes(offer.config, offer.members + 1) };
+    // The first step waits for `workers` members, so the shard is at most 1/workers of the set.
+    const request: ConsentRequest = { offer, reasons, downloadBytes: estimateDownloadBytes(offer.config, Math.max(offer.members + 1, offer.config.workers)) };
     this.current = { state: 'asking', reasons, downloadBytes: request.downloadBytes };
     this.onChange();
     const yes = await raceSignal(this.ask(request), signal, 'asking to join').catch(() => false);
