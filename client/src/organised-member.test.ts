@@ -20,18 +20,18 @@ const TOKEN = 'member-test-admin-token';
 /** The organiser's room: waits for a second member that never comes, so the member stays joined. */
 const ROOM = { room: 'lab', config: { workers: '2', steps: '3', batchSize: '8', evalSize: '10', rank: '2', compressor: 'powersgd' } };
 
-async function serve(t: TestContext): Promise<{ url: string; server: SignalingServer }> {
-  const listening = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), adminToken: TOKEN, rooms: [ROOM] });
+async function serve(t: TestContext, openRooms = true): Promise<{ url: string; server: SignalingServer }> {
+  const listening = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), adminToken: TOKEN, rooms: [ROOM], openRooms });
   t.after(() => listening.close());
   return { url: listening.url, server: listening.signaling };
 }
 
 /** A member proposing other keys; `steps` records what happened in which order. */
-function member(url: string, answer: (request: ConsentRequest) => Promise<boolean>): { member: RoomMember; steps: string[]; until(check: (s: TabStatus) => boolean, what: string): Promise<TabStatus> } {
+function member(url: string, answer: ((request: ConsentRequest) => Promise<boolean>) | undefined, room = 'lab'): { member: RoomMember; steps: string[]; until(check: (s: TabStatus) => boolean, what: string): Promise<TabStatus> } {
   const steps: string[] = [];
   const waiters = new Set<() => void>();
   const m = new RoomMember({
-    room: 'lab',
+    room,
     signalingUrl: url,
     params: { model: 'cnn', compressor: 'none', steps: '99' },
     startBackend: async () => {
@@ -43,10 +43,12 @@ function member(url: string, answer: (request: ConsentRequest) => Promise<boolea
       steps.push('data');
       return Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) });
     },
-    askConsent: (request) => {
-      steps.push('asked');
-      return answer(request);
-    },
+    ...(answer ? {
+      askConsent: (request: ConsentRequest) => {
+        steps.push('asked');
+        return answer(request);
+      },
+    } : {}),
   }, () => {
     for (const wake of waiters) wake();
   });
@@ -117,4 +119,18 @@ test('a no before joining starts nothing and joins nothing', LIMIT, async (t) =>
   assert.equal(out.backend, null);
   assert.equal(out.data, null);
   assert.deepEqual(server.rooms().map((r) => r.members), [[]]);
+});
+
+test('with --open-rooms false another room is an UnknownRoomError the member shows, asked or not', LIMIT, async (t) => {
+  const { url, server } = await serve(t, false);
+  for (const answer of [() => Promise.resolve(true), undefined]) {
+    const { member: m, steps, until } = member(url, answer, 'elsewhere');
+    t.after(() => m.close());
+    void m.start();
+    const failed = await until((s) => s.state === 'error', 'refused');
+    assert.match(failed.error ?? '', /^UnknownRoomError: room elsewhere does not exist, and this server opens only its organiser's rooms$/);
+    // Asked: refused at the preview, before anything heavy; not asked (a Node worker): at the join.
+    assert.deepEqual(steps, answer ? [] : ['backend', 'data']);
+  }
+  assert.deepEqual(server.rooms().map((r) => r.room), ['lab']);
 });

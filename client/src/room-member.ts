@@ -491,8 +491,8 @@ export class RoomMember {
 
   /** The progress line the organiser's page lists (never a weight or a gradient). */
   private reportProgress(): void {
-    const s = this.session;
-    if (!s || !this.signaling || this.leftReason !== null) return;
+    // Only as a member the server counts: not between an eviction and the next join, nor while re-registering.
+    if (!this.parts || !this.signaling || this.interrupted || this.reregistering || this.leftReason !== null) return;
     const status = this.status();
     this.signaling.reportProgress({
       step: status.step, accuracy: status.testAccuracy, stepsPerSecond: status.stepsPerSecond,
