@@ -12,7 +12,8 @@ import { E2E_PORT, historyOf, status, uniqueRoom, waitForTabs } from './harness.
 import { KillableServer } from './killable-server.ts';
 
 const TOKEN = 'e2e-organiser-token-0123456789';
-const STEPS = 60;
+/** Long enough that the removal (after the page showed the step rising) falls mid-run on a fast machine too. */
+const STEPS = 150;
 const CONFIG = { model: 'mlp', compressor: 'powersgd', rank: '4', workers: '3', steps: String(STEPS), evalEvery: '5', batchSize: '32' };
 /** What every joiner's URL asks for instead: the room must ignore it. */
 const CONFLICTING = 'model=cnn&compressor=none&steps=5';
