@@ -80,6 +80,7 @@ test('the registry refuses a second room of one name and a configuration outside
   rooms.organise('lab', { steps: '10' });
   assert.throws(() => rooms.organise('lab', {}), { name: 'ConfigError', message: /exists already/ });
   assert.throws(() => rooms.organise('big', { batchSize: '4096' }), { name: 'ConfigError' });
+  assert.throws(() => rooms.organise('a/b', {}), { name: 'ValidationError' });
   rooms.join('lab', { steps: 99 });
   assert.equal(rooms.snapshot('lab')?.config.steps, 10);
   assert.deepEqual(rooms.unstarted(0), [], 'an organised room is never closed for want of members');

@@ -4,7 +4,7 @@
  * organiser and stays out), and makes each room's invite link (with a join ticket when the server
  * requires them). organise-routes.ts puts it on HTTP behind the admin token.
  */
-import { NotInRoomError, ROOM_NAME_PATTERN, ValidationError, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
+import { NotInRoomError, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
 import type { RoomSnapshot } from './room-types.ts';
 import type { ServerContext } from './connection.ts';
 
@@ -22,9 +22,8 @@ export class Organiser {
       .map((room) => this.view(room, base));
   }
 
-  /** Opens `room` as an organised room with these configuration keys (ConfigError naming a bad key or value). */
+  /** Opens `room` as an organised room with these configuration keys (the registry's errors: ConfigError naming a bad key or value, ...). */
   create(room: string, config: Record<string, string>, base: string): OrganiserRoom {
-    if (!ROOM_NAME_PATTERN.test(room)) throw new ValidationError('room must be 1..64 characters of A-Z a-z 0-9 _ . -');
     const snapshot = this.context.registry.organise(room, config);
     this.context.log.info(`organised room=${room}`, { event: 'organise', room });
     return this.view(snapshot, base);

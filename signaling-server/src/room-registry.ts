@@ -10,7 +10,7 @@
  * is why rooms live here and not in socket.io's adapter.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RoomFullError, TooManyRoomsError, UnknownRoomError, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RoomFullError, ROOM_NAME_PATTERN, TooManyRoomsError, UnknownRoomError, ValidationError, type RunConfig } from '@tabswarm/shared/protocol';
 import { AddressCounts } from './address-counts.ts';
 import { checkConfigPolicy, policyOf, type ConfigPolicy } from './config-policy.ts';
 import { ResyncPacing, roomResyncs, type RoomResyncs } from './resync-pacing.ts';
@@ -165,9 +165,11 @@ export class RoomRegistry {
   /**
    * Opens `room` as the organiser's, with `config` over the server's defaults (within its policy:
    * ConfigError otherwise, naming the key). It takes no joiner's keys and stays open when its
-   * last member leaves. Throws ConfigError if the room exists, TooManyRoomsError past the cap.
+   * last member leaves. Throws ValidationError for a name a URL cannot carry, ConfigError if the
+   * room exists, TooManyRoomsError past the cap.
    */
   organise(room: string, config: Record<string, unknown>): RoomSnapshot {
+    if (!ROOM_NAME_PATTERN.test(room)) throw new ValidationError('room must be 1..64 characters of A-Z a-z 0-9 _ . -');
     if (this.rooms.has(room)) throw new ConfigError(`room ${room} exists already`);
     const parsed = this.configOf(config);
     if (this.rooms.size >= this.maxRooms) throw new TooManyRoomsError(`the server holds ${this.maxRooms} rooms already`);
