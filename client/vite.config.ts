@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 export default defineConfig({
@@ -8,6 +9,13 @@ export default defineConfig({
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4000,
+    // Two pages: the tab, and the organiser's (served by the signaling server at /organise, behind its admin token).
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('index.html', import.meta.url)),
+        organise: fileURLToPath(new URL('organise.html', import.meta.url)),
+      },
+    },
   },
   // The MNIST IDX files have no extension; serve them as plain assets.
   assetsInclude: ['**/*-idx3-ubyte', '**/*-idx1-ubyte'],

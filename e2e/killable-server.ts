@@ -25,15 +25,16 @@ export function freePort(): Promise<number> {
 export class KillableServer {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  /** `args`: more CLI flags, e.g. `--admin-token T --room lab --model cnn`. */
+  private constructor(readonly port: number, private readonly args: readonly string[] = []) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** A server started on a free port, answering /healthz. */
-  static async start(): Promise<KillableServer> {
-    const server = new KillableServer(await freePort());
+  /** A server started on `port` (default: a free one) with `args`, answering /healthz. */
+  static async start(options: { port?: number; args?: readonly string[] } = {}): Promise<KillableServer> {
+    const server = new KillableServer(options.port ?? await freePort(), options.args);
     await server.start();
     return server;
   }
@@ -41,7 +42,7 @@ export class KillableServer {
   /** Starts the server process on its port; resolves once /healthz answers. */
   async start(): Promise<void> {
     if (this.child) throw new Error('the server is running already');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling-server/src/main.ts', '--port', String(this.port), '--host', '127.0.0.1'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling-server/src/main.ts', '--port', String(this.port), '--host', '127.0.0.1', ...this.args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,10 +1,14 @@
 /**
  * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
  * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
- * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), and
- * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
+ * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
+ * configuration; `heavy=ok`, its older name, does the same), and the run configuration keys (see
+ * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
+ * ignores them).
  */
 import { parseBackend, selectBackend } from './backend.ts';
+import { askInPage } from './consent-panel.ts';
+import { ignoredKeys } from './consent.ts';
 import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
 import { Ui } from './ui.ts';
@@ -18,7 +22,9 @@ declare global {
 }
 
 const params = new URLSearchParams(location.search);
-const ui = new Ui(document.getElementById('app')!);
+const root = document.getElementById('app')!;
+const ui = new Ui(root, () => void app.leave());
+const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
 let renderQueued = false;
 
 const app = new RoomMember(
@@ -28,10 +34,8 @@ const app = new RoomMember(
     params: Object.fromEntries(params),
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
     loadData: () => openMnist(),
-    // A heavy room configuration (the server's estimate) is shown and asked about before training.
-    acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
-      `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,
-    )),
+    // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
+    askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
   },
   () => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).

@@ -1,4 +1,11 @@
-/** A small live line chart on a canvas: one or more series against the step. */
+/**
+ * A small live line chart on a canvas: one or more series against the step. The canvas is drawn
+ * at the size it is shown (CSS pixels times the device's pixel ratio), so labels keep their size
+ * on a phone instead of shrinking with a wide canvas scaled down.
+ */
+
+/** Size of every label, in CSS pixels; `data-label-px` on the canvas says it to tests. */
+export const LABEL_PX = 12;
 export interface Series {
   label: string;
   color: string;
@@ -20,11 +27,11 @@ export class LinePlot {
 
   draw(series: Series[]): void {
     const { ctx, canvas } = this;
-    const w = canvas.width;
-    const h = canvas.height;
+    const { w, h } = this.fit();
     const pad = { left: 56, right: 10, top: 22, bottom: 22 };
     ctx.clearRect(0, 0, w, h);
-    ctx.font = '12px system-ui, sans-serif';
+    ctx.font = `${LABEL_PX}px system-ui, sans-serif`;
+    canvas.dataset.labelPx = String(LABEL_PX);
     ctx.fillStyle = '#222';
     ctx.fillText(this.title, pad.left, 14);
     const all = series.flatMap((s) => s.points);
@@ -51,6 +58,8 @@ export class LinePlot {
     ctx.fillText(this.format(y0), 2, h - pad.bottom);
     ctx.fillText(`step ${x0}`, pad.left, h - 6);
     ctx.fillText(`${x1}`, w - pad.right - 30, h - 6);
+    // On a narrow screen the legend goes below the title, inside the plot's top right corner.
+    const legendY = pad.left + ctx.measureText(this.title).width + 130 <= w ? 14 : pad.top + 12;
     series.forEach((s, i) => {
       ctx.strokeStyle = s.color;
       ctx.lineWidth = 1.5;
@@ -58,7 +67,20 @@ export class LinePlot {
       s.points.forEach(([x, y], j) => (j === 0 ? ctx.moveTo(px(x), py(y)) : ctx.lineTo(px(x), py(y))));
       ctx.stroke();
       ctx.fillStyle = s.color;
-      if (series.length > 1) ctx.fillText(s.label, w - pad.right - 120 + i * 60, 14);
+      if (series.length > 1) ctx.fillText(s.label, w - pad.right - 120 + i * 60, legendY);
     });
+  }
+
+  /** Sizes the canvas's pixels to its shown size and draws in CSS pixels; returns that size. */
+  private fit(): { w: number; h: number } {
+    const { canvas, ctx } = this;
+    const ratio = globalThis.devicePixelRatio || 1;
+    // Before layout (or hidden) it has no shown size: keep the attributes' size.
+    const w = canvas.clientWidth || canvas.width / ratio;
+    const h = canvas.clientHeight || canvas.height / ratio;
+    const [pw, ph] = [Math.round(w * ratio), Math.round(h * ratio)];
+    if (canvas.width !== pw || canvas.height !== ph) [canvas.width, canvas.height] = [pw, ph];
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    return { w, h };
   }
 }

@@ -1,6 +1,7 @@
 /**
- * One member of a room, in a tab or in Node: backend -> data -> signaling (room, config,
- * membership) -> WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
+ * One member of a room, in a tab or in Node: consent (where asked: the server's preview of the
+ * room, before anything heavy) -> backend -> data -> signaling (room, config, membership) ->
+ * WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
  * again as a new member after an eviction. Everything it knows is in `status()`; `close()` closes
  * everything it opened. What differs between a tab and Node (how to start a tfjs backend, how to
  * read MNIST, which WebRTC implementation) comes in through RoomMemberOptions.
@@ -14,13 +15,14 @@
  * to the room's (a fork), it drops it and catches up by state transfer. It never starts a fresh
  * run in a room it was training in.
  *
- * Longer than our other files (about 400 lines) for a reason: joining, training, eviction and a
- * lost server are one state machine over the same few fields (view, session, token, pause), and
- * cutting it apart would spread each transition over two files.
+ * Longer than our other files (about 550 lines) for a reason: consent, joining, training, eviction
+ * and a lost server are one state machine over the same few fields (view, session, token, pause),
+ * and cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
+import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
 import { SignalingClient } from './signaling.ts';
@@ -39,10 +41,13 @@ export interface RoomMemberOptions {
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
   /**
-   * The room's configuration is heavy (the server's estimate says why): may this member train it?
-   * Asked after joining, before anything is trained; false leaves the room. Absent: yes.
+   * May this member join? Asked before anything heavy starts (the backend's warm-up, the data
+   * download) when the room is an organiser's or its configuration is heavy (the server's
+   * estimate says why), from the server's preview of the room; asked again after the join only
+   * if the room turned out heavier than what was agreed to. false: the member leaves for good
+   * (state `left`). Absent: yes, without a preview (Node workers, tools).
    */
-  acceptHeavy?(cost: ConfigCost): Promise<boolean>;
+  askConsent?(request: ConsentRequest): Promise<boolean>;
 }
 
 export interface MemberData {
@@ -110,10 +115,20 @@ export class RoomMember {
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
   private data: MemberData | undefined;
+  /** The room is an organiser's (from its preview or join). */
+  private organised = false;
+  /** Keys this member proposed that the room's configuration does not follow. */
+  private ignored: string[] = [];
+  private readonly consent: ConsentGate;
+  /** Why this member is out of its room for good (left, declined, removed by the organiser). */
+  private leftReason: string | null = null;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(private readonly options: RoomMemberOptions, private readonly onChange: () => void) {}
+  constructor(private readonly options: RoomMemberOptions, private readonly onChange: () => void) {
+    this.consent = new ConsentGate(options.askConsent?.bind(options), onChange);
+  }
 
   status(): TabStatus {
     const s = this.session;
@@ -138,7 +153,7 @@ export class RoomMember {
       bytesReceived: this.earlierTraffic.received + (messenger?.stats.bytesReceived ?? 0),
       lastStepBytesSent: last?.bytesSent ?? 0,
       lastStepBytesReceived: last?.bytesReceived ?? 0,
-      state: this.failure ? 'error' : (s?.state ?? 'connecting'),
+      state: this.leftReason !== null ? 'left' : this.failure ? 'error' : (s?.state ?? 'connecting'),
       error: this.failure ?? s?.error ?? null,
       config: this.config,
       cost: this.cost,
@@ -152,6 +167,10 @@ export class RoomMember {
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
       data: dataStatus(this.data),
+      organised: this.organised,
+      ignoredKeys: [...this.ignored],
+      consent: this.consent.status,
+      left: this.leftReason,
     };
   }
 
@@ -175,8 +194,15 @@ export class RoomMember {
     return this.closed;
   }
 
+  /** The volunteer leaves: training stops, the room is left, and this member stays out (state `left`). */
+  leave(reason = 'left the room'): Promise<void> {
+    this.leftReason ??= reason;
+    return this.close();
+  }
+
   private async shutDown(): Promise<void> {
     this.closing.abort(new AbortedError('room member closed'));
+    clearInterval(this.progressTimer);
     this.parts?.session.stop();
     if (this.running) {
       // Let the loop return before its parts go, so nothing is used after it is disposed.
@@ -194,6 +220,8 @@ export class RoomMember {
     try {
       const link = parseLinkSettings(this.options.params);
       this.link = isShaped(link) ? link : null;
+      // Nothing heavy before the volunteer agreed: the backend's warm-up and the download wait for it.
+      if (this.options.askConsent && !(await this.agree(await this.preview(closing), closing))) return;
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
@@ -204,17 +232,15 @@ export class RoomMember {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
         onSignal: (e) => this.parts?.transport.handleSignal(e.from, e.data),
         onError: (message) => this.warn(message),
-        onEvicted: (e) => {
-          this.rejoinAfterMs = e.rejoinAfterMs ?? 0;
-          this.interrupt(`evicted from room ${e.room}: ${e.reason}${this.rejoinAfterMs > 0 ? `; may join again in ${Math.ceil(this.rejoinAfterMs / 1000)} s` : ''}`);
-        },
+        onEvicted: (e) => this.evicted(e),
         onDisconnected: (reason) => this.lostServer(reason),
         onReconnected: () => void this.reregister(),
       });
+      this.progressTimer = setInterval(() => this.reportProgress(), PROGRESS_REPORT_MS);
       // A member evicted for missing deadlines joins again as a new member and catches up through
-      // the usual state transfer.
-      while ((await this.trainAsMember(data, closing)) === 'interrupted') {
-        // The server makes an evicted member's address wait before it joins again.
+      // the usual state transfer (one its organiser removed stays out: leftReason); the server
+      // makes an evicted member's address wait before it joins again.
+      while ((await this.trainAsMember(data, closing)) === 'interrupted' && this.leftReason === null) {
         await waitForAbort(closing, Math.max(REJOIN_DELAY_MS, this.rejoinAfterMs));
         this.rejoinAfterMs = 0;
       }
@@ -238,9 +264,13 @@ export class RoomMember {
     this.config = joined.config;
     // Older servers send no estimate.
     this.cost = joined.cost ?? null;
-    if (this.cost?.heavy && this.options.acceptHeavy && !(await this.options.acceptHeavy(this.cost))) {
+    this.organised = joined.organised === true;
+    this.ignored = ignoredKeys(this.options.params, joined.config);
+    const offer: RoomOffer | null = this.cost && { room: joined.room, config: joined.config, cost: this.cost, organised: this.organised, members: joined.members.length - 1 };
+    // The room may have changed since its preview (opened meanwhile by another tab's keys).
+    if (offer && !(await this.agree(offer, closing))) {
       this.signaling!.leave();
-      throw new ConfigError(`declined the room's heavy configuration: ${this.cost.reasons.join('; ')}`);
+      return 'done';
     }
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';
@@ -428,6 +458,50 @@ export class RoomMember {
   private paused(): boolean {
     const at = this.pausedAt;
     return at !== null && at.epoch === this.view.epoch && at.step === (this.session?.step ?? 0);
+  }
+
+  /** Asks the server what joining means and the volunteer whether to join; false: declined or closed. */
+  private async preview(closing: AbortSignal): Promise<RoomOffer> {
+    const preview = new SignalingClient(this.options.signalingUrl, { onMembers() {}, onSignal() {}, onError: (m) => this.warn(m), onEvicted() {}, onReconnected() {} });
+    let offer: RoomOffer;
+    try {
+      offer = await preview.preview(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
+    } finally {
+      preview.close();
+    }
+    this.organised = offer.organised;
+    this.config = offer.config;
+    this.cost = offer.cost;
+    this.ignored = ignoredKeys(this.options.params, offer.config);
+    return offer;
+  }
+
+  /** The volunteer's consent to `offer` (asked only if anything calls for it); a no ends this member (state `left`). */
+  private async agree(offer: RoomOffer, closing: AbortSignal): Promise<boolean> {
+    if (await this.consent.agree(offer, closing)) return true;
+    if (!closing.aborted) void this.leave(`declined to join room ${offer.room}`);
+    return false;
+  }
+
+  /** Removed from the room: by the room (join again, catch up) or by its organiser (stay out, say why). */
+  private evicted(e: EvictedEvent): void {
+    if (e.by !== 'organiser') {
+      this.interrupt(`evicted from room ${e.room}: ${e.reason}`);
+      return;
+    }
+    this.notes.add('evicted', `removed from room ${e.room} by its organiser: ${e.reason}`, Date.now());
+    void this.leave(`removed from room ${e.room} by its organiser`);
+  }
+
+  /** The progress line the organiser's page lists (never a weight or a gradient). */
+  private reportProgress(): void {
+    // Only as a member the server counts: not between an eviction and the next join, nor while re-registering.
+    if (!this.parts || !this.signaling || this.interrupted || this.reregistering || this.leftReason !== null) return;
+    const status = this.status();
+    this.signaling.reportProgress({
+      step: status.step, accuracy: status.testAccuracy, stepsPerSecond: status.stepsPerSecond,
+      bytesPerStep: status.lastStepBytesSent, backend: status.backend,
+    });
   }
 
   private interrupt(reason: string): void {

@@ -11,7 +11,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { deadline, raceSignal } from '@tabswarm/shared';
-import { AbortedError, errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type RejoinRequest, type RejoinResult, type ServerToClientEvents, type SignalEvent, type SignalingStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ProgressReport, type RejoinRequest, type RejoinResult, type RoomOffer, type ServerToClientEvents, type SignalEvent, type SignalingStatus } from '@tabswarm/shared/protocol';
 
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -92,6 +92,19 @@ export class SignalingClient {
    */
   join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
     return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }) }, ack));
+  }
+
+  /**
+   * What joining `room` would mean (its configuration, cost, whether an organiser owns it), without
+   * joining. Rejects like join (UnknownRoomError, TicketError, ConfigError, TimeoutError, ...).
+   */
+  preview(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<RoomOffer> {
+    return this.ask(`looking at room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:preview', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }) }, ack));
+  }
+
+  /** Tells the server this member's progress (for the organiser's list); dropped while the server is away. */
+  reportProgress(progress: ProgressReport): void {
+    if (this.socket.connected) this.socket.emit('room:report', { kind: 'progress', ...progress });
   }
 
   /**

@@ -22,8 +22,19 @@ const STYLE = `
   .warn { color: #a60; }
   ul { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
   #events { max-height: 160px; overflow: auto; }
-  canvas { width: 100%; height: 160px; }
+  canvas { display: block; width: 100%; height: 160px; }
   dl.compact { grid-template-columns: repeat(3, max-content minmax(60px, 1fr)); }
+  header { display: flex; align-items: center; justify-content: space-between; gap: 8px; }
+  button { font: inherit; padding: 4px 14px; border-radius: 4px; border: 1px solid #888; background: #fff; cursor: pointer; }
+  #consent-join { background: #0a6; border-color: #0a6; color: #fff; margin-right: 8px; }
+  .consent { border-color: #0a6; margin-bottom: 12px; } .consent ul { font-family: inherit; font-size: 14px; margin: 0 0 10px; }
+  #notice { margin: 0 0 8px; } #notice:empty { display: none; }
+  /* A phone: one column, and the configuration as one key per row. */
+  @media (max-width: 600px) {
+    main { padding: 8px; }
+    .grid { grid-template-columns: minmax(0, 1fr); }
+    dl.compact { grid-template-columns: max-content minmax(0, 1fr); }
+  }
 `;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
@@ -39,6 +50,9 @@ export class Ui {
   private readonly progressText = el('span');
   private readonly stateBadge = el('span', { class: 'state' });
   private readonly error = el('div', { id: 'error', role: 'alert' });
+  /** Who set the configuration (an organiser), which keys are ignored, why the tab left. */
+  private readonly notice = el('p', { id: 'notice', class: 'warn' });
+  private readonly leave = el('button', { id: 'leave', type: 'button' }, 'Leave');
   private readonly peers = el('ul', { id: 'peers' });
   private readonly events = el('ul', { id: 'events' });
   private readonly config = el('dl', { class: 'compact' });
@@ -46,10 +60,17 @@ export class Ui {
   private readonly accuracyPlot: LinePlot;
   private readonly bytesPlot: LinePlot;
 
-  constructor(root: HTMLElement) {
+  /** `onLeave`: the Leave button, which stops training and leaves the room at any time. */
+  constructor(root: HTMLElement, onLeave: () => void) {
     document.head.append(el('style', {}, STYLE));
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
+    this.leave.addEventListener('click', () => {
+      this.leave.disabled = true;
+      onLeave();
+    });
+    const header = el('header');
+    header.append(title, this.leave);
     const identity = this.card('This tab', ['peerId', 'room', 'server', 'epoch', 'backend', 'compressor', 'weightsHash', 'link']);
     const training = this.card('Training', ['step', 'rounds', 'loss', 'testAccuracy', 'stepsPerSecond', 'bytesPerStep', 'bytesTotal', 'data', 'lastRecovery']);
     training.append(this.progress, this.progressText);
@@ -57,7 +78,7 @@ export class Ui {
     peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
     const config = el('div', { class: 'card' });
     config.append(el('h2', {}, 'Room configuration'), this.config);
-    const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, width: '900', height: '160' }));
+    const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, class: 'plot', width: '900', height: '160' }));
     const plots = el('div', { class: 'card' });
     plots.append(el('h2', {}, 'Live'), ...canvases);
     this.lossPlot = new LinePlot(canvases[0]!, 'training loss', (v) => v.toFixed(3));
@@ -67,13 +88,15 @@ export class Ui {
     events.append(el('h2', {}, 'Events'), this.events);
     const grid = el('div', { class: 'grid' });
     grid.append(identity, training, peers);
-    root.append(title, this.error, grid, config, plots, events);
+    root.append(header, this.error, this.notice, grid, config, plots, events);
   }
 
   render(status: TabStatus, history: readonly StepRecord[]): void {
     this.stateBadge.textContent = status.state;
     this.stateBadge.className = `state ${status.state}`;
     this.error.textContent = status.error ?? '';
+    this.notice.textContent = status.left ? `Out of the room: ${status.left}.` : describeRoomOwner(status);
+    this.leave.disabled = status.state === 'left';
     const backend = status.backendFallback ? `${status.backend} (fallback: ${status.backendFallback})` : status.backend;
     this.set('peerId', status.peerId ?? '…');
     this.set('room', status.room);
@@ -155,6 +178,13 @@ export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): st
   }
   if (r.waitingShare !== null) parts.push(`${Math.round(100 * r.waitingShare)} % of the time waiting`);
   return parts.join(', ');
+}
+
+/** `An organiser set this room's configuration: this tab's model, compressor are ignored.`, or nothing for a tab's own room. */
+export function describeRoomOwner(status: Pick<TabStatus, 'organised' | 'ignoredKeys'>): string {
+  if (!status.organised) return '';
+  const ignored = status.ignoredKeys ?? [];
+  return `An organiser set this room's configuration${ignored.length > 0 ? `: this tab's ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored` : ' (URL keys are ignored)'}.`;
 }
 
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */

@@ -114,6 +114,14 @@ export class TooManyRoomsError extends TabswarmError {
   override name = 'TooManyRoomsError';
 }
 
+/**
+ * The room does not exist and this server opens no rooms on request (`--open-rooms false`): only
+ * the rooms its organiser made can be joined.
+ */
+export class UnknownRoomError extends TabswarmError {
+  override name = 'UnknownRoomError';
+}
+
 /** The server drops this connection's events: it sent more than its budget. */
 export class RateLimitError extends TabswarmError {
   override name = 'RateLimitError';

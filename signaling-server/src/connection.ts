@@ -3,7 +3,7 @@
  * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
-import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type IceServer, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type EvictedEvent, type IceServer, type JoinResult, type ProgressReport, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import type { Logger } from './log.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -27,6 +27,15 @@ export interface ConnectionLimits {
 /** Error lines one connection may write to the log at once, and per second after: a flood writes a few lines, not one per event. */
 const LOG_BURST = 20;
 const LOG_PER_SECOND = 1;
+/** Progress reports one member may send: a few at once, one per 2 s sustained (members send one per PROGRESS_REPORT_MS). */
+const PROGRESS_BURST = 3;
+const PROGRESS_PER_SECOND = 0.5;
+
+/** A member's last progress report and when it came (ms, performance.now). */
+export interface MemberProgress {
+  report: ProgressReport;
+  at: number;
+}
 
 export interface Membership {
   room: string;
@@ -47,6 +56,9 @@ export class ServerContext {
    * training on their membership and re-register it with the next server (nobody is left alone).
    */
   closing = false;
+
+  /** Each member's last progress report, by peer id (forgotten when it leaves): the organiser's list. */
+  readonly progress = new Map<string, MemberProgress>();
 
   /** A deferred resync per room (the room's resync window), so one timer per room at most. */
   readonly resyncTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -94,6 +106,7 @@ export class Connection {
   /** Relay budgets of this member, by target peer id (cleared with the membership). */
   private readonly relayBudgets = new Map<string, TokenBucket>();
   private readonly logBudget = new TokenBucket(LOG_BURST, LOG_PER_SECOND);
+  private readonly progressBudget = new TokenBucket(PROGRESS_BURST, PROGRESS_PER_SECOND);
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** `address`: the client's (client-address.ts), for the limits per address. */
@@ -139,6 +152,13 @@ export class Connection {
     if (!budget.take()) throw new RateLimitError(`too many signals to ${to.slice(0, 8)}`);
   }
 
+  /** Keeps this member's progress for the organiser: NotInRoomError outside a room, RateLimitError past its budget. */
+  reportProgress(report: ProgressReport): void {
+    const { peerId } = this.member();
+    if (!this.progressBudget.take()) throw new RateLimitError('progress reported too often');
+    this.server.progress.set(peerId, { report, at: performance.now() });
+  }
+
   /** Who this is, for log lines. */
   who(): string {
     return this.membership ? `room=${this.membership.room} peer=${this.membership.peerId}` : `socket=${this.socket.id}`;
@@ -159,7 +179,10 @@ export class Connection {
     this.bind(room, peerId);
     const named = name === undefined ? '' : ` name=${quote(name)}`;
     this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`, { event: 'join', room, peer: peerId, epoch: snapshot.epoch, address: this.address });
-    return { peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config), iceServers: this.server.iceServers(peerId) };
+    return {
+      peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config),
+      iceServers: this.server.iceServers(peerId), organised: snapshot.organised === true,
+    };
   }
 
   /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */
@@ -192,6 +215,7 @@ export class Connection {
     this.membership = undefined;
     this.relayBudgets.clear();
     this.server.members.delete(peerId);
+    this.server.progress.delete(peerId);
     void this.socket.leave(channel(room));
     if (this.socket.connected) this.expectJoin();
     const after = this.server.registry.leave(room, peerId);
@@ -200,12 +224,15 @@ export class Connection {
     if (after.members.length > 0) this.server.announce(after);
   }
 
-  /** Removed by the room's majority: leaves, then hears why and when it may join again. */
-  evict(reason: string, rejoinAfterMs = 0): void {
+  /**
+   * Removed by the room's majority (it may join again, after `rejoinAfterMs`) or by the organiser
+   * (its tab stays out): leaves, then hears why, by whom and when it may come back.
+   */
+  evict(reason: string, by: NonNullable<EvictedEvent['by']> = 'room', rejoinAfterMs = 0): void {
     const room = this.membership?.room;
     if (room === undefined) return;
-    this.leave(`evicted: ${reason}`);
+    this.leave(`evicted by the ${by}: ${reason}`);
     this.server.metrics.evictions.inc();
-    this.socket.emit('room:evicted', { room, reason, rejoinAfterMs });
+    this.socket.emit('room:evicted', { room, reason, by, ...(rejoinAfterMs > 0 ? { rejoinAfterMs } : {}) });
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Plain HTTP next to socket.io: `/healthz` (JSON `{ ok: true }`, nothing about rooms: anyone may
- * ask), `/metrics` (Prometheus text), then the built client.
+ * ask), `/metrics` (Prometheus text), the organiser page and its API (behind the admin token;
+ * 404 on a server without one), then the built client.
  * Registered before socket.io attaches: engine.io then hands over every request not under
  * /socket.io/.
  */
 import type { Server as HttpServer } from 'node:http';
 import { errorMessage, quote } from '@tabswarm/shared/protocol';
 import type { Logger } from './connection.ts';
+import { isOrganisePath, serveOrganise, type OrganiseRoutes } from './organise-routes.ts';
 import { sendText, serveStatic } from './static-files.ts';
 
 export interface HttpRoutes {
@@ -14,6 +16,8 @@ export interface HttpRoutes {
   staticDir: string;
   /** The metrics in Prometheus' text format, and its content type. */
   metrics(): Promise<{ type: string; text: string }>;
+  /** The organiser's routes, if the server has an admin token (asked per request: they are made after the routes). */
+  organise(): OrganiseRoutes | undefined;
   log: Logger;
 }
 
@@ -29,6 +33,12 @@ export function serveHttpRoutes(httpServer: HttpServer, routes: HttpRoutes): voi
         routes.log.error(`metrics ${errorMessage(err)}`);
         sendText(res, 500, 'internal server error\n');
       });
+      return;
+    }
+    if (path !== undefined && isOrganisePath(path)) {
+      const organise = routes.organise();
+      if (organise) void serveOrganise(organise, req, res);
+      else sendText(res, 404, 'not found: this server has no organiser page (start it with --admin-token)\n');
       return;
     }
     serveStatic(routes.staticDir, req, res).catch((err: unknown) => {

@@ -1,11 +1,13 @@
 /**
  * CLI: tsx signaling-server/src/main.ts [--port 8080] [--host 127.0.0.1] [--static DIR] [server flags] [--<config key> VALUE]...
- * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room;
- * the server's own flags (limits, policy, origins, tickets, logs) are in server-flags.ts.
+ * Config keys (e.g. `--steps 300 --compressor powersgd`) become the default of every new room and
+ * the configuration of the organised rooms (`--room NAME`); the server's own flags (limits,
+ * policy, origins, tickets, rooms, the admin token, logs) are in server-flags.ts.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, ORGANISE_PATH, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
+import { randomAdminToken } from './admin-token.ts';
 import { listenSignalingServer, type ListeningServer } from './listen.ts';
 import { jsonLogger } from './log.ts';
 import { readServerFlags, SERVER_FLAG_OPTIONS, SERVER_FLAGS_USAGE } from './server-flags.ts';
@@ -16,7 +18,7 @@ const USAGE = `usage: tsx signaling-server/src/main.ts [--port 8080] [--host 127
                    unless --host says otherwise (e.g. 0.0.0.0; for the internet, a TLS proxy)
   --static DIR     built client to serve (default: client/dist)
 ${SERVER_FLAGS_USAGE}
-  --KEY VALUE      default run configuration of new rooms; KEY is one of
+  --KEY VALUE      run configuration of the organised rooms and default of new rooms; KEY is one of
                    ${CONFIG_KEYS.join(' ')}`;
 
 interface Cli {
@@ -25,6 +27,8 @@ interface Cli {
   staticDir: string | undefined;
   config: RunConfig;
   server: SignalingOptions;
+  /** The admin token was made here (none given): print it, or nobody can open the organiser page. */
+  randomToken: boolean;
 }
 
 function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
@@ -53,12 +57,14 @@ function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
   if (!/^\d+$/.test(portText) || port > 65_535) throw new ConfigError(`port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   const staticFlag = flag('static');
   const { options, logLevel } = readServerFlags(values, env);
+  const randomToken = options.adminToken === undefined;
   return {
+    randomToken,
     port,
     host: flag('host') ?? env.HOST ?? '127.0.0.1',
     staticDir: staticFlag === undefined ? undefined : resolve(staticFlag),
     config: parseRunConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, flag(key)])), DEFAULT_CONFIG),
-    server: { ...options, log: jsonLogger(logLevel) },
+    server: { ...options, adminToken: options.adminToken ?? randomAdminToken(), log: jsonLogger(logLevel) },
   };
 }
 
@@ -89,6 +95,10 @@ async function main(): Promise<void> {
   log.info(`tabswarm signaling server on ${listening.url} (open it in several tabs)`, { event: 'listening', url: listening.url });
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
   if (changed.length > 0) log.info(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`, { event: 'config' });
+  for (const { room } of cli.server.rooms ?? []) log.info(`organised room ${room}: ${listening.url}/?room=${room}`, { event: 'organised', room });
+  if (cli.server.openRooms === false) log.info('only organised rooms can be joined (--open-rooms false)', { event: 'config' });
+  const password = cli.randomToken ? `, password ${cli.server.adminToken}` : ' (password: the admin token given)';
+  log.info(`organiser page: ${listening.url}${ORGANISE_PATH}${password}`, { event: 'organiser' });
   const ice = cli.server.ice ?? {};
   const iceUrls = [...(ice.stun ?? []), ...(ice.turn?.urls ?? [])];
   if (iceUrls.length > 0) log.info(`ICE servers handed to tabs: ${iceUrls.join(' ')}${ice.turn ? ` (TURN credentials valid ${ice.turn.ttlSeconds} s)` : ''}`, { event: 'ice' });

@@ -4,7 +4,7 @@
  * ValidationError naming the field; its message never quotes the value.
  */
 import { z } from 'zod';
-import { MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_KNOWN_PEERS, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
+import { MAX_BACKEND_NAME_LENGTH, MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_KNOWN_PEERS, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type PreviewRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
 
 /** Longest join ticket: an expiry and a base64url HMAC are far shorter. */
 export const MAX_TICKET_LENGTH = 256;
@@ -41,7 +41,21 @@ const relaySchema = z.object({
     .refine((d) => signalBytes(d) <= MAX_SIGNAL_BYTES, `must be at most ${MAX_SIGNAL_BYTES} bytes of JSON`),
 });
 
-const reportSchema = z.object({ kind: z.literal('status'), text: z.string().max(MAX_REPORT_LENGTH) });
+const previewSchema = z.object({ room: roomName, config: configObject.optional(), ticket });
+
+/** Largest count in a progress report: no run has more steps or bytes per step than this. */
+const MAX_REPORTED = 2 ** 48;
+const reportSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('status'), text: z.string().max(MAX_REPORT_LENGTH) }),
+  z.object({
+    kind: z.literal('progress'),
+    step: count.max(MAX_REPORTED),
+    accuracy: z.number().min(0).max(1).nullable(),
+    stepsPerSecond: z.number().nonnegative().max(1e6).nullable(),
+    bytesPerStep: count.max(MAX_REPORTED),
+    backend: z.string().max(MAX_BACKEND_NAME_LENGTH).nullable(),
+  }),
+]);
 
 const resyncSchema = z.object({ epoch: count, suspect: peerId.optional() });
 
@@ -74,6 +88,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, event: string): T {
 export function parseJoinRequest(value: unknown): JoinRequest {
   const { room, config, name, ticket: presented } = parse(joinSchema, value, 'room:join');
   return { room, config, name, ...(presented === undefined ? {} : { ticket: presented }) };
+}
+
+export function parsePreviewRequest(value: unknown): PreviewRequest {
+  const { room, config, ticket: presented } = parse(previewSchema, value, 'room:preview');
+  return { room, ...(config === undefined ? {} : { config }), ...(presented === undefined ? {} : { ticket: presented }) };
 }
 
 /** The room name of a `room:join`, if the payload has a valid one (to hold a join back while its room is rebuilt). */

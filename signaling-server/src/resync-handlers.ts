@@ -24,7 +24,7 @@ export function handleResyncEvents(conn: Connection): void {
       else if (outcome.newEpoch) cancelSettle(server, room);
       if (outcome.evict) {
         server.log.info(`evict room=${room} peer=${outcome.evict.peerId}: blamed by most of the room in ${server.registry.evictAfter} failed epochs`, { event: 'evict', room, peer: outcome.evict.peerId });
-        server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason, outcome.evict.rejoinAfterMs);
+        server.members.get(outcome.evict.peerId)?.evict(outcome.evict.reason, 'room', outcome.evict.rejoinAfterMs);
       }
       if (outcome.refused) throw outcome.refused;
       return null;

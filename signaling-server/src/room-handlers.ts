@@ -1,7 +1,7 @@
-/** `room:join`, `room:leave`, `room:report` and the socket's disconnect. */
-import { quote } from '@tabswarm/shared/protocol';
+/** `room:join`, `room:preview`, `room:leave`, `room:report` and the socket's disconnect. */
+import { estimateCost, quote } from '@tabswarm/shared/protocol';
 import type { Connection } from './connection.ts';
-import { joinedRoomName, parseJoinRequest, parseReportRequest } from './payloads.ts';
+import { joinedRoomName, parseJoinRequest, parsePreviewRequest, parseReportRequest } from './payloads.ts';
 import { respond } from './respond.ts';
 
 export function handleRoomEvents(conn: Connection): void {
@@ -25,11 +25,27 @@ export function handleRoomEvents(conn: Connection): void {
     else join();
   });
 
+  // What a join would mean, before the tab commits to anything heavy: the same checks, no join.
+  socket.on('room:preview', (...args: unknown[]) => {
+    respond(conn, 'room:preview', args, (payload) => {
+      const { room, config, ticket } = parsePreviewRequest(payload);
+      server.tickets?.check(room, ticket);
+      const offer = server.registry.preview(room, config);
+      return { room, config: offer.config, cost: estimateCost(offer.config), organised: offer.organised === true, members: offer.members.length };
+    });
+  });
+
   socket.on('room:leave', () => conn.leave('request'));
 
   socket.on('room:report', (...args: unknown[]) => {
     respond(conn, 'room:report', args, (payload) => {
-      const { text } = parseReportRequest(payload);
+      const report = parseReportRequest(payload);
+      if (report.kind === 'progress') {
+        const { kind: _, ...progress } = report;
+        conn.reportProgress(progress);
+        return null;
+      }
+      const { text } = report;
       const { room, peerId } = conn.member();
       server.log.info(`report room=${room} peer=${peerId} text=${quote(text)}`, { event: 'report', room, peer: peerId });
       return null;

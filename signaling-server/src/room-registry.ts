@@ -10,7 +10,7 @@
  * is why rooms live here and not in socket.io's adapter.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RateLimitError, RoomFullError, TooManyRoomsError, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_CONFIG, InternalError, NotInRoomError, parseRunConfig, PeerIdTakenError, RateLimitError, RoomFullError, ROOM_NAME_PATTERN, TooManyRoomsError, UnknownRoomError, ValidationError, type RunConfig } from '@tabswarm/shared/protocol';
 import { AddressCounts } from './address-counts.ts';
 import { checkConfigPolicy, policyOf, type ConfigPolicy } from './config-policy.ts';
 import { RejoinPenalties } from './rejoin-penalty.ts';
@@ -45,6 +45,8 @@ interface Room {
   openedAt: number;
   /** Its membership has reached `workers` once (a rebuilt room has). */
   started: boolean;
+  /** The organiser's room: its config is fixed, it takes no joiner's keys and outlives its members. */
+  organised: boolean;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -63,6 +65,8 @@ export class RoomRegistry {
   readonly maxRoomsPerAddress: number;
   readonly evictAfter: number;
   readonly policy: ConfigPolicy;
+  /** A join (or rejoin) of a room nobody opened opens it; false: UnknownRoomError, only organised rooms exist. */
+  readonly openRooms: boolean;
   private readonly pacing: ResyncPacing;
   private readonly defaultConfig: Readonly<RunConfig>;
   private readonly newPeerId: () => string;
@@ -77,6 +81,7 @@ export class RoomRegistry {
     this.maxMembersPerAddress = positiveInteger('maxMembersPerAddress', options.maxMembersPerAddress ?? 16);
     this.maxRoomsPerAddress = positiveInteger('maxRoomsPerAddress', options.maxRoomsPerAddress ?? 8);
     this.evictAfter = positiveInteger('evictAfter', options.evictAfter ?? 3);
+    this.openRooms = options.openRooms ?? true;
     this.policy = policyOf(options.policy ?? {}, this.maxMembersPerRoom);
     // The server's own default must be within its own policy, or every room would be refused.
     this.defaultConfig = checkConfigPolicy(options.defaultConfig ?? DEFAULT_CONFIG, this.policy);
@@ -107,6 +112,7 @@ export class RoomRegistry {
   join(room: string, config?: Record<string, unknown>, address = 'local'): { peerId: string; token: string; snapshot: RoomSnapshot } {
     let entry = this.rooms.get(room);
     if (!entry) {
+      this.checkOpenable(room);
       entry = this.open(room, this.configOf(config ?? {}), address);
     } else if (entry.registrations) {
       throw new InternalError(`room ${room} is being rebuilt`);
@@ -134,6 +140,7 @@ export class RoomRegistry {
   rejoin(room: string, claim: Registration, address = 'local'): RejoinOutcome {
     let entry = this.rooms.get(room);
     if (!entry) {
+      this.checkOpenable(room);
       entry = this.open(room, this.configOf(claim.config), address);
       entry.registrations = new Map([[claim.peerId, claim]]);
       return { kind: 'pending', opened: true, complete: everyoneRegistered([claim]) };
@@ -157,6 +164,34 @@ export class RoomRegistry {
     this.remember(entry, claim.peerId, claim.token);
     entry.epoch = Math.max(entry.epoch, claim.epoch) + 1;
     return { kind: 'admitted', snapshot: snapshotOf(entry), changed: true, adopt };
+  }
+
+  /**
+   * Opens `room` as the organiser's, with `config` over the server's defaults (within its policy:
+   * ConfigError otherwise, naming the key). It takes no joiner's keys and stays open when its
+   * last member leaves. Throws ValidationError for a name a URL cannot carry, ConfigError if the
+   * room exists, TooManyRoomsError past the cap.
+   */
+  organise(room: string, config: Record<string, unknown>): RoomSnapshot {
+    if (!ROOM_NAME_PATTERN.test(room)) throw new ValidationError('room must be 1..64 characters of A-Z a-z 0-9 _ . -');
+    if (this.rooms.has(room)) throw new ConfigError(`room ${room} exists already`);
+    const parsed = this.configOf(config);
+    if (this.rooms.size >= this.maxRooms) throw new TooManyRoomsError(`the server holds ${this.maxRooms} rooms already`);
+    const entry = newRoom(room, parsed, 'organiser', this.now);
+    entry.organised = true;
+    this.rooms.set(room, entry);
+    return snapshotOf(entry);
+  }
+
+  /**
+   * What a join of `room` proposing `config` would get now, without joining: the same checks
+   * (UnknownRoomError, ConfigError for a room it would open) and no change.
+   */
+  preview(room: string, config: Record<string, unknown> = {}): RoomSnapshot {
+    const entry = this.rooms.get(room);
+    if (entry) return snapshotOf(entry);
+    this.checkOpenable(room);
+    return { room, epoch: 0, members: [], config: this.configOf(config) };
   }
 
   /** `room` is being rebuilt: joins wait, rejoins register. */
@@ -206,7 +241,7 @@ export class RoomRegistry {
     if (address !== undefined) entry.perAddress.remove(address);
     this.pacing.left(entry.resyncs, peerId);
     entry.epoch += 1;
-    if (entry.members.size === 0) this.drop(entry);
+    if (entry.members.size === 0 && !entry.organised) this.drop(entry);
     return snapshotOf(entry);
   }
 
@@ -269,7 +304,7 @@ export class RoomRegistry {
   /** Rooms opened at least `ms` ago whose membership never reached their `workers`, with their members. */
   unstarted(ms: number): RoomSnapshot[] {
     const before = this.now() - ms;
-    return [...this.rooms.values()].filter((r) => !r.started && !r.registrations && r.openedAt <= before).map(snapshotOf);
+    return [...this.rooms.values()].filter((r) => !r.started && !r.organised && !r.registrations && r.openedAt <= before).map(snapshotOf);
   }
 
   /** How many members `room` holds from `address`. */
@@ -286,6 +321,11 @@ export class RoomRegistry {
   /** `source` over the defaults, within the server's policy: ConfigError otherwise. */
   private configOf(source: Record<string, unknown>): RunConfig {
     return checkConfigPolicy(parseRunConfig(source, this.defaultConfig), this.policy);
+  }
+
+  /** A join may open `room`: UnknownRoomError on a server that opens no rooms on request. */
+  private checkOpenable(room: string): void {
+    if (!this.openRooms) throw new UnknownRoomError(`room ${room} does not exist, and this server opens only its organiser's rooms`);
   }
 
   /** Opens `room` for `address`, within the caps on rooms: TooManyRoomsError otherwise. */
@@ -346,10 +386,10 @@ export class RoomRegistry {
 function newRoom(name: string, config: RunConfig, opener: string, now: () => number): Room {
   return {
     name, epoch: 0, config, members: new Set(), resyncs: roomResyncs(), penalties: new RejoinPenalties(now), tokens: new Map(), lineage: undefined, registrations: undefined,
-    addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now(), started: false,
+    addresses: new Map(), perAddress: new AddressCounts(), opener, openedAt: now(), started: false, organised: false,
   };
 }
 
 function snapshotOf(room: Room): RoomSnapshot {
-  return { room: room.name, epoch: room.epoch, members: [...room.members].sort(), config: { ...room.config } };
+  return { room: room.name, epoch: room.epoch, members: [...room.members].sort(), config: { ...room.config }, ...(room.organised ? { organised: true } : {}) };
 }

@@ -17,6 +17,11 @@ export interface RoomRegistryOptions {
    * machine, too few for one client to outvote a room. @default 16
    */
   maxMembersPerAddress?: number;
+  /**
+   * A join of a room that does not exist opens it (the first joiner's config). false: only the
+   * organiser's rooms exist, and such a join is an UnknownRoomError. @default true
+   */
+  openRooms?: boolean;
   /** Rooms one client address may have opened that are still open. @default 8 */
   maxRoomsPerAddress?: number;
   /**
@@ -63,6 +68,8 @@ export interface RoomSnapshot {
   /** Sorted peer ids (plain `sort()`, the ring order). */
   members: string[];
   config: RunConfig;
+  /** The organiser's room (present only when true). */
+  organised?: true;
 }
 
 /** What one failure report changed. */

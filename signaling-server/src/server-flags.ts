@@ -1,9 +1,12 @@
 /**
- * The server's own CLI flags (limits, policy, origins, tickets, ICE servers, logs), apart from main.ts so that
- * a new flag is one row here. Flag names are a stable interface: add, never rename.
+ * The server's own CLI flags (limits, policy, origins, tickets, ICE servers, organised rooms, the
+ * admin token, logs), apart from main.ts so that a new flag is one row here. Flag names are a
+ * stable interface: add, never rename; none may be a run configuration key (those are the rooms'
+ * configuration on the same command line).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@tabswarm/shared/protocol';
+import { ConfigError, ROOM_NAME_PATTERN } from '@tabswarm/shared/protocol';
+import { checkAdminToken } from './admin-token.ts';
 import { checkIceOptions, DEFAULT_TURN_TTL_SECONDS, type IceOptions } from './ice-servers.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import type { ClusterOptions, SignalingOptions } from './server.ts';
@@ -42,6 +45,9 @@ export const SERVER_FLAG_OPTIONS = {
   'turn-ttl': { type: 'string' as const },
   redis: { type: 'string' as const },
   'redis-lease-ms': { type: 'string' as const },
+  room: { type: 'string' as const, multiple: true as const },
+  'open-rooms': { type: 'string' as const },
+  'admin-token': { type: 'string' as const },
 };
 
 export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose pages may connect (repeatable; default: this server's own)
@@ -56,6 +62,12 @@ export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose page
   --redis URL            share rooms with the other server processes on this Redis (redis://host:port),
                          e.g. several processes behind one address; without it the server runs alone
   --redis-lease-ms N     a dead process's rooms move to the others after about this long (default 3000)
+  --room NAME            an organised room (repeatable), open from the start with the run configuration
+                         given by the --KEY VALUE flags; joiners' URL keys are ignored there
+  --open-rooms BOOL      true (default): joining an unknown room opens it with the joiner's keys;
+                         false: only organised rooms exist (UnknownRoomError)
+  --admin-token T        the organiser page's password (or TABSWARM_ADMIN_TOKEN, at least 16
+                         characters); without either a random one is printed at start
   --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
 
 /** The options these flags set; `values` as parseArgs returned them. Throws ConfigError. */
@@ -78,6 +90,15 @@ export function readServerFlags(values: Record<string, unknown>, env: NodeJS.Pro
   const cluster = readRedisFlags(text('redis'), text('redis-lease-ms'));
   if (cluster) options.cluster = cluster;
   options.ice = readIceFlags(strings('stun'), strings('turn'), text('turn-secret') ?? env.TURN_SECRET, text('turn-ttl'));
+  const rooms = strings('room');
+  for (const room of rooms) if (!ROOM_NAME_PATTERN.test(room)) throw new ConfigError(`--room must be 1..64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(room.slice(0, 32))}`);
+  if (new Set(rooms).size !== rooms.length) throw new ConfigError('--room names a room twice');
+  if (rooms.length > 0) options.rooms = rooms.map((room) => ({ room }));
+  const open = text('open-rooms');
+  if (open !== undefined && open !== 'true' && open !== 'false') throw new ConfigError(`--open-rooms must be true or false, got ${JSON.stringify(open.slice(0, 32))}`);
+  if (open === 'false') options.openRooms = false;
+  const token = text('admin-token') ?? env.TABSWARM_ADMIN_TOKEN;
+  if (token !== undefined) options.adminToken = checkAdminToken(token);
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly unknown[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join('|')}`);
   return { options, logLevel: level as LogLevel };

@@ -15,6 +15,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { AdminToken } from './admin-token.ts';
 import { Admission } from './admission.ts';
 import { AddressBudgets } from './address-budget.ts';
 import { binaryRefusingParser } from './binary-refusing-parser.ts';
@@ -31,6 +32,8 @@ import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
 import { checkIceOptions, type IceOptions } from './ice-servers.ts';
+import { Organiser } from './organiser.ts';
+import type { OrganiseRoutes } from './organise-routes.ts';
 import { handleRoomEvents } from './room-handlers.ts';
 import { RoomRegistry, type RoomRegistryOptions, type RoomSnapshot } from './room-registry.ts';
 import { dropUnstartedRooms } from './unstarted-rooms.ts';
@@ -49,7 +52,7 @@ export type { ClusterOptions } from './cluster/cluster.ts';
  */
 export const MAX_MESSAGE_BYTES = 96 * 1024;
 
-export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersPerAddress' | 'maxRoomsPerAddress' | 'evictionCooldownMs' | 'resyncWindowMs' | 'soloResyncMs' | 'resyncBudget'> {
+export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersPerAddress' | 'maxRoomsPerAddress' | 'evictionCooldownMs' | 'resyncWindowMs' | 'soloResyncMs' | 'resyncBudget' | 'openRooms'> {
   /**
    * The configuration a new room starts from; the first joiner's `config` keys override it.
    * @default DEFAULT_CONFIG
@@ -117,6 +120,17 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
    */
   cluster?: ClusterOptions;
   /**
+   * Organised rooms opened at start: each `config` over `defaultConfig` (within the policy),
+   * fixed for the server's life; joiners' keys are ignored there, and the room stays when empty.
+   * @default none
+   */
+  rooms?: ReadonlyArray<{ room: string; config?: Record<string, unknown> }>;
+  /**
+   * Opens the organiser page (`/organise`) and its API to whoever presents this token (at least
+   * 16 characters). Without one they answer 404.
+   */
+  adminToken?: string;
+  /**
    * Receives one line per join, leave, report and error, with its fields.
    * @default JSON lines on stdout (pino) at level info
    */
@@ -166,10 +180,16 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   const ice = options.ice ?? {};
   checkIceOptions(ice);
 
+  const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
+  const adminToken = options.adminToken === undefined ? undefined : new AdminToken(options.adminToken);
+  for (const { room, config } of options.rooms ?? []) registry.organise(room, config ?? {});
+  let organise: OrganiseRoutes | undefined;
+
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
   serveHttpRoutes(httpServer, {
-    staticDir: options.staticDir ?? DEFAULT_STATIC_DIR,
+    staticDir,
     metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+    organise: () => organise,
     log,
   });
 
@@ -189,6 +209,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     handleResyncEvents(conn);
   };
   const cluster = options.cluster && startCluster(io, context, options.cluster, handle);
+  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context), staticDir, trustProxy, log };
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
   // handshakes cannot slip past the caps before the first socket.io connection is counted.

@@ -6,7 +6,7 @@ import { errorFromPayload, isSignalingErrorName, SIGNALING_ERRORS, type ErrorPay
 test('every signaling error name maps to a TabswarmError class of that name', () => {
   const names = Object.keys(SIGNALING_ERRORS) as SignalingErrorName[];
   assert.deepEqual(names.sort(), [
-    'ConfigError', 'InternalError', 'NotInRoomError', 'PeerIdTakenError', 'PeerNotFoundError', 'RateLimitError', 'RoomFullError', 'TicketError', 'TooManyRoomsError', 'ValidationError',
+    'ConfigError', 'InternalError', 'NotInRoomError', 'PeerIdTakenError', 'PeerNotFoundError', 'RateLimitError', 'RoomFullError', 'TicketError', 'TooManyRoomsError', 'UnknownRoomError', 'ValidationError',
   ]);
   for (const name of names) {
     const err = errorFromPayload({ name, message: `from the server (${name})` });

@@ -16,6 +16,8 @@
  *   rejoin and a rebuild may move it further (above the epoch the member reports), never back.
  * - A server shutting down announces no leaves: its members keep their membership for the next.
  * - The room's run configuration is fixed by its first joiner and lives until the room empties.
+ *   An organised room (the server's `--room`, or made on its organiser page) has the
+ *   configuration the organiser gave it, takes no joiner's keys and outlives its members.
  *
  * Rejoin contract (the server may restart; the room's real state lives in its members):
  * - `room:join` hands each member a secret `token`. A member that reconnects presents
@@ -35,7 +37,7 @@
  */
 import type { RunConfig } from '../train/config.ts';
 import type { ConfigCost } from '../train/config-cost.ts';
-import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
+import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, UnknownRoomError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -45,6 +47,10 @@ export const MAX_NAME_LENGTH = 64;
 export const MAX_SIGNAL_BYTES = 64 * 1024;
 /** Longest status text of `room:report`; it only goes to the server's log. */
 export const MAX_REPORT_LENGTH = 256;
+/** Longest backend name in a progress report (`webgl`, `wasm`, `cpu`, `tensorflow`). */
+export const MAX_BACKEND_NAME_LENGTH = 32;
+/** How often a member reports its progress to the server (`room:report` of kind `progress`). */
+export const PROGRESS_REPORT_MS = 3_000;
 
 /**
  * Error names the server sends, in acks and in `server:error`; each is a TabswarmError class of
@@ -58,6 +64,8 @@ export const MAX_REPORT_LENGTH = 256;
  *   address in a room, rooms opened by one address).
  * - TicketError: the server requires join tickets and this one is missing, forged, for another
  *   room or expired.
+ * - UnknownRoomError: the room does not exist and the server opens none on request
+ *   (`--open-rooms false`).
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
  * - InternalError: a bug in the server; the message says nothing more.
  */
@@ -70,6 +78,7 @@ export type SignalingErrorName =
   | 'RoomFullError'
   | 'TooManyRoomsError'
   | 'TicketError'
+  | 'UnknownRoomError'
   | 'RateLimitError'
   | 'InternalError';
 
@@ -83,6 +92,7 @@ export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message:
   RoomFullError,
   TooManyRoomsError,
   TicketError,
+  UnknownRoomError,
   RateLimitError,
   InternalError,
 };
@@ -150,6 +160,30 @@ export interface JoinResult {
    * credentials expire); empty when the server was started without any (tabs on one network).
    */
   iceServers: IceServer[];
+  /** The room is an organiser's: its configuration is the organiser's, whatever the join proposed. */
+  organised?: boolean;
+}
+
+/**
+ * `room:preview`: what joining `room` would mean, asked before a tab downloads anything or warms
+ * up a backend, so that a volunteer can say yes or no first. Same fields and checks as a join
+ * (tickets, UnknownRoomError, ConfigError), but nobody joins.
+ */
+export interface PreviewRequest {
+  room: string;
+  config?: Record<string, unknown>;
+  ticket?: string;
+}
+
+export interface RoomOffer {
+  room: string;
+  /** The configuration a join would get now: the room's, or (no such room yet) `config` over the server's defaults. */
+  config: RunConfig;
+  cost: ConfigCost;
+  /** The room is an organiser's (its configuration fixed by the server). */
+  organised: boolean;
+  /** Members it holds now (0: a join would open it). */
+  members: number;
 }
 
 /** Longest token or weights hash a rejoin may carry. */
@@ -211,17 +245,37 @@ export interface ResyncRequest {
   suspect?: string;
 }
 
-/** Sent to a member removed for missing deadlines again and again; it may join again. */
+/**
+ * Sent to a member removed from its room: by the room (most members blamed it for missed
+ * deadlines again and again; it may join again) or by the server's organiser (it stays out).
+ */
 export interface EvictedEvent {
   room: string;
   reason: string;
   /** Joins from the evicted member's address wait this long (older servers send none). */
   rejoinAfterMs?: number;
+  /** Who removed it. Absent (older servers): the room. */
+  by?: 'room' | 'organiser';
 }
 
-export interface ReportRequest {
-  kind: 'status';
-  text: string;
+/**
+ * `room:report`: a status text for the server's log, or a member's progress, every
+ * PROGRESS_REPORT_MS, for the organiser's list of rooms. Progress is a handful of numbers:
+ * never a weight or a gradient.
+ */
+export type ReportRequest =
+  | { kind: 'status'; text: string }
+  | ({ kind: 'progress' } & ProgressReport);
+
+export interface ProgressReport {
+  step: number;
+  /** Last measured test accuracy in [0, 1], null before the first evaluation. */
+  accuracy: number | null;
+  stepsPerSecond: number | null;
+  /** Bytes this member sent in its last step. */
+  bytesPerStep: number;
+  /** The tfjs backend in use. */
+  backend: string | null;
 }
 
 export interface MembersEvent {
@@ -247,6 +301,7 @@ export interface ClientToServerEvents {
   'signal:relay': (request: RelayRequest, ack: AckCallback<null>) => void;
   'room:leave': () => void;
   'room:report': (report: ReportRequest) => void;
+  'room:preview': (request: PreviewRequest, ack: AckCallback<RoomOffer>) => void;
   'room:resync': (request: ResyncRequest) => void;
 }
 

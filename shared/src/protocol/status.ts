@@ -136,7 +136,8 @@ export interface TabStatus {
   /** Bytes sent and received in the last step. */
   lastStepBytesSent: number;
   lastStepBytesReceived: number;
-  state: 'connecting' | 'training' | 'done' | 'error';
+  /** left: out of the room for good (the volunteer left or declined, or the organiser removed it; `left` says which). */
+  state: 'connecting' | 'training' | 'done' | 'error' | 'left';
   error: string | null;
   config: RunConfig | null;
   /** What the room's configuration costs each member, as the server estimated it at join (estimateCost). */
@@ -159,6 +160,27 @@ export interface TabStatus {
   rounds?: RoundStatus;
   /** The training data fetched and held; null before it is opened. */
   data: DataStatus | null;
+  /** The room is an organiser's: its configuration is fixed by the server, this tab's keys are ignored. */
+  organised?: boolean;
+  /** Configuration keys this tab proposed (URL, flags) that the room's configuration does not follow. */
+  ignoredKeys?: string[];
+  /** What this tab was asked before anything heavy started, and its answer; null if nothing was asked. */
+  consent?: ConsentStatus | null;
+  /** Why this tab is out of its room for good (state `left`); null while it is not. */
+  left?: string | null;
+}
+
+/**
+ * A volunteer's consent, asked before the data download and the backend's warm-up: in an
+ * organiser's room, and for a configuration heavier than the server's threshold.
+ */
+export interface ConsentStatus {
+  /** asking: the page waits for Join or Leave; given: Join, or the URL's `join=ok`; declined: Leave. */
+  state: 'asking' | 'given' | 'declined';
+  /** Why it is asked (an organiser's room, a heavy configuration). */
+  reasons: string[];
+  /** Roughly what joining downloads (estimateDownloadBytes at the room's member count). */
+  downloadBytes: number;
 }
 
 /** What a tab exposes to tests and tools. */

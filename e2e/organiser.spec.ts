@@ -1,0 +1,132 @@
+/**
+ * An organiser runs a room: the server starts with an admin token; the organiser page (behind it)
+ * creates a room with its form; three tabs join through the invite link read from the page, each
+ * with conflicting URL keys appended, and all train the organiser's configuration. The first one
+ * is asked before anything heavy starts and joins with the page's Join button; the others accept
+ * by URL (`join=ok`). The page lists them progressing; removing one from the page evicts it (its
+ * tab says the organiser removed it) and the other two finish with identical replicas.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { watchTab } from '@tabswarm/launch';
+import { E2E_PORT, historyOf, status, uniqueRoom, waitForTabs } from './harness.ts';
+import { KillableServer } from './killable-server.ts';
+
+const TOKEN = 'e2e-organiser-token-0123456789';
+/** Long enough that the removal (after the page showed the step rising) falls mid-run on a fast machine too. */
+const STEPS = 150;
+const CONFIG = { model: 'mlp', compressor: 'powersgd', rank: '4', workers: '3', steps: String(STEPS), evalEvery: '5', batchSize: '32' };
+/** What every joiner's URL asks for instead: the room must ignore it. */
+const CONFLICTING = 'model=cnn&compressor=none&steps=5';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The organiser page's summary of `room`: members listed and the step shown. */
+async function listed(page: Page, room: string): Promise<{ members: number; step: number | null }> {
+  const card = page.locator(`section[data-room="${room}"]`);
+  const members = await card.locator('tr[data-peer]').count();
+  const summary = await card.locator('.summary').textContent() ?? '';
+  const step = /step (\d+) \//.exec(summary)?.[1];
+  return { members, step: step === undefined ? null : Number(step) };
+}
+
+async function pollPage<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const start = Date.now();
+  let last = await read();
+  while (!done(last)) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+    await sleep(500);
+    last = await read();
+  }
+  return last;
+}
+
+test('an organiser creates a room on the page; three tabs join by its invite link and train its configuration; one is removed', async ({ browser }, testInfo) => {
+  const server = await KillableServer.start({ port: E2E_PORT + 1, args: ['--admin-token', TOKEN] });
+  const room = uniqueRoom('organised');
+  try {
+    // Without the token the page and its list answer 401.
+    for (const path of ['/organise', '/organise/api/rooms']) expect((await fetch(`${server.url}${path}`, { signal: AbortSignal.timeout(5000) })).status).toBe(401);
+
+    const organiserContext = await browser.newContext({ httpCredentials: { username: 'organiser', password: TOKEN } });
+    const organiser = await organiserContext.newPage();
+    watchTab(organiser, (line) => console.log(`[organiser] ${line}`), { errorsOnly: true });
+    await organiser.goto(`${server.url}/organise`);
+    await organiser.locator('input[name="room"]').fill(room);
+    for (const [key, value] of Object.entries(CONFIG)) await organiser.locator(`input[name="${key}"]`).fill(value);
+    await organiser.locator('#create-room').click();
+    const card = organiser.locator(`section[data-room="${room}"]`);
+    await expect(card.locator('h2')).toContainText('(organised)', { timeout: 10_000 });
+    const invite = await card.locator('a.invite').getAttribute('href');
+    expect(invite).toBe(`${server.url}/?room=${room}`);
+    // The QR code loaded (an SVG of the invite link, behind the same token).
+    await expect.poll(() => card.locator('img.qr').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 10_000 }).toBe(true);
+
+    const tabs = await browser.newContext();
+    const pages: Page[] = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await tabs.newPage();
+      watchTab(page, (line) => console.log(`[tab ${i}] ${line}`), { errorsOnly: true });
+      await page.goto(`${invite}&${CONFLICTING}${i === 0 ? '' : '&join=ok'}`, { waitUntil: 'commit' });
+      pages.push(page);
+    }
+
+    // The first tab is asked, and nothing heavy has started: no backend, no data.
+    const asked = pages[0]!.locator('#consent');
+    await expect(asked).toBeVisible({ timeout: 30_000 });
+    await expect(asked).toContainText('a small multilayer perceptron');
+    await expect(asked).toContainText('The data stays in this tab');
+    await expect(asked).toContainText('this link\'s model, steps, compressor are ignored');
+    const waiting = await status(pages[0]!);
+    expect(waiting.consent?.state).toBe('asking');
+    expect(waiting.consent!.downloadBytes).toBeGreaterThan(1_000_000);
+    expect(waiting.backend).toBeNull();
+    expect(waiting.data).toBeNull();
+    await pages[0]!.screenshot({ path: testInfo.outputPath('consent.png') });
+    await pages[0]!.locator('#consent-join').click();
+
+    const training = await waitForTabs(pages, (s) => s.every((t) => t.state === 'training' && t.step >= 3 && t.peers.length === 2), 4 * 60_000);
+    for (const s of training) {
+      expect(s.organised).toBe(true);
+      expect(s.config).toMatchObject({ model: 'mlp', compressor: 'powersgd', rank: 4, workers: 3, steps: STEPS });
+      expect(s.compressor).toMatch(/^powersgd/);
+      expect(s.ignoredKeys).toEqual(['model', 'steps', 'compressor']);
+    }
+    expect(training[0]!.consent?.state).toBe('given');
+    await expect(pages[1]!.locator('#notice')).toContainText('An organiser set this room\'s configuration');
+
+    // The organiser sees three members progressing.
+    const first = await pollPage('three members listed with a step', () => listed(organiser, room), (l) => l.members === 3 && l.step !== null, 30_000);
+    const later = await pollPage('the listed step rising', () => listed(organiser, room), (l) => l.step !== null && l.step > first.step! + 2, 60_000);
+    console.log(`organiser page: 3 members, step ${first.step} -> ${later.step}`);
+    await expect(card.locator('.summary')).toContainText(/steps\/s/);
+    await organiser.screenshot({ path: testInfo.outputPath('organiser.png'), fullPage: true });
+
+    // Remove the third tab from the page.
+    const removedId = training[2]!.peerId!;
+    await card.locator(`tr[data-peer="${removedId}"] button.remove`).click();
+    const [removed] = await waitForTabs([pages[2]!], (s) => s[0]!.state === 'left', 30_000);
+    expect(removed!.left).toMatch(/removed from room .* by its organiser/);
+    await expect(pages[2]!.locator('#notice')).toContainText('by its organiser');
+    await pollPage('two members listed', () => listed(organiser, room), (l) => l.members === 2, 30_000);
+
+    const stayed = pages.slice(0, 2);
+    const done = await waitForTabs(stayed, (s) => s.every((t) => t.state === 'done'), 5 * 60_000);
+    for (const s of done) {
+      expect(s.step).toBe(STEPS);
+      expect(s.peers).not.toContain(removedId);
+      expect(s.weightsHash).toBe(done[0]!.weightsHash);
+    }
+    const histories = await Promise.all(stayed.map(historyOf));
+    expect(histories[1]!.at(-1)!.weightsHash).toBe(histories[0]!.at(-1)!.weightsHash);
+    const after = await status(pages[2]!);
+    expect(after.state).toBe('left');
+    expect(after.step).toBeLessThan(STEPS);
+    console.log(`removed at step ${removed!.step}; the other two finished ${STEPS} steps with hash ${done[0]!.weightsHash}, accuracy ${done[0]!.testAccuracy}`);
+    await tabs.close();
+    await organiserContext.close();
+  } finally {
+    await server.kill();
+  }
+});
