@@ -161,3 +161,21 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
+
+/** The trained weights do not fit the model they are exported as (count or size of an array). */
+export class ModelExportError extends TabswarmError {
+  override name = 'ModelExportError';
+}
+
+/**
+ * The room's run finished and nobody in it holds the model any more: every member left before
+ * this tab could fetch it. The message gives the run's final step, weights hash and accuracy.
+ */
+export class ModelUnavailableError extends TabswarmError {
+  override name = 'ModelUnavailableError';
+}
+
+/** An observer asked about a room that has neither members nor a finished run. */
+export class RoomNotFoundError extends TabswarmError {
+  override name = 'RoomNotFoundError';
+}
