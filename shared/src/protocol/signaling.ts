@@ -35,7 +35,7 @@
  */
 import type { RunConfig } from '../train/config.ts';
 import type { ConfigCost } from '../train/config-cost.ts';
-import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
+import { ConfigError, InternalError, RoomNotFoundError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -56,6 +56,7 @@ export const MAX_REPORT_LENGTH = 256;
  * - PeerIdTakenError: `room:rejoin` claims an id another connection holds, or with the wrong token.
  * - RoomFullError, TooManyRoomsError: the server's caps (also those per address: memberships of one
  *   address in a room, rooms opened by one address).
+ * - RoomNotFoundError: an observer's room has no members and no finished run.
  * - TicketError: the server requires join tickets and this one is missing, forged, for another
  *   room or expired.
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
@@ -70,6 +71,7 @@ export type SignalingErrorName =
   | 'RoomFullError'
   | 'TooManyRoomsError'
   | 'TicketError'
+  | 'RoomNotFoundError'
   | 'RateLimitError'
   | 'InternalError';
 
@@ -83,6 +85,7 @@ export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message:
   RoomFullError,
   TooManyRoomsError,
   TicketError,
+  RoomNotFoundError,
   RateLimitError,
   InternalError,
 };
@@ -120,6 +123,25 @@ export interface JoinRequest {
   name?: string;
   /** The room's join ticket (the invite URL's `ticket`), on a server that requires them. */
   ticket?: string;
+  /**
+   * `observer`: follow the room without training (not a member: no epoch, no ring, no blame);
+   * it fetches the state from members over WebRTC. @default 'member'
+   */
+  role?: JoinRole;
+}
+
+export type JoinRole = 'member' | 'observer';
+
+/**
+ * A room's run that reached its last step, as the majority of its members reported it
+ * (`room:finished`): no weights, only what identifies them.
+ */
+export interface FinishedRun {
+  step: number;
+  /** The weights hash every replica holds (16 hex digits). */
+  hash: string;
+  /** Test accuracy on the room's evaluation subset, as the members measured it. */
+  testAccuracy: number | null;
 }
 
 /**
@@ -150,6 +172,15 @@ export interface JoinResult {
    * credentials expire); empty when the server was started without any (tabs on one network).
    */
   iceServers: IceServer[];
+  /**
+   * `observer` when asked for, or when the room's run has finished (a finished room takes no new
+   * members: the joiner follows it and fetches the model). Absent from older servers: member.
+   */
+  role?: JoinRole;
+  /** The room's finished run, if it has finished (then `members` are those who still hold it). */
+  finished?: FinishedRun | null;
+  /** The room's observers (peer ids, sorted), whom members serve the state on request. */
+  observers?: string[];
 }
 
 /** Longest token or weights hash a rejoin may carry. */
@@ -229,6 +260,19 @@ export interface MembersEvent {
   members: string[];
 }
 
+/** The observers of a room changed: members accept their connections and serve them the state. */
+export interface ObserversEvent {
+  room: string;
+  /** Sorted peer ids. */
+  observers: string[];
+}
+
+/** The room's run finished (the majority of its members reported the same last step and hash). */
+export interface RunFinishedEvent {
+  room: string;
+  run: FinishedRun;
+}
+
 export interface SignalEvent {
   from: string;
   data: unknown;
@@ -246,6 +290,8 @@ export interface ClientToServerEvents {
   'room:leave': () => void;
   'room:report': (report: ReportRequest) => void;
   'room:resync': (request: ResyncRequest) => void;
+  /** A member's session reached the run's last step: its step, weights hash and accuracy. */
+  'room:finished': (report: FinishedRun) => void;
 }
 
 export interface ServerToClientEvents {
@@ -253,4 +299,6 @@ export interface ServerToClientEvents {
   signal: (event: SignalEvent) => void;
   'server:error': (error: ErrorPayload) => void;
   'room:evicted': (event: EvictedEvent) => void;
+  'room:observers': (event: ObserversEvent) => void;
+  'room:finished': (event: RunFinishedEvent) => void;
 }
