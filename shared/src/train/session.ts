@@ -106,7 +106,7 @@ export class TrainingSession {
     this.replica = new Replica(model, config, this.aggregator);
     this.rounds = config.sync === 'step' ? undefined : new RoundRunner(config, this.replica.sizes);
     this.testIndices = Int32Array.from(Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count)));
-    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
+    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`), (id) => init.isObserver?.(id) ?? false);
   }
 
   /** Steps completed. */
