@@ -59,7 +59,7 @@ export function layersModelOf(spec: ModelSpec): tf.Sequential {
 export async function exportLayersModel(spec: ModelSpec, weights: readonly Float32Array[], baseName = 'tabswarm-model'): Promise<LayersFiles> {
   const model = layersModelOf(spec);
   try {
-    const shapes = model.weights.map((w) => w.shape);
+    const shapes = model.weights.map((w) => w.shape as number[]);
     if (shapes.length !== weights.length) throw new ModelExportError(`${spec.name} has ${shapes.length} weight arrays, got ${weights.length}`);
     const tensors = shapes.map((shape, i) => {
       const size = shape.reduce((a, b) => a * b, 1);

@@ -1,14 +1,16 @@
 /**
  * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
  * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
- * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), and
+ * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking),
+ * `role=observer` (follow the room without training: its state from a member, the model out), and
  * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
 import { parseBackend, selectBackend } from './backend.ts';
 import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
+import { downloadFiles } from './download.ts';
 import { Ui } from './ui.ts';
-import type { TabswarmApi } from '@tabswarm/shared/protocol';
+import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
 
 declare global {
   interface Window {
@@ -18,7 +20,10 @@ declare global {
 }
 
 const params = new URLSearchParams(location.search);
-const ui = new Ui(document.getElementById('app')!);
+const ui = new Ui(document.getElementById('app')!, {
+  downloadModel: () => void downloadModel().catch((err: unknown) => console.error('tabswarm: download failed:', err)),
+  refresh: () => void app.refresh(),
+});
 let renderQueued = false;
 
 const app = new RoomMember(
@@ -26,6 +31,7 @@ const app = new RoomMember(
     room: params.get('room') ?? 'default',
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
+    role: params.get('role') === 'observer' ? 'observer' : 'member',
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
     loadData: () => openMnist(),
     // A heavy room configuration (the server's estimate) is shown and asked about before training.
@@ -44,5 +50,16 @@ const app = new RoomMember(
   },
 );
 
-window.tabswarm = { status: () => app.status(), history: () => app.history() };
+/** Saves the model this tab holds as two files: `<room>-step<N>.json` and its weights. */
+async function downloadModel(): Promise<ModelDownload> {
+  const { files, step, weightsHash } = await app.exportModel();
+  const jsonName = files.weightsPath.replace(/\.weights\.bin$/, '.json');
+  downloadFiles([
+    { name: jsonName, blob: new Blob([JSON.stringify(files.modelJson)], { type: 'application/json' }) },
+    { name: files.weightsPath, blob: new Blob([files.weightData], { type: 'application/octet-stream' }) },
+  ]);
+  return { files: [jsonName, files.weightsPath], step, weightsHash };
+}
+
+window.tabswarm = { status: () => app.status(), history: () => app.history(), downloadModel, refresh: () => app.refresh() };
 void app.start();

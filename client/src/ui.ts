@@ -23,6 +23,8 @@ const STYLE = `
   ul { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
   #events { max-height: 160px; overflow: auto; }
   canvas { width: 100%; height: 160px; }
+  .card button { margin: 6px 6px 0 0; }
+  .state.observing { background: #efe3ff; }
   dl.compact { grid-template-columns: repeat(3, max-content minmax(60px, 1fr)); }
 `;
 
@@ -31,6 +33,14 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text) node.textContent = text;
   return node;
+}
+
+/** What the page's buttons do. */
+export interface UiActions {
+  /** Downloads the model this tab holds (model.json + weights). */
+  downloadModel(): void;
+  /** An observer fetches the room's state again. */
+  refresh(): void;
 }
 
 export class Ui {
@@ -45,8 +55,10 @@ export class Ui {
   private readonly lossPlot: LinePlot;
   private readonly accuracyPlot: LinePlot;
   private readonly bytesPlot: LinePlot;
+  private readonly downloadButton = el('button', { id: 'download-model', type: 'button', disabled: '' }, 'Download model (model.json + weights)');
+  private readonly refreshButton = el('button', { id: 'refresh-state', type: 'button', hidden: '' }, 'Refresh from a member');
 
-  constructor(root: HTMLElement) {
+  constructor(root: HTMLElement, actions?: UiActions) {
     document.head.append(el('style', {}, STYLE));
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
@@ -55,6 +67,10 @@ export class Ui {
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
     peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
+    const model = this.card('Model', ['role', 'finished']);
+    model.append(this.downloadButton, this.refreshButton);
+    this.downloadButton.addEventListener('click', () => actions?.downloadModel());
+    this.refreshButton.addEventListener('click', () => actions?.refresh());
     const config = el('div', { class: 'card' });
     config.append(el('h2', {}, 'Room configuration'), this.config);
     const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, width: '900', height: '160' }));
@@ -66,7 +82,7 @@ export class Ui {
     const events = el('div', { class: 'card' });
     events.append(el('h2', {}, 'Events'), this.events);
     const grid = el('div', { class: 'grid' });
-    grid.append(identity, training, peers);
+    grid.append(identity, training, peers, model);
     root.append(title, this.error, grid, config, plots, events);
   }
 
@@ -93,6 +109,10 @@ export class Ui {
     this.set('bytesPerStep', `${formatBytes(status.lastStepBytesSent)} sent, ${formatBytes(status.lastStepBytesReceived)} received`);
     this.set('bytesTotal', `${formatBytes(status.bytesSent)} sent, ${formatBytes(status.bytesReceived)} received`);
     this.set('data', describeData(status.data));
+    this.set('role', status.role === 'observer' ? 'observer: follows the room, trains nothing' : (status.role ?? '…'));
+    this.set('finished', describeFinished(status));
+    this.downloadButton.disabled = status.weightsHash === '' || (status.role === 'observer' && status.step === 0 && status.state !== 'done');
+    this.refreshButton.hidden = status.role !== 'observer';
     this.progress.value = steps ? status.step / steps : 0;
     this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
     this.peers.replaceChildren(
@@ -155,6 +175,14 @@ export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): st
   }
   if (r.waitingShare !== null) parts.push(`${Math.round(100 * r.waitingShare)} % of the time waiting`);
   return parts.join(', ');
+}
+
+/** `step 40, weights 0123..., test accuracy 87.90 %` once the room's run finished; `not yet` before. */
+export function describeFinished(status: Pick<TabStatus, 'finished' | 'peers'>): string {
+  const run = status.finished;
+  if (!run) return 'not yet';
+  const accuracy = run.testAccuracy === null ? '' : `, test accuracy ${(100 * run.testAccuracy).toFixed(2)} %`;
+  return `at step ${run.step}, weights ${run.hash}${accuracy}; ${status.peers.length} members still hold it`;
 }
 
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */

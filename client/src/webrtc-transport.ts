@@ -61,6 +61,8 @@ export class WebRtcTransport implements Transport {
   private readonly frameHandlers = new Set<FrameHandler>();
   private readonly closeHandlers = new Set<CloseHandler>();
   private members = new Set<string>();
+  /** Observers of the room (not members): connected too, so they can ask for the state. */
+  private observers = new Set<string>();
   private closed = false;
   private iceServers: RTCIceServer[];
 
@@ -88,8 +90,23 @@ export class WebRtcTransport implements Transport {
   setMembers(members: readonly string[]): void {
     if (this.closed) return;
     this.members = new Set(members.filter((id) => id !== this.selfId));
-    for (const id of this.connections.keys()) if (!this.members.has(id)) this.drop(id);
-    for (const id of this.members) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
+    this.reconcile();
+  }
+
+  /** The room's observers: connected like members, but nobody waits for them in connect(). */
+  setObservers(observers: readonly string[]): void {
+    if (this.closed) return;
+    this.observers = new Set(observers.filter((id) => id !== this.selfId));
+    this.reconcile();
+  }
+
+  private reconcile(): void {
+    for (const id of this.connections.keys()) if (!this.isPeer(id)) this.drop(id);
+    for (const id of [...this.members, ...this.observers]) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
+  }
+
+  private isPeer(id: string): boolean {
+    return this.members.has(id) || this.observers.has(id);
   }
 
   /** Resolves when a channel to every member is open. */
@@ -114,7 +131,7 @@ export class WebRtcTransport implements Transport {
   /** A signal relayed from `from`. */
   handleSignal(from: string, data: unknown): void {
     const wire = data as Partial<WireSignal> | null;
-    if (this.closed || !wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.members.has(from)) return;
+    if (this.closed || !wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.isPeer(from)) return;
     let conn = this.connections.get(from);
     if (conn && conn.connId !== wire.connId) {
       if (this.selfId < from) return; // stale answer to a connection we replaced
@@ -157,6 +174,7 @@ export class WebRtcTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.members.clear();
+    this.observers.clear();
     for (const id of [...this.connections.keys()]) this.drop(id);
   }
 

@@ -6,7 +6,6 @@ import { quadrantImages } from '../data/synthetic.ts';
 import { deadline } from '../deadline.ts';
 import { Model } from '../model/model.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
-import { MessageKind } from '../wire/frame.ts';
 import { Messenger } from '../wire/messenger.ts';
 import { parseRunConfig } from './config.ts';
 import { hashArrays } from './hash.ts';

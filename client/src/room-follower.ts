@@ -1,0 +1,142 @@
+/**
+ * A tab that follows a room without training: an observer (`role=observer`), or any tab that
+ * opened a room whose run has finished (the server makes it an observer). It is no member: the
+ * server counts it in no epoch, no ring waits for it and nobody blames it. Over WebRTC it asks a
+ * member for the state, checks it as a late joiner would (observe.ts: the step and hash the member
+ * announced, finite, this model's shapes; for a finished run, the hash the room finished with),
+ * and measures the test accuracy on the room's own evaluation subset. It fetches again when asked
+ * (`refresh()`) and when the run finishes. The signaling server never sees a weight.
+ */
+import { deadline, errorMessage, evaluationSubset, gather, hold, Messenger, Model, observeState, type Examples, type MembershipView } from '@tabswarm/shared';
+import { ModelUnavailableError, type FinishedRun, type JoinResult, type SessionEvent } from '@tabswarm/shared/protocol';
+import { WebRtcTransport } from './webrtc-transport.ts';
+
+/** One member's answer (connection, hello, snapshot) gets this long before the next member is asked. */
+const FETCH_FROM_ONE_MS = 15_000;
+const MAX_EVENTS = 200;
+
+export interface FollowerInit {
+  joined: JoinResult;
+  test: Examples;
+  relay(to: string, data: unknown): void;
+  wrtc?: unknown;
+  onChange(): void;
+}
+
+export class RoomFollower {
+  state: 'connecting' | 'observing' | 'done' | 'error' = 'connecting';
+  error: string | null = null;
+  step = 0;
+  weightsHash = '';
+  testAccuracy: number | null = null;
+  finished: FinishedRun | null;
+  weights: Float32Array[] | null = null;
+  readonly events: SessionEvent[] = [];
+  readonly transport: WebRtcTransport;
+  readonly messenger: Messenger;
+  private readonly model: Model;
+  private view: MembershipView;
+  private fetching: Promise<void> | undefined;
+  private readonly closing = new AbortController();
+
+  constructor(private readonly init: FollowerInit) {
+    const { joined } = init;
+    this.finished = joined.finished ?? null;
+    this.view = { epoch: joined.epoch, members: joined.members };
+    this.transport = new WebRtcTransport(joined.peerId, { iceServers: joined.iceServers, relay: init.relay, ...(init.wrtc ? { wrtc: init.wrtc } : {}) });
+    this.messenger = new Messenger(this.transport);
+    this.model = new Model(joined.config.model, init.test.shape, init.test.classes);
+  }
+
+  /** The members who hold the state now. */
+  get members(): readonly string[] {
+    return this.view.members;
+  }
+
+  setView(view: MembershipView): void {
+    if (view.epoch <= this.view.epoch) return;
+    this.view = view;
+    if (this.finished && view.members.length === 0 && this.state !== 'done') this.unavailable();
+    this.init.onChange();
+  }
+
+  /** The run finished: fetch its final state (unless held already). */
+  setFinished(run: FinishedRun): void {
+    this.finished = run;
+    if (this.state === 'done' && this.weightsHash === run.hash) return;
+    void this.refresh();
+  }
+
+  /** Fetches the state from the first member that hands over a verified one; one fetch at a time. */
+  refresh(): Promise<void> {
+    this.fetching ??= this.fetch().finally(() => {
+      this.fetching = undefined;
+      this.init.onChange();
+    });
+    return this.fetching;
+  }
+
+  close(): void {
+    this.closing.abort();
+    this.messenger.dispose();
+    this.transport.close();
+    this.model.dispose();
+  }
+
+  private async fetch(): Promise<void> {
+    const { config } = this.init.joined;
+    const finished = this.finished;
+    if (finished && this.view.members.length === 0) return this.unavailable();
+    const sizes = this.model.layers.map((l) => l.shape.reduce((a, b) => a * b, 1));
+    for (const source of [...this.view.members].sort()) {
+      if (this.closing.signal.aborted) return;
+      const limit = deadline(FETCH_FROM_ONE_MS, `the state from ${source.slice(0, 8)}`, this.closing.signal);
+      try {
+        await this.transport.connect([source], limit.signal);
+        const got = await observeState(this.messenger, source, {
+          epoch: this.view.epoch, sizes, lastStep: config.steps, signal: limit.signal,
+          ...(finished ? { expected: { step: finished.step, hash: finished.hash } } : {}),
+        });
+        this.weights = got.snapshot.weights;
+        this.model.setWeights(got.snapshot.weights);
+        this.step = got.snapshot.step;
+        this.weightsHash = got.hash;
+        this.note('state-received', `state of step ${got.snapshot.step} from ${source.slice(0, 8)} (${got.bytes} bytes)`, got.ms);
+        await this.evaluate(limit.signal);
+        this.state = finished && got.snapshot.step === finished.step ? 'done' : 'observing';
+        if (this.state === 'done') this.note('done', `holds the finished run: step ${this.step}, weights ${this.weightsHash}`);
+        this.error = null;
+        return;
+      } catch (err) {
+        if (this.closing.signal.aborted) return;
+        this.note('peer-input', `no state from ${source.slice(0, 8)}: ${errorMessage(err)}`);
+      } finally {
+        limit.clear();
+        this.init.onChange();
+      }
+    }
+    if (finished) return this.unavailable('no member handed it over');
+    if (this.state === 'connecting' && this.view.members.length === 0) this.note('membership', 'no member to observe yet');
+  }
+
+  /** Accuracy on the room's evaluation subset, as its members measure it. */
+  private async evaluate(signal: AbortSignal): Promise<void> {
+    const indices = evaluationSubset(this.init.joined.config, this.init.test.count);
+    await hold(this.init.test, indices, signal);
+    this.testAccuracy = this.model.accuracy(gather(this.init.test, indices));
+  }
+
+  private unavailable(why = 'nobody in the room holds its model any more'): void {
+    const run = this.finished!;
+    const accuracy = run.testAccuracy === null ? '' : `, test accuracy ${(100 * run.testAccuracy).toFixed(2)} %`;
+    const error = new ModelUnavailableError(`the run finished at step ${run.step} (weights ${run.hash}${accuracy}); ${why}`);
+    this.state = 'error';
+    this.error = errorMessage(error);
+    this.note('error', this.error);
+  }
+
+  private note(kind: SessionEvent['kind'], message: string, ms?: number): void {
+    this.events.push({ time: Date.now(), kind, message, ...(ms !== undefined ? { ms } : {}) });
+    if (this.events.length > MAX_EVENTS) this.events.shift();
+  }
+}
