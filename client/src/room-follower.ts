@@ -11,8 +11,11 @@ import { deadline, errorMessage, evaluationSubset, gather, hold, Messenger, Mode
 import { ModelUnavailableError, type FinishedRun, type JoinResult, type SessionEvent } from '@tabswarm/shared/protocol';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
-/** One member's answer (connection, hello, snapshot) gets this long before the next member is asked. */
-const FETCH_FROM_ONE_MS = 15_000;
+/**
+ * One member's answer (connection, hello, snapshot) gets this long before the next member is
+ * asked: a member still training answers between its steps, slowly on a loaded machine.
+ */
+const FETCH_FROM_ONE_MS = 30_000;
 const MAX_EVENTS = 200;
 
 export interface FollowerInit {
@@ -60,11 +63,11 @@ export class RoomFollower {
     this.init.onChange();
   }
 
-  /** The run finished: fetch its final state (unless held already). */
+  /** The run finished: fetch its final state (unless held already, or on its way). */
   setFinished(run: FinishedRun): void {
     this.finished = run;
-    if (this.state === 'done' && this.weightsHash === run.hash) return;
-    void this.refresh();
+    // A fetch under way may bring the final state already; if not, one more.
+    void this.refresh().then(() => (this.state === 'done' || this.state === 'error' ? undefined : this.refresh()));
   }
 
   /** Fetches the state from the first member that hands over a verified one; one fetch at a time. */
@@ -86,6 +89,7 @@ export class RoomFollower {
   private async fetch(): Promise<void> {
     const { config } = this.init.joined;
     const finished = this.finished;
+    if (finished && this.state === 'done' && this.weightsHash === finished.hash) return;
     if (finished && this.view.members.length === 0) return this.unavailable();
     const sizes = this.model.layers.map((l) => l.shape.reduce((a, b) => a * b, 1));
     for (const source of [...this.view.members].sort()) {
@@ -103,7 +107,9 @@ export class RoomFollower {
         this.weightsHash = got.hash;
         this.note('state-received', `state of step ${got.snapshot.step} from ${source.slice(0, 8)} (${got.bytes} bytes)`, got.ms);
         await this.evaluate(limit.signal);
-        this.state = finished && got.snapshot.step === finished.step ? 'done' : 'observing';
+        // The run may have finished while this fetch was on its way.
+        const run = this.finished;
+        this.state = run && got.snapshot.step === run.step && got.hash === run.hash ? 'done' : 'observing';
         if (this.state === 'done') this.note('done', `holds the finished run: step ${this.step}, weights ${this.weightsHash}`);
         this.error = null;
         return;
