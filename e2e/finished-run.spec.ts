@@ -71,11 +71,9 @@ test('a finished room shows its run, hands its model out, and says when nobody h
 
   // An observer joins the run under way: it gets a copy, and no member counts it.
   const [observer] = await openTabs(browser, 1, `room=${room}&role=observer`);
-  const observing = await waitForStatus(observer!, (s) => s.weightsHash !== '', 30_000).catch(async (err: unknown) => {
-    for (const m of members) { const st = await status(m); console.log('DEBUG', JSON.stringify([st.peerId, st.step, st.connectedPeers, st.observers, st.bytesSent]), JSON.stringify(st.events.slice(-8).map((e) => e.kind + ' ' + e.message))); }
-    const o = await status(observer!); console.log('DEBUG obs', JSON.stringify([o.peerId, o.connectedPeers, o.peers, o.epoch, o.bytesSent, o.bytesReceived]));
-    throw err;
-  });
+  const observerOpened = Date.now();
+  const observing = await waitForStatus(observer!, (s) => s.weightsHash !== '', 30_000);
+  console.log(`observer holds step ${observing.step} of the run under way after ${((Date.now() - observerOpened) / 1000).toFixed(2)} s`);
   expect(observing.role).toBe('observer');
   expect(observing.peers).toHaveLength(2);
 

@@ -23,6 +23,8 @@ import type { StatsEntry } from './peer-paths.ts';
  * highWaterMark). Well below Chromium's ~16 MiB, past which a channel's send() throws.
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
+/** How long a send waits for a connection still opening before it gives up. */
+const OPEN_WAIT_MS = 10_000;
 
 /** simple-peer's public getStats (the RTCStatsReport's entries), which its typings omit. */
 type StatsPeer = SimplePeer.Instance & { getStats(callback: (err: Error | null, reports: StatsEntry[]) => void): void };
@@ -149,10 +151,20 @@ export class WebRtcTransport implements Transport {
     const oversize = oversizeFrameError(frame);
     if (oversize) return Promise.reject(oversize);
     const conn = this.connections.get(peerId);
-    if (!conn?.open) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    if (!conn) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    // The answering side may hear from a peer (an observer's request) before its own side opens.
+    if (!conn.open) return this.whenOpen(conn, peerId).then(() => this.send(peerId, frame));
     // The stream copies the frame (so the caller may reuse it) and queues it behind earlier ones.
     if (conn.peer.write(frame)) return Promise.resolve();
     return new Promise((resolve, reject) => conn.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when `conn` opens; PeerLeftError if it fails, or is still not open after OPEN_WAIT_MS. */
+  private whenOpen(conn: Connection, peerId: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new PeerLeftError(peerId, `no open channel to ${peerId} within ${OPEN_WAIT_MS} ms`)), OPEN_WAIT_MS);
+      conn.opened.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   }
 
   onFrame(handler: FrameHandler): () => void {
