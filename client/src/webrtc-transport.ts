@@ -24,7 +24,7 @@ import type { StatsEntry } from './peer-paths.ts';
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /** How long a send waits for a connection still opening before it gives up. */
-const OPEN_WAIT_MS = 10_000;
+const OPEN_WAIT_MS = 5_000;
 
 /** simple-peer's public getStats (the RTCStatsReport's entries), which its typings omit. */
 type StatsPeer = SimplePeer.Instance & { getStats(callback: (err: Error | null, reports: StatsEntry[]) => void): void };
