@@ -321,8 +321,7 @@ export class RoomMember {
         if (!(await this.backendFor(adopting.config, closing))) break;
         view = this.view;
       }
-      const s = this.session;
-      if (s?.state === 'done') this.signaling!.finished({ step: s.step, hash: s.weightsHash, testAccuracy: s.testAccuracy });
+      this.reportFinished();
     } finally {
       // A finished run keeps its channels open (its last frames may still be on their way to
       // slower peers) until close(); an interrupted one makes way for the next membership.
@@ -375,6 +374,12 @@ export class RoomMember {
     await follower.refresh();
     await new Promise<void>((resolve) => closing.addEventListener('abort', () => resolve(), { once: true }));
     return 'done';
+  }
+
+  /** Tells the server our run ended (again after a re-registration: a restarted server knows nothing of it). */
+  private reportFinished(): void {
+    const s = this.session;
+    if (s?.state === 'done') this.signaling?.finished({ step: s.step, hash: s.weightsHash, testAccuracy: s.testAccuracy });
   }
 
   private setObservers(observers: string[]): void {
@@ -486,6 +491,7 @@ export class RoomMember {
     const unsent = this.unsentResync;
     this.unsentResync = null;
     if (unsent && unsent.epoch === this.view.epoch) this.signaling?.resync(unsent.epoch, unsent.suspect);
+    this.reportFinished();
     this.onChange();
   }
 

@@ -178,11 +178,13 @@ export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): st
 }
 
 /** `step 40, weights 0123..., test accuracy 87.90 %` once the room's run finished; `not yet` before. */
-export function describeFinished(status: Pick<TabStatus, 'finished' | 'peers'>): string {
+export function describeFinished(status: Pick<TabStatus, 'finished' | 'peers' | 'role'>): string {
   const run = status.finished;
   if (!run) return 'not yet';
   const accuracy = run.testAccuracy === null ? '' : `, test accuracy ${(100 * run.testAccuracy).toFixed(2)} %`;
-  return `at step ${run.step}, weights ${run.hash}${accuracy}; ${status.peers.length} members still hold it`;
+  // An observer's peers are the members; a member's are the others.
+  const holders = status.peers.length + (status.role === 'observer' ? 0 : 1);
+  return `at step ${run.step}, weights ${run.hash}${accuracy}; ${holders} member${holders === 1 ? '' : 's'} still hold${holders === 1 ? 's' : ''} it`;
 }
 
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */
