@@ -104,6 +104,8 @@ test('a finished room shows its run, hands its model out, and says when nobody h
   expect(shown.finished).toEqual({ step: STEPS, hash: final.weightsHash, testAccuracy: final.testAccuracy });
   expect(seconds).toBeLessThan(10);
   await expect(late!.locator('#field-weightsHash')).toHaveText(final.weightsHash);
+  await expect(late!.locator('#field-finished')).toContainText(`at step ${STEPS}, weights ${final.weightsHash}`);
+  await late!.screenshot({ path: test.info().outputPath('finished-room.png'), fullPage: true });
   for (const s of await Promise.all(members.map(status))) expect(s.peers).toHaveLength(1);
 
   // The model out of a member and out of the late tab: the same bytes, and in Node the room's accuracy.
@@ -124,4 +126,5 @@ test('a finished room shows its run, hands its model out, and says when nobody h
   expect(unheld.finished?.hash).toBe(final.weightsHash);
   expect(unheld.step).toBe(0);
   await expect(orphan!.locator('#error')).toContainText('nobody in the room holds its model');
+  await orphan!.screenshot({ path: test.info().outputPath('nobody-holds-it.png'), fullPage: true });
 });

@@ -117,10 +117,12 @@ export class Ui {
     this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
     this.peers.replaceChildren(
       ...(status.peers.length === 0
-        ? [el('li', {}, 'alone in the room: open this URL in another tab')]
+        ? [el('li', {}, status.role === 'observer' ? 'no member in the room' : 'alone in the room: open this URL in another tab')]
         : status.peers.map((id) => {
           const path = status.peerPaths.find((p) => p.peerId === id);
-          return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : '(connecting…)'}`);
+          // An observer connects to the one member it fetches from.
+          const idle = status.role === 'observer' ? '(member)' : '(connecting…)';
+          return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : idle}`);
         })),
     );
     if (status.config && this.config.childElementCount === 0) {
