@@ -16,6 +16,10 @@ import { WebRtcTransport } from './webrtc-transport.ts';
  * asked: a member still training answers between its steps, slowly on a loaded machine.
  */
 const FETCH_FROM_ONE_MS = 30_000;
+/** Of which the connection gets this long: a negotiation left hanging is given up sooner. */
+const CONNECT_MS = 8_000;
+/** Rounds over the members before a finished room's model is declared out of reach. */
+const ROUNDS = 2;
 const MAX_EVENTS = 200;
 
 export interface FollowerInit {
@@ -60,6 +64,8 @@ export class RoomFollower {
     if (view.epoch <= this.view.epoch) return;
     this.view = view;
     if (this.finished && view.members.length === 0 && this.state !== 'done') this.unavailable();
+    // Observing a room nobody trained in yet: the first members bring a state to copy.
+    else if (this.state === 'connecting' && view.members.length > 0) void this.refresh();
     this.init.onChange();
   }
 
@@ -92,11 +98,13 @@ export class RoomFollower {
     if (finished && this.state === 'done' && this.weightsHash === finished.hash) return;
     if (finished && this.view.members.length === 0) return this.unavailable();
     const sizes = this.model.layers.map((l) => l.shape.reduce((a, b) => a * b, 1));
-    for (const source of [...this.view.members].sort()) {
+    const sources = [...this.view.members].sort();
+    for (const source of Array.from({ length: ROUNDS }, () => sources).flat()) {
       if (this.closing.signal.aborted) return;
       const limit = deadline(FETCH_FROM_ONE_MS, `the state from ${source.slice(0, 8)}`, this.closing.signal);
       try {
-        await this.transport.connect([source], limit.signal);
+        const connecting = deadline(CONNECT_MS, `connecting to ${source.slice(0, 8)}`, limit.signal);
+        await this.transport.connect([source], connecting.signal).finally(() => connecting.clear());
         const got = await observeState(this.messenger, source, {
           epoch: this.view.epoch, sizes, lastStep: config.steps, signal: limit.signal,
           ...(finished ? { expected: { step: finished.step, hash: finished.hash } } : {}),
