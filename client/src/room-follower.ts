@@ -52,6 +52,8 @@ export class RoomFollower {
     this.view = { epoch: joined.epoch, members: joined.members };
     this.transport = new WebRtcTransport(joined.peerId, { iceServers: joined.iceServers, relay: init.relay, ...(init.wrtc ? { wrtc: init.wrtc } : {}) });
     this.messenger = new Messenger(this.transport);
+    // From the start: a member may offer a connection as soon as it hears of this observer.
+    this.transport.setMembers(joined.members);
     this.model = new Model(joined.config.model, init.test.shape, init.test.classes);
   }
 
@@ -63,6 +65,7 @@ export class RoomFollower {
   setView(view: MembershipView): void {
     if (view.epoch <= this.view.epoch) return;
     this.view = view;
+    this.transport.setMembers(view.members);
     if (this.finished && view.members.length === 0 && this.state !== 'done') this.unavailable();
     // Observing a room nobody trained in yet: the first members bring a state to copy.
     else if (this.state === 'connecting' && view.members.length > 0) void this.refresh();
@@ -104,7 +107,7 @@ export class RoomFollower {
       const limit = deadline(FETCH_FROM_ONE_MS, `the state from ${source.slice(0, 8)}`, this.closing.signal);
       try {
         const connecting = deadline(CONNECT_MS, `connecting to ${source.slice(0, 8)}`, limit.signal);
-        await this.transport.connect([source], connecting.signal).finally(() => connecting.clear());
+        await this.transport.connectTo(source, connecting.signal).finally(() => connecting.clear());
         const got = await observeState(this.messenger, source, {
           epoch: this.view.epoch, sizes, lastStep: config.steps, signal: limit.signal,
           ...(finished ? { expected: { step: finished.step, hash: finished.hash } } : {}),

@@ -130,6 +130,24 @@ export class WebRtcTransport implements Transport {
     }
   }
 
+  /**
+   * Resolves when the channel to `peerId`, a member or observer already set, is open; the member
+   * set stays as it is (an observer talks to one member at a time but hears from all). A channel
+   * that did not open in time is dropped, so the next attempt negotiates afresh.
+   */
+  async connectTo(peerId: string, signal: AbortSignal): Promise<void> {
+    if (this.closed) throw new AbortedError('the WebRTC transport is closed');
+    if (!this.isPeer(peerId)) throw new PeerLeftError(peerId, `${peerId} is neither a member nor an observer here`);
+    this.reconcile();
+    const conn = this.connections.get(peerId);
+    try {
+      await raceSignal(conn ? conn.opened : this.waitForConnection(peerId, signal), signal, `connecting to ${peerId}`);
+    } catch (err) {
+      if (this.connections.get(peerId)?.open === false) this.drop(peerId);
+      throw err;
+    }
+  }
+
   /** A signal relayed from `from`. */
   handleSignal(from: string, data: unknown): void {
     const wire = data as Partial<WireSignal> | null;
