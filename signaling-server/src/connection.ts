@@ -188,6 +188,8 @@ export class Connection {
     const finished = watch.finished(room);
     const config = snapshot?.config ?? finished?.config;
     if (!config) throw new RoomNotFoundError(`room ${room} has no members and no finished run`);
+    // Each observer may cost every member a snapshot every few seconds: as many as members at most.
+    if (watch.observers(room).length >= registry.maxMembersPerRoom) throw new RoomFullError(`room ${room} has ${registry.maxMembersPerRoom} observers already`);
     if (watch.observersFrom(room, this.address) >= registry.maxMembersPerAddress) throw new RoomFullError(`this address observes room ${room} ${registry.maxMembersPerAddress} times already`);
     const peerId = randomBytes(16).toString('hex');
     watch.observe(room, peerId, this.address);

@@ -85,5 +85,12 @@ test('a finished room makes a joiner an observer; after every member left it say
 
   const tabF = await h.connect();
   assert.equal(errorOf(await observe(tabF, 'never-opened')).name, 'RoomNotFoundError');
+  // As many observers as members at most (here 2): a room cannot be made to serve snapshots without end.
+  const h2 = await harness(t, { maxMembersPerRoom: 2 });
+  const [m1, o1, o2, o3] = [await h2.connect(), await h2.connect(), await h2.connect(), await h2.connect()];
+  await joined(m1, 'small');
+  observed(await observe(o1, 'small'));
+  observed(await observe(o2, 'small'));
+  assert.deepEqual(errorOf(await observe(o3, 'small')), { name: 'RoomFullError', message: 'room small has 2 observers already' });
   assert.equal(errorOf(await rawAck(tabF, 'room:finished', { step: 1, hash: 'xyz', testAccuracy: 2 })).name, 'ValidationError');
 });
