@@ -2,7 +2,8 @@
  * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
  * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
  * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
- * configuration; `heavy=ok`, its older name, does the same), and the run configuration keys (see
+ * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
+ * without training: its state from a member, the model out), and the run configuration keys (see
  * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
  * ignores them).
  */
@@ -11,8 +12,9 @@ import { askInPage } from './consent-panel.ts';
 import { ignoredKeys } from './consent.ts';
 import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
+import { downloadFiles } from './download.ts';
 import { Ui } from './ui.ts';
-import type { TabswarmApi } from '@tabswarm/shared/protocol';
+import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
 
 declare global {
   interface Window {
@@ -23,7 +25,11 @@ declare global {
 
 const params = new URLSearchParams(location.search);
 const root = document.getElementById('app')!;
-const ui = new Ui(root, () => void app.leave());
+const ui = new Ui(root, {
+  leave: () => void app.leave(),
+  downloadModel: () => void downloadModel().catch((err: unknown) => console.error('tabswarm: download failed:', err)),
+  refresh: () => void app.refresh(),
+});
 const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
 let renderQueued = false;
 
@@ -32,6 +38,7 @@ const app = new RoomMember(
     room: params.get('room') ?? 'default',
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
+    role: params.get('role') === 'observer' ? 'observer' : 'member',
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
     loadData: () => openMnist(),
     // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
@@ -48,5 +55,16 @@ const app = new RoomMember(
   },
 );
 
-window.tabswarm = { status: () => app.status(), history: () => app.history() };
+/** Saves the model this tab holds as two files: `<room>-step<N>.json` and its weights. */
+async function downloadModel(): Promise<ModelDownload> {
+  const { files, step, weightsHash } = await app.exportModel();
+  const jsonName = files.weightsPath.replace(/\.weights\.bin$/, '.json');
+  downloadFiles([
+    { name: jsonName, blob: new Blob([JSON.stringify(files.modelJson)], { type: 'application/json' }) },
+    { name: files.weightsPath, blob: new Blob([files.weightData], { type: 'application/octet-stream' }) },
+  ]);
+  return { files: [jsonName, files.weightsPath], step, weightsHash };
+}
+
+window.tabswarm = { status: () => app.status(), history: () => app.history(), downloadModel, refresh: () => app.refresh() };
 void app.start();

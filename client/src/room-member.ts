@@ -19,11 +19,13 @@
  * and a lost server are one state machine over the same few fields (view, session, token, pause),
  * and cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, CONFIG_KEYS, ModelExportError, type DataStatus, errorMessage, type FinishedRun, type JoinResult, type JoinRole, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
 import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
+import { exportLayersModel, type LayersFiles } from './layers-export.ts';
 import { NoteLog } from './note-log.ts';
+import { RoomFollower } from './room-follower.ts';
 import { PathMonitor } from './peer-paths.ts';
 import { SignalingClient } from './signaling.ts';
 import { WebRtcTransport } from './webrtc-transport.ts';
@@ -40,6 +42,8 @@ export interface RoomMemberOptions {
   loadData(): Promise<MemberData>;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
+  /** `observer`: follow the room without training (room-follower.ts). @default 'member' */
+  role?: JoinRole;
   /**
    * May this member join? Asked before anything heavy starts (the backend's warm-up, the data
    * download) when the room is an organiser's or its configuration is heavy (the server's
@@ -123,6 +127,12 @@ export class RoomMember {
   /** Why this member is out of its room for good (left, declined, removed by the organiser). */
   private leftReason: string | null = null;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
+  /** Set when this tab follows the room instead of training (an observer, or a finished room). */
+  private follower: RoomFollower | undefined;
+  /** The room's observers, whom this member serves the state. */
+  private observers = new Set<string>();
+  /** The room's finished run, once the server says so. */
+  private finished: FinishedRun | null = null;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -131,6 +141,7 @@ export class RoomMember {
   }
 
   status(): TabStatus {
+    if (this.follower) return this.followerStatus(this.follower);
     const s = this.session;
     const messenger = this.parts?.messenger;
     const last = s?.history.at(-1);
@@ -171,7 +182,45 @@ export class RoomMember {
       ignoredKeys: [...this.ignored],
       consent: this.consent.status,
       left: this.leftReason,
+      ...(this.peerId ? { role: 'member' as const } : {}),
+      finished: this.finished,
+      observers: [...this.observers].sort(),
     };
+  }
+
+  /** An observer's status: the state it fetched, no training of its own. */
+  private followerStatus(f: RoomFollower): TabStatus {
+    const connectedPeers = f.transport.connectedPeers().sort();
+    return {
+      peerId: this.peerId, room: this.options.room, epoch: this.view.epoch, peers: [...f.members], connectedPeers,
+      backend: this.backend?.active ?? null, backendFallback: this.backend?.fallbackReason ?? null,
+      step: f.step, loss: null, testAccuracy: f.testAccuracy, weightsHash: f.weightsHash,
+      bytesSent: f.messenger.stats.bytesSent, bytesReceived: f.messenger.stats.bytesReceived, lastStepBytesSent: 0, lastStepBytesReceived: 0,
+      state: this.failure ? 'error' : f.state, error: this.failure ?? f.error, config: this.config, cost: this.cost,
+      compressor: null, compressionRatio: null, stepsPerSecond: null,
+      events: [...this.notes.list(), ...f.events].sort((a, b) => a.time - b.time).slice(-50),
+      lastRecoveryMs: null, link: this.link,
+      signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: false },
+      peerPaths: this.paths?.paths(connectedPeers) ?? [], data: dataStatus(this.data),
+      role: 'observer', finished: f.finished, observers: [],
+    };
+  }
+
+  /** The model this tab holds (trained, or fetched as an observer) in TensorFlow.js's Layers format. */
+  async exportModel(): Promise<{ files: LayersFiles; step: number; weightsHash: string }> {
+    const weights = this.follower ? this.follower.weights : this.session?.weights;
+    const config = this.config;
+    const data = this.data;
+    if (!weights || !config || !data) throw new ModelExportError('this tab holds no model yet');
+    const step = this.follower?.step ?? this.session!.step;
+    const weightsHash = this.follower?.weightsHash ?? this.session!.weightsHash;
+    const files = await exportLayersModel({ name: config.model, inputShape: data.train.shape, classes: data.train.classes }, [...weights], `${this.options.room}-step${step}`);
+    return { files, step, weightsHash };
+  }
+
+  /** An observer fetches the room's state again; a member holds it already. */
+  refresh(): Promise<void> {
+    return this.follower?.refresh() ?? Promise.resolve();
   }
 
   history(): readonly StepRecord[] {
@@ -211,6 +260,7 @@ export class RoomMember {
       limit.clear();
     }
     this.closeMembership();
+    this.follower?.close();
     this.signaling?.close();
     this.onChange();
   }
@@ -230,7 +280,9 @@ export class RoomMember {
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
-        onSignal: (e) => this.parts?.transport.handleSignal(e.from, e.data),
+        onSignal: (e) => (this.follower?.transport ?? this.parts?.transport)?.handleSignal(e.from, e.data),
+        onObservers: (e) => this.setObservers(e.observers),
+        onFinished: (e) => this.runFinished(e.run),
         onError: (message) => this.warn(message),
         onEvicted: (e) => this.evicted(e),
         onDisconnected: (reason) => this.lostServer(reason),
@@ -259,8 +311,9 @@ export class RoomMember {
   private async trainAsMember(data: MemberData, closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
-    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
+    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket, role: this.options.role ?? 'member' });
     if (closing.aborted) return 'done';
+    if (joined.role === 'observer') return this.follow(joined, data, closing);
     this.config = joined.config;
     // Older servers send no estimate.
     this.cost = joined.cost ?? null;
@@ -284,6 +337,8 @@ export class RoomMember {
       relay: (to, signal) => this.signaling!.relay(to, signal),
       ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}),
     });
+    transport.setObservers(joined.observers ?? []);
+    this.observers = new Set(joined.observers ?? []);
     this.paths = new PathMonitor(transport, () => this.onChange());
     const mesh: Mesh = { transport, link: this.link ? new ShapedTransport(transport, { link: this.link, seed: joined.config.seed }) : transport };
     let view: MembershipView = { epoch: joined.epoch, members: joined.members };
@@ -303,6 +358,7 @@ export class RoomMember {
         if (!(await this.backendFor(adopting.config, closing))) break;
         view = this.view;
       }
+      this.reportFinished();
     } finally {
       // A finished run keeps its channels open (its last frames may still be on their way to
       // slower peers) until close(); an interrupted one makes way for the next membership.
@@ -324,6 +380,7 @@ export class RoomMember {
       test: data.test,
       connect: (members, signal) => mesh.transport.connect(members, signal),
       requestNewEpoch: (suspect, epoch) => this.requestNewEpoch(suspect, epoch),
+      isObserver: (id) => this.observers.has(id),
       onUpdate: () => this.onChange(),
     });
     this.parts = { session, messenger, transport: mesh.transport, model };
@@ -332,6 +389,46 @@ export class RoomMember {
     this.setView(view);
     this.onChange();
     await session.run();
+  }
+
+  /**
+   * Follows the room without training (an observer, or a finished room): fetches its state from a
+   * member over WebRTC, again on refresh() and when the run finishes, until close().
+   */
+  private async follow(joined: JoinResult, data: MemberData, closing: AbortSignal): Promise<'done'> {
+    this.peerId = joined.peerId;
+    this.config = joined.config;
+    this.cost = joined.cost ?? null;
+    this.finished = joined.finished ?? null;
+    if (!(await this.backendFor(joined.config, closing))) return 'done';
+    const follower = new RoomFollower({ joined, test: data.test, relay: (to, signal) => this.signaling!.relay(to, signal), ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}), onChange: () => this.onChange() });
+    this.follower = follower;
+    this.view = { epoch: joined.epoch, members: joined.members };
+    this.paths = new PathMonitor(follower.transport, () => this.onChange());
+    const why = joined.finished ? `the run finished at step ${joined.finished.step}: fetching its model from a member` : 'observing: fetching the state from a member';
+    this.notes.add('membership', `joined room ${joined.room} as an observer (${why})`, Date.now());
+    this.onChange();
+    await follower.refresh();
+    await new Promise<void>((resolve) => closing.addEventListener('abort', () => resolve(), { once: true }));
+    return 'done';
+  }
+
+  /** Tells the server our run ended (again after a re-registration: a restarted server knows nothing of it). */
+  private reportFinished(): void {
+    const s = this.session;
+    if (s?.state === 'done') this.signaling?.finished({ step: s.step, hash: s.weightsHash, testAccuracy: s.testAccuracy });
+  }
+
+  private setObservers(observers: string[]): void {
+    this.observers = new Set(observers);
+    this.parts?.transport.setObservers(observers);
+    this.onChange();
+  }
+
+  private runFinished(run: FinishedRun): void {
+    this.finished = run;
+    this.follower?.setFinished(run);
+    this.onChange();
   }
 
   /** Starts another backend if the active one cannot train `config` (false: closed meanwhile). */
@@ -431,6 +528,7 @@ export class RoomMember {
     const unsent = this.unsentResync;
     this.unsentResync = null;
     if (unsent && unsent.epoch === this.view.epoch) this.signaling?.resync(unsent.epoch, unsent.suspect);
+    this.reportFinished();
     this.onChange();
   }
 
@@ -515,6 +613,10 @@ export class RoomMember {
   private setView(view: MembershipView): void {
     if (view.epoch <= this.view.epoch) return;
     this.view = view;
+    if (this.follower) {
+      this.follower.setView(view);
+      return;
+    }
     for (const id of view.members) {
       if (id === this.peerId) continue;
       this.known.delete(id);

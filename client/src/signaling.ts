@@ -11,7 +11,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { deadline, raceSignal } from '@tabswarm/shared';
-import { AbortedError, errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type JoinResult, type MembersEvent, type ProgressReport, type RejoinRequest, type RejoinResult, type RoomOffer, type ServerToClientEvents, type SignalEvent, type SignalingStatus } from '@tabswarm/shared/protocol';
+import { AbortedError, errorFromPayload, type Ack, type ClientToServerEvents, type EvictedEvent, type FinishedRun, type JoinResult, type JoinRole, type ObserversEvent, type RunFinishedEvent, type MembersEvent, type ProgressReport, type RejoinRequest, type RejoinResult, type RoomOffer, type ServerToClientEvents, type SignalEvent, type SignalingStatus } from '@tabswarm/shared/protocol';
 
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -25,6 +25,10 @@ export interface SignalingHandlers {
   onReconnected(): void;
   /** The connection was lost; it is being retried with backoff. */
   onDisconnected?(reason: string): void;
+  /** The room's observers changed (members serve them the state). */
+  onObservers?(event: ObserversEvent): void;
+  /** The room's run finished (most of its members reported the same last step and hash). */
+  onFinished?(event: RunFinishedEvent): void;
 }
 
 export interface JoinOptions {
@@ -37,6 +41,8 @@ export interface JoinOptions {
   signal?: AbortSignal;
   /** The room's join ticket (the invite URL's `ticket`), for a server that requires one. */
   ticket?: string;
+  /** `observer`: follow the room without training. @default 'member' */
+  role?: JoinRole;
 }
 
 /** Backoff of reconnection attempts: from this, doubling, randomized by half. */
@@ -62,6 +68,8 @@ export class SignalingClient {
       toldUnreachable = true;
     });
     this.socket.on('room:evicted', (e) => handlers.onEvicted(e));
+    this.socket.on('room:observers', (e) => handlers.onObservers?.(e));
+    this.socket.on('room:finished', (e) => handlers.onFinished?.(e));
     let connectedBefore = false;
     this.socket.on('connect', () => {
       toldUnreachable = false;
@@ -91,7 +99,7 @@ export class SignalingClient {
    * TimeoutError, or the reason of `options.signal`.
    */
   join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
-    return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }) }, ack));
+    return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }), ...(options.role === 'observer' ? { role: options.role } : {}) }, ack));
   }
 
   /**
@@ -138,6 +146,13 @@ export class SignalingClient {
   resync(epoch: number, suspect?: string): boolean {
     if (!this.socket.connected) return false;
     this.socket.emit('room:resync', suspect ? { epoch, suspect } : { epoch });
+    return true;
+  }
+
+  /** Tells the server this member's run ended with `run`; dropped (false) while the server is away. */
+  finished(run: FinishedRun): boolean {
+    if (!this.socket.connected) return false;
+    this.socket.emit('room:finished', run);
     return true;
   }
 

@@ -1,7 +1,7 @@
 /** What the page says about the signaling server connection, apart from the peers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeData, describePath, describeRounds, describeServer, formatBytes } from './ui.ts';
+import { describeData, describeFinished, describePath, describeRounds, describeServer, formatBytes } from './ui.ts';
 
 test('the server line: connected, or reconnecting for how long, and whether training waits for it', () => {
   const now = 100_000;
@@ -34,4 +34,12 @@ test('the rounds line: mode, the last round\'s contributions (this tab\'s among 
 test('the data line says what was downloaded and what is held', () => {
   assert.equal(describeData(null), '…');
   assert.equal(describeData({ bytesDownloaded: 13 * 1024 * 1024, requests: 31, trainExamples: 15_000, testExamples: 1000 }), '13.00 MiB downloaded in 31 requests; holds 15000 training + 1000 test examples');
+});
+
+test('the finished line: the run\'s last step, hash and accuracy, and how many members still hold it', () => {
+  assert.equal(describeFinished({ finished: null, peers: [] }), 'not yet');
+  const run = { step: 20, hash: 'e506d655bda584ea', testAccuracy: 0.825 };
+  assert.equal(describeFinished({ finished: run, peers: ['a', 'b'], role: 'observer' }), 'at step 20, weights e506d655bda584ea, test accuracy 82.50 %; 2 members still hold it');
+  assert.equal(describeFinished({ finished: run, peers: [], role: 'member' }), 'at step 20, weights e506d655bda584ea, test accuracy 82.50 %; 1 member still holds it');
+  assert.equal(describeFinished({ finished: { ...run, testAccuracy: null }, peers: [], role: 'observer' }), 'at step 20, weights e506d655bda584ea; 0 members still hold it');
 });

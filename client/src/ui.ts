@@ -23,6 +23,8 @@ const STYLE = `
   ul { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
   #events { max-height: 160px; overflow: auto; }
   canvas { display: block; width: 100%; height: 160px; }
+  .card button { margin: 6px 6px 0 0; }
+  .state.observing { background: #efe3ff; }
   dl.compact { grid-template-columns: repeat(3, max-content minmax(60px, 1fr)); }
   header { display: flex; align-items: center; justify-content: space-between; gap: 8px; }
   button { font: inherit; padding: 4px 14px; border-radius: 4px; border: 1px solid #888; background: #fff; cursor: pointer; }
@@ -44,6 +46,16 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
   return node;
 }
 
+/** What the page's buttons do. */
+export interface UiActions {
+  /** The Leave button: stops training and leaves the room at any time. */
+  leave(): void;
+  /** Downloads the model this tab holds (model.json + weights). */
+  downloadModel(): void;
+  /** An observer fetches the room's state again. */
+  refresh(): void;
+}
+
 export class Ui {
   private readonly fields = new Map<string, HTMLElement>();
   private readonly progress = el('progress', { max: '1', value: '0' });
@@ -59,15 +71,16 @@ export class Ui {
   private readonly lossPlot: LinePlot;
   private readonly accuracyPlot: LinePlot;
   private readonly bytesPlot: LinePlot;
+  private readonly downloadButton = el('button', { id: 'download-model', type: 'button', disabled: '' }, 'Download model (model.json + weights)');
+  private readonly refreshButton = el('button', { id: 'refresh-state', type: 'button', hidden: '' }, 'Refresh from a member');
 
-  /** `onLeave`: the Leave button, which stops training and leaves the room at any time. */
-  constructor(root: HTMLElement, onLeave: () => void) {
+  constructor(root: HTMLElement, actions: UiActions) {
     document.head.append(el('style', {}, STYLE));
     const title = el('h1', {}, 'tabswarm ');
     title.append(this.stateBadge);
     this.leave.addEventListener('click', () => {
       this.leave.disabled = true;
-      onLeave();
+      actions.leave();
     });
     const header = el('header');
     header.append(title, this.leave);
@@ -76,6 +89,10 @@ export class Ui {
     training.append(this.progress, this.progressText);
     const peers = el('div', { class: 'card' });
     peers.append(el('h2', {}, 'Peers (data channels)'), this.peers);
+    const model = this.card('Model', ['role', 'finished']);
+    model.append(this.downloadButton, this.refreshButton);
+    this.downloadButton.addEventListener('click', () => actions.downloadModel());
+    this.refreshButton.addEventListener('click', () => actions.refresh());
     const config = el('div', { class: 'card' });
     config.append(el('h2', {}, 'Room configuration'), this.config);
     const canvases = ['loss', 'accuracy', 'bytes'].map((id) => el('canvas', { id: `plot-${id}`, class: 'plot', width: '900', height: '160' }));
@@ -87,7 +104,7 @@ export class Ui {
     const events = el('div', { class: 'card' });
     events.append(el('h2', {}, 'Events'), this.events);
     const grid = el('div', { class: 'grid' });
-    grid.append(identity, training, peers);
+    grid.append(identity, training, peers, model);
     root.append(header, this.error, this.notice, grid, config, plots, events);
   }
 
@@ -116,14 +133,20 @@ export class Ui {
     this.set('bytesPerStep', `${formatBytes(status.lastStepBytesSent)} sent, ${formatBytes(status.lastStepBytesReceived)} received`);
     this.set('bytesTotal', `${formatBytes(status.bytesSent)} sent, ${formatBytes(status.bytesReceived)} received`);
     this.set('data', describeData(status.data));
+    this.set('role', status.role === 'observer' ? 'observer: follows the room, trains nothing' : (status.role ?? '…'));
+    this.set('finished', describeFinished(status));
+    this.downloadButton.disabled = status.weightsHash === '' || (status.role === 'observer' && status.step === 0 && status.state !== 'done');
+    this.refreshButton.hidden = status.role !== 'observer';
     this.progress.value = steps ? status.step / steps : 0;
     this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
     this.peers.replaceChildren(
       ...(status.peers.length === 0
-        ? [el('li', {}, 'alone in the room: open this URL in another tab')]
+        ? [el('li', {}, status.role === 'observer' ? 'no member in the room' : 'alone in the room: open this URL in another tab')]
         : status.peers.map((id) => {
           const path = status.peerPaths.find((p) => p.peerId === id);
-          return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : '(connecting…)'}`);
+          // An observer connects to the one member it fetches from.
+          const idle = status.role === 'observer' ? '(member)' : '(connecting…)';
+          return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : idle}`);
         })),
     );
     if (status.config && this.config.childElementCount === 0) {
@@ -185,6 +208,16 @@ export function describeRoomOwner(status: Pick<TabStatus, 'organised' | 'ignored
   if (!status.organised) return '';
   const ignored = status.ignoredKeys ?? [];
   return `An organiser set this room's configuration${ignored.length > 0 ? `: this tab's ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored` : ' (URL keys are ignored)'}.`;
+}
+
+/** `step 40, weights 0123..., test accuracy 87.90 %` once the room's run finished; `not yet` before. */
+export function describeFinished(status: Pick<TabStatus, 'finished' | 'peers' | 'role'>): string {
+  const run = status.finished;
+  if (!run) return 'not yet';
+  const accuracy = run.testAccuracy === null ? '' : `, test accuracy ${(100 * run.testAccuracy).toFixed(2)} %`;
+  // An observer's peers are the members; a member's are the others.
+  const holders = status.peers.length + (status.role === 'observer' ? 0 : 1);
+  return `at step ${run.step}, weights ${run.hash}${accuracy}; ${holders} member${holders === 1 ? '' : 's'} still hold${holders === 1 ? 's' : ''} it`;
 }
 
 /** `connected`, `reconnecting for 12 s`, ...; and whether training waits for the server. */

@@ -23,6 +23,8 @@ import type { StatsEntry } from './peer-paths.ts';
  * highWaterMark). Well below Chromium's ~16 MiB, past which a channel's send() throws.
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
+/** How long a send waits for a connection still opening before it gives up. */
+const OPEN_WAIT_MS = 5_000;
 
 /** simple-peer's public getStats (the RTCStatsReport's entries), which its typings omit. */
 type StatsPeer = SimplePeer.Instance & { getStats(callback: (err: Error | null, reports: StatsEntry[]) => void): void };
@@ -61,6 +63,8 @@ export class WebRtcTransport implements Transport {
   private readonly frameHandlers = new Set<FrameHandler>();
   private readonly closeHandlers = new Set<CloseHandler>();
   private members = new Set<string>();
+  /** Observers of the room (not members): connected too, so they can ask for the state. */
+  private observers = new Set<string>();
   private closed = false;
   private iceServers: RTCIceServer[];
 
@@ -88,8 +92,23 @@ export class WebRtcTransport implements Transport {
   setMembers(members: readonly string[]): void {
     if (this.closed) return;
     this.members = new Set(members.filter((id) => id !== this.selfId));
-    for (const id of this.connections.keys()) if (!this.members.has(id)) this.drop(id);
-    for (const id of this.members) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
+    this.reconcile();
+  }
+
+  /** The room's observers: connected like members, but nobody waits for them in connect(). */
+  setObservers(observers: readonly string[]): void {
+    if (this.closed) return;
+    this.observers = new Set(observers.filter((id) => id !== this.selfId));
+    this.reconcile();
+  }
+
+  private reconcile(): void {
+    for (const id of this.connections.keys()) if (!this.isPeer(id)) this.drop(id);
+    for (const id of [...this.members, ...this.observers]) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
+  }
+
+  private isPeer(id: string): boolean {
+    return this.members.has(id) || this.observers.has(id);
   }
 
   /** Resolves when a channel to every member is open. */
@@ -117,10 +136,28 @@ export class WebRtcTransport implements Transport {
     }
   }
 
+  /**
+   * Resolves when the channel to `peerId`, a member or observer already set, is open; the member
+   * set stays as it is (an observer talks to one member at a time but hears from all). A channel
+   * that did not open in time is dropped, so the next attempt negotiates afresh.
+   */
+  async connectTo(peerId: string, signal: AbortSignal): Promise<void> {
+    if (this.closed) throw new AbortedError('the WebRTC transport is closed');
+    if (!this.isPeer(peerId)) throw new PeerLeftError(peerId, `${peerId} is neither a member nor an observer here`);
+    this.reconcile();
+    const conn = this.connections.get(peerId);
+    try {
+      await raceSignal(conn ? conn.opened : this.waitForConnection(peerId, signal), signal, `connecting to ${peerId}`);
+    } catch (err) {
+      if (this.connections.get(peerId)?.open === false) this.drop(peerId);
+      throw err;
+    }
+  }
+
   /** A signal relayed from `from`. */
   handleSignal(from: string, data: unknown): void {
     const wire = data as Partial<WireSignal> | null;
-    if (this.closed || !wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.members.has(from)) return;
+    if (this.closed || !wire || typeof wire.connId !== 'string' || typeof wire.signal !== 'object' || !this.isPeer(from)) return;
     let conn = this.connections.get(from);
     if (conn && conn.connId !== wire.connId) {
       if (this.selfId < from) return; // stale answer to a connection we replaced
@@ -138,10 +175,20 @@ export class WebRtcTransport implements Transport {
     const oversize = oversizeFrameError(frame);
     if (oversize) return Promise.reject(oversize);
     const conn = this.connections.get(peerId);
-    if (!conn?.open) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    if (!conn) return Promise.reject(new PeerLeftError(peerId, `no open channel to ${peerId}`));
+    // The answering side may hear from a peer (an observer's request) before its own side opens.
+    if (!conn.open) return this.whenOpen(conn, peerId).then(() => this.send(peerId, frame));
     // The stream copies the frame (so the caller may reuse it) and queues it behind earlier ones.
     if (conn.peer.write(frame)) return Promise.resolve();
     return new Promise((resolve, reject) => conn.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when `conn` opens; PeerLeftError if it fails, or is still not open after OPEN_WAIT_MS. */
+  private whenOpen(conn: Connection, peerId: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new PeerLeftError(peerId, `no open channel to ${peerId} within ${OPEN_WAIT_MS} ms`)), OPEN_WAIT_MS);
+      conn.opened.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   }
 
   onFrame(handler: FrameHandler): () => void {
@@ -163,6 +210,7 @@ export class WebRtcTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.members.clear();
+    this.observers.clear();
     for (const id of [...this.connections.keys()]) this.drop(id);
   }
 

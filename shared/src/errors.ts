@@ -115,8 +115,9 @@ export class TooManyRoomsError extends TabswarmError {
 }
 
 /**
- * The room does not exist and this server opens no rooms on request (`--open-rooms false`): only
- * the rooms its organiser made can be joined.
+ * The room does not exist: this server opens no rooms on request (`--open-rooms false`: only the
+ * rooms its organiser made can be joined), or an observer asked about a room with neither members
+ * nor a finished run.
  */
 export class UnknownRoomError extends TabswarmError {
   override name = 'UnknownRoomError';
@@ -168,4 +169,17 @@ export function suspectOf(err: unknown): string | undefined {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
+}
+
+/** The trained weights do not fit the model they are exported as (count or size of an array). */
+export class ModelExportError extends TabswarmError {
+  override name = 'ModelExportError';
+}
+
+/**
+ * The room's run finished and nobody in it holds the model any more: every member left before
+ * this tab could fetch it. The message gives the run's final step, weights hash and accuracy.
+ */
+export class ModelUnavailableError extends TabswarmError {
+  override name = 'ModelUnavailableError';
 }

@@ -28,3 +28,4 @@ export * from './train/optimizer.ts';
 export * from './train/shard.ts';
 export * from './train/snapshot.ts';
 export * from './train/session.ts';
+export * from './train/observe.ts';

@@ -3,13 +3,15 @@
  * the connection of each member) and one tab's connection with the membership it holds, if any.
  */
 import type { Server, Socket } from 'socket.io';
-import { estimateCost, NotInRoomError, quote, RateLimitError, type ClientToServerEvents, type EvictedEvent, type IceServer, type JoinResult, type ProgressReport, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { randomBytes } from 'node:crypto';
+import { estimateCost, NotInRoomError, quote, RateLimitError, RoomFullError, UnknownRoomError, type ClientToServerEvents, type EvictedEvent, type FinishedRun, type IceServer, type JoinResult, type JoinRole, type ProgressReport, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import type { Logger } from './log.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { iceServersFor, type IceOptions } from './ice-servers.ts';
 import type { RebuildWindows } from './rebuild-windows.ts';
 import type { RoomRegistry, RoomSnapshot } from './room-registry.ts';
+import { RoomWatch } from './room-watch.ts';
 import type { Tickets } from './tickets.ts';
 
 export type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -40,6 +42,8 @@ export interface MemberProgress {
 export interface Membership {
   room: string;
   peerId: string;
+  /** An observer follows the room without being a member of it (room-watch.ts). */
+  role?: JoinRole;
 }
 
 /** socket.io room of a tabswarm room; the prefix keeps user-chosen names apart from socket ids. */
@@ -48,8 +52,11 @@ function channel(room: string): string {
 }
 
 export class ServerContext {
-  /** The connection of each member, by peer id: where signals go, whom an eviction removes. */
+  /** The connection of each member (and observer), by peer id: where signals go, whom an eviction removes. */
   readonly members = new Map<string, Connection>();
+
+  /** Each room's observers and finished run (room-watch.ts). */
+  readonly watch = new RoomWatch();
 
   /**
    * The server is shutting down: sockets close without telling the members who stay, so they keep
@@ -85,6 +92,18 @@ export class ServerContext {
     if (this.closing) return;
     this.metrics.epochs.inc();
     this.io.to(channel(room.room)).emit('room:members', { room: room.room, epoch: room.epoch, members: room.members });
+  }
+
+  /** Tells the room's members (and observers) who observes it now. */
+  announceObservers(room: string): void {
+    if (this.closing) return;
+    this.io.to(channel(room)).emit('room:observers', { room, observers: this.watch.observers(room) });
+  }
+
+  /** Tells the room (members and observers) that its run finished. */
+  announceFinished(room: string, run: FinishedRun): void {
+    if (this.closing) return;
+    this.io.to(channel(room)).emit('room:finished', { room, run });
   }
 
   /**
@@ -171,23 +190,50 @@ export class Connection {
   }
 
   /** Leaves the current room (if any) and joins `room` as a new member. Throws the registry's errors. */
-  join(room: string, config: Record<string, unknown> | undefined, name: string | undefined, ticket: string | undefined): JoinResult {
+  join(room: string, config: Record<string, unknown> | undefined, name: string | undefined, ticket: string | undefined, role?: JoinRole): JoinResult {
     // A failed join below leaves the tab in no room, which is the simplest state to reason about.
     this.leave('rejoin');
     this.server.tickets?.check(room, ticket);
+    const named = name === undefined ? '' : ` name=${quote(name)}`;
+    // A finished room takes no new members: whoever opens it follows it and fetches the model.
+    if (role === 'observer' || this.server.watch.finished(room)) return this.observe(room, named);
     const { peerId, token, snapshot } = this.server.registry.join(room, config, this.address);
     this.bind(room, peerId);
-    const named = name === undefined ? '' : ` name=${quote(name)}`;
     this.server.log.info(`join room=${room} peer=${peerId} epoch=${snapshot.epoch} members=${snapshot.members.length}${named}`, { event: 'join', room, peer: peerId, epoch: snapshot.epoch, address: this.address });
     return {
       peerId, room, config: snapshot.config, epoch: snapshot.epoch, members: snapshot.members, token, cost: estimateCost(snapshot.config),
       iceServers: this.server.iceServers(peerId), organised: snapshot.organised === true,
+      role: 'member', finished: null, observers: this.server.watch.observers(room),
+    };
+  }
+
+  /**
+   * Joins `room` as an observer: not a member (no epoch, no ring, no blame), but signals pass
+   * between it and the members. UnknownRoomError if the room has neither members nor a finished run.
+   */
+  private observe(room: string, named: string): JoinResult {
+    const { watch, registry } = this.server;
+    const snapshot = registry.snapshot(room);
+    const finished = watch.finished(room);
+    const config = snapshot?.config ?? finished?.config;
+    if (!config) throw new UnknownRoomError(`room ${room} has no members and no finished run`);
+    // Each observer may cost every member a snapshot every few seconds: as many as members at most.
+    if (watch.observers(room).length >= registry.maxMembersPerRoom) throw new RoomFullError(`room ${room} has ${registry.maxMembersPerRoom} observers already`);
+    if (watch.observersFrom(room, this.address) >= registry.maxMembersPerAddress) throw new RoomFullError(`this address observes room ${room} ${registry.maxMembersPerAddress} times already`);
+    const peerId = randomBytes(16).toString('hex');
+    watch.observe(room, peerId, this.address);
+    this.bind(room, peerId, 'observer');
+    const members = snapshot?.members ?? [];
+    this.server.log.info(`observe room=${room} peer=${peerId} members=${members.length} finished=${finished !== undefined}${named}`, { event: 'observe', room, peer: peerId, address: this.address });
+    return {
+      peerId, room, config, epoch: snapshot?.epoch ?? 0, members, token: randomBytes(16).toString('hex'), cost: estimateCost(config),
+      iceServers: this.server.iceServers(peerId), organised: snapshot?.organised === true, role: 'observer', finished: finished?.run ?? null, observers: watch.observers(room),
     };
   }
 
   /** Holds `peerId` in `room` (the registry has made it a member): signals and broadcasts reach it. */
-  bind(room: string, peerId: string): void {
-    this.membership = { room, peerId };
+  bind(room: string, peerId: string, role: JoinRole = 'member'): void {
+    this.membership = { room, peerId, role };
     this.server.members.set(peerId, this);
     void this.socket.join(channel(room));
   }
@@ -211,15 +257,20 @@ export class Connection {
       this.server.withdraw(this, pending);
     }
     if (!this.membership) return;
-    const { room, peerId } = this.membership;
+    const { room, peerId, role } = this.membership;
     this.membership = undefined;
     this.relayBudgets.clear();
     this.server.members.delete(peerId);
     this.server.progress.delete(peerId);
     void this.socket.leave(channel(room));
     if (this.socket.connected) this.expectJoin();
+    if (role === 'observer') {
+      if (this.server.watch.unobserve(room, peerId)) this.server.announceObservers(room);
+      return;
+    }
     const after = this.server.registry.leave(room, peerId);
     if (!after) return;
+    if (after.members.length === 0) this.server.watch.emptied(room);
     this.server.log.info(`leave room=${room} peer=${peerId} epoch=${after.epoch} members=${after.members.length} reason=${reason}`, { event: 'leave', room, peer: peerId, epoch: after.epoch });
     if (after.members.length > 0) this.server.announce(after);
   }

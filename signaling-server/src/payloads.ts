@@ -4,7 +4,7 @@
  * ValidationError naming the field; its message never quotes the value.
  */
 import { z } from 'zod';
-import { MAX_BACKEND_NAME_LENGTH, MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_KNOWN_PEERS, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type JoinRequest, type PreviewRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
+import { MAX_BACKEND_NAME_LENGTH, MAX_NAME_LENGTH, MAX_REPORT_LENGTH, MAX_KNOWN_PEERS, MAX_SIGNAL_BYTES, MAX_TOKEN_LENGTH, ROOM_NAME_PATTERN, ValidationError, type FinishedRun, type JoinRequest, type PreviewRequest, type RejoinRequest, type RelayRequest, type ReportRequest, type ResyncRequest } from '@tabswarm/shared/protocol';
 
 /** Longest join ticket: an expiry and a base64url HMAC are far shorter. */
 export const MAX_TICKET_LENGTH = 256;
@@ -33,7 +33,9 @@ const displayName = z.string().max(MAX_NAME_LENGTH).optional();
 const ticket = z.string().min(1).max(MAX_TICKET_LENGTH).optional();
 const configObject = z.custom<Record<string, unknown>>((v) => isPlainObject(v) && Object.keys(v).length <= MAX_CONFIG_KEYS, `must be an object of at most ${MAX_CONFIG_KEYS} keys`);
 
-const joinSchema = z.object({ room: roomName, config: configObject.optional(), name: displayName, ticket });
+const joinSchema = z.object({ room: roomName, config: configObject.optional(), name: displayName, ticket, role: z.enum(['member', 'observer']).optional() });
+
+const finishedSchema = z.object({ step: count, hash: z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 hex digits'), testAccuracy: z.number().min(0).max(1).nullable() });
 
 const relaySchema = z.object({
   to: peerId,
@@ -86,8 +88,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, event: string): T {
 }
 
 export function parseJoinRequest(value: unknown): JoinRequest {
-  const { room, config, name, ticket: presented } = parse(joinSchema, value, 'room:join');
-  return { room, config, name, ...(presented === undefined ? {} : { ticket: presented }) };
+  const { room, config, name, ticket: presented, role } = parse(joinSchema, value, 'room:join');
+  return { room, config, name, ...(presented === undefined ? {} : { ticket: presented }), ...(role === undefined ? {} : { role }) };
+}
+
+export function parseFinishedReport(value: unknown): FinishedRun {
+  return parse(finishedSchema, value, 'room:finished');
 }
 
 export function parsePreviewRequest(value: unknown): PreviewRequest {

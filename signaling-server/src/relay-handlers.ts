@@ -1,4 +1,4 @@
-/** `signal:relay`: a WebRTC signal (SDP, ICE) from one member to another of the same room. */
+/** `signal:relay`: a WebRTC signal (SDP, ICE) from one member to another of the same room, or between a member and an observer. */
 import { PeerNotFoundError, quote } from '@tabswarm/shared/protocol';
 import type { Connection } from './connection.ts';
 import { parseRelayRequest, signalBytes } from './payloads.ts';
@@ -10,7 +10,10 @@ export function handleRelayEvents(conn: Connection): void {
     respond(conn, 'signal:relay', args, (payload) => {
       const { to, data } = parseRelayRequest(payload);
       const { room, peerId } = conn.member();
-      const target = server.registry.isMember(room, to) ? server.members.get(to) : undefined;
+      // Members signal each other and their observers; an observer signals members only.
+      const observer = conn.membership?.role === 'observer';
+      const allowed = server.registry.isMember(room, to) || (!observer && server.watch.isObserver(room, to));
+      const target = allowed ? server.members.get(to) : undefined;
       if (!target) throw new PeerNotFoundError(`no peer ${quote(to)} in room ${room}`);
       conn.spendRelay(to);
       target.socket.emit('signal', { from: peerId, data });

@@ -131,6 +131,16 @@ export class Model {
     }
   }
 
+  /** The logits of `count` images (flat, channels-last), read back: `count x classes` values. */
+  logits(images: Float32Array, count: number): Float32Array {
+    const out = tf.tidy(() => this.arch.forward(tf.tensor4d(images, [count, ...this.inputShape]), this.variables));
+    try {
+      return out.dataSync() as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  }
+
   /** Fraction of `data` classified correctly. */
   accuracy(data: Dataset, batchSize = 500): number {
     let correct = 0;

@@ -64,7 +64,8 @@ export const PROGRESS_REPORT_MS = 3_000;
  *   address in a room, rooms opened by one address).
  * - TicketError: the server requires join tickets and this one is missing, forged, for another
  *   room or expired.
- * - UnknownRoomError: the room does not exist and the server opens none on request
+ * - UnknownRoomError: an observer's room has no members and no finished run; or the room does not
+ *   exist and the server opens none on request
  *   (`--open-rooms false`).
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
  * - InternalError: a bug in the server; the message says nothing more.
@@ -130,6 +131,25 @@ export interface JoinRequest {
   name?: string;
   /** The room's join ticket (the invite URL's `ticket`), on a server that requires them. */
   ticket?: string;
+  /**
+   * `observer`: follow the room without training (not a member: no epoch, no ring, no blame);
+   * it fetches the state from members over WebRTC. @default 'member'
+   */
+  role?: JoinRole;
+}
+
+export type JoinRole = 'member' | 'observer';
+
+/**
+ * A room's run that reached its last step, as the majority of its members reported it
+ * (`room:finished`): no weights, only what identifies them.
+ */
+export interface FinishedRun {
+  step: number;
+  /** The weights hash every replica holds (16 hex digits). */
+  hash: string;
+  /** Test accuracy on the room's evaluation subset, as the members measured it. */
+  testAccuracy: number | null;
 }
 
 /**
@@ -160,6 +180,15 @@ export interface JoinResult {
    * credentials expire); empty when the server was started without any (tabs on one network).
    */
   iceServers: IceServer[];
+  /**
+   * `observer` when asked for, or when the room's run has finished (a finished room takes no new
+   * members: the joiner follows it and fetches the model). Absent from older servers: member.
+   */
+  role?: JoinRole;
+  /** The room's finished run, if it has finished (then `members` are those who still hold it). */
+  finished?: FinishedRun | null;
+  /** The room's observers (peer ids, sorted), whom members serve the state on request. */
+  observers?: string[];
   /** The room is an organiser's: its configuration is the organiser's, whatever the join proposed. */
   organised?: boolean;
 }
@@ -285,6 +314,19 @@ export interface MembersEvent {
   members: string[];
 }
 
+/** The observers of a room changed: members accept their connections and serve them the state. */
+export interface ObserversEvent {
+  room: string;
+  /** Sorted peer ids. */
+  observers: string[];
+}
+
+/** The room's run finished (the majority of its members reported the same last step and hash). */
+export interface RunFinishedEvent {
+  room: string;
+  run: FinishedRun;
+}
+
 export interface SignalEvent {
   from: string;
   data: unknown;
@@ -303,6 +345,8 @@ export interface ClientToServerEvents {
   'room:report': (report: ReportRequest) => void;
   'room:preview': (request: PreviewRequest, ack: AckCallback<RoomOffer>) => void;
   'room:resync': (request: ResyncRequest) => void;
+  /** A member's session reached the run's last step: its step, weights hash and accuracy. */
+  'room:finished': (report: FinishedRun) => void;
 }
 
 export interface ServerToClientEvents {
@@ -310,4 +354,6 @@ export interface ServerToClientEvents {
   signal: (event: SignalEvent) => void;
   'server:error': (error: ErrorPayload) => void;
   'room:evicted': (event: EvictedEvent) => void;
+  'room:observers': (event: ObserversEvent) => void;
+  'room:finished': (event: RunFinishedEvent) => void;
 }

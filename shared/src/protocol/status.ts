@@ -6,6 +6,7 @@
 import type { LinkSettings } from '../link.ts';
 import type { RunConfig, SyncMode } from '../train/config.ts';
 import type { ConfigCost } from '../train/config-cost.ts';
+import type { FinishedRun, JoinRole } from './signaling.ts';
 
 export interface StepRecord {
   step: number;
@@ -136,8 +137,14 @@ export interface TabStatus {
   /** Bytes sent and received in the last step. */
   lastStepBytesSent: number;
   lastStepBytesReceived: number;
-  /** left: out of the room for good (the volunteer left or declined, or the organiser removed it; `left` says which). */
-  state: 'connecting' | 'training' | 'done' | 'error' | 'left';
+  /**
+   * observing: an observer holds a copy of a run under way (it refreshes on request and at the
+   * end); done: the run finished and this tab holds its final state (trained it, or, opening a
+   * finished room, fetched it from a member). A finished room whose members all left is an
+   * error: ModelUnavailableError, with the run's figures in `finished`. left: out of the room for
+   * good (the volunteer left or declined, or the organiser removed it; `left` says which).
+   */
+  state: 'connecting' | 'training' | 'observing' | 'done' | 'error' | 'left';
   error: string | null;
   config: RunConfig | null;
   /** What the room's configuration costs each member, as the server estimated it at join (estimateCost). */
@@ -160,6 +167,12 @@ export interface TabStatus {
   rounds?: RoundStatus;
   /** The training data fetched and held; null before it is opened. */
   data: DataStatus | null;
+  /** member: trains; observer: follows the room without training (`role=observer`, or a finished room). Absent before joining. */
+  role?: JoinRole;
+  /** The room's finished run as the server recorded it (its members' majority), or null while it runs. */
+  finished?: FinishedRun | null;
+  /** The room's observers (peer ids), as members see them. */
+  observers?: string[];
   /** The room is an organiser's: its configuration is fixed by the server, this tab's keys are ignored. */
   organised?: boolean;
   /** Configuration keys this tab proposed (URL, flags) that the room's configuration does not follow. */
@@ -188,4 +201,18 @@ export interface TabswarmApi {
   status(): TabStatus;
   /** Every step's record: loss, accuracy where measured, bytes, time per phase. */
   history(): readonly StepRecord[];
+  /**
+   * Downloads the model this tab holds in TensorFlow.js's Layers format: `<room>-step<N>.json`
+   * and its weights file, loadable with `tf.loadLayersModel`. Resolves with what was written.
+   */
+  downloadModel?(): Promise<ModelDownload>;
+  /** An observer fetches the room's current state again (a member's, verified). */
+  refresh?(): Promise<void>;
+}
+
+/** What downloadModel wrote. */
+export interface ModelDownload {
+  files: string[];
+  step: number;
+  weightsHash: string;
 }

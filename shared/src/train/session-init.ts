@@ -23,6 +23,8 @@ export interface SessionInit {
    * fault if known. An `epoch` older than the current one is a late blame: a vote, not a request.
    */
   requestNewEpoch?(suspect: string | undefined, epoch: number): void;
+  /** Whether `peerId` is an observer of the room (served the state on request, state-serve.ts). */
+  isObserver?(peerId: string): boolean;
   /** Called after every step and state change. */
   onUpdate?(session: TrainingSession): void;
   /**

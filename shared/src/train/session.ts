@@ -44,6 +44,11 @@ export { chooseSource, type Hello } from './state-sync.ts';
 export type SessionState = 'connecting' | 'training' | 'done' | 'error';
 
 const TEST_SEED_PURPOSE = 'test-subset';
+
+/** The room's seeded evaluation subset of `testCount` test examples: the same on every member (and observer). */
+export function evaluationSubset(config: RunConfig, testCount: number): Int32Array {
+  return Int32Array.from(Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(testCount, Math.min(config.evalSize, testCount)));
+}
 const DEFAULT_DATA_TIMEOUT_MS = 120_000;
 
 /**
@@ -105,8 +110,8 @@ export class TrainingSession {
     this.aggregator = createAggregator(config, model.layers);
     this.replica = new Replica(model, config, this.aggregator);
     this.rounds = config.sync === 'step' ? undefined : new RoundRunner(config, this.replica.sizes);
-    this.testIndices = Int32Array.from(Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(init.test.count, Math.min(config.evalSize, init.test.count)));
-    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`));
+    this.testIndices = evaluationSubset(config, init.test.count);
+    this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`), (id) => init.isObserver?.(id) ?? false);
   }
 
   /** Steps completed. */
