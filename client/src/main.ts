@@ -9,6 +9,7 @@ import { openMnist } from './data.ts';
 import { RoomMember } from './room-member.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
+import { builtinTasks } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -27,7 +28,7 @@ const app = new RoomMember(
     signalingUrl: params.get('signal') ?? undefined,
     params: Object.fromEntries(params),
     startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
-    loadData: () => openMnist(),
+    task: builtinTasks((signal) => openMnist(undefined, signal)),
     // A heavy room configuration (the server's estimate) is shown and asked about before training.
     acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
       `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,

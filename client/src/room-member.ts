@@ -3,7 +3,8 @@
  * membership) -> WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
  * again as a new member after an eviction. Everything it knows is in `status()`; `close()` closes
  * everything it opened. What differs between a tab and Node (how to start a tfjs backend, how to
- * read MNIST, which WebRTC implementation) comes in through RoomMemberOptions.
+ * read MNIST, which WebRTC implementation) and what it trains (the task: data and model) come in
+ * through RoomMemberOptions.
  *
  * The signaling server may go away and come back (a restart, a deploy, a network hiccup); the
  * room's state lives in its members. While it is away training goes on over the data channels
@@ -18,8 +19,8 @@
  * lost server are one state machine over the same few fields (view, session, token, pause), and
  * cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
+import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, parseRunConfig, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { deadline, raceSignal, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
@@ -34,8 +35,13 @@ export interface RoomMemberOptions {
   params: Record<string, string>;
   /** Starts the tfjs backend and says which one runs; `exclude` names one that cannot train the room's model. */
   startBackend(exclude?: BackendExclusion): Promise<BackendChoice>;
-  /** The training and test data: stores that fetch examples as the session assigns them, or everything in memory. */
-  loadData(): Promise<MemberData>;
+  /**
+   * The task this member trains in a room of `config`: the built-in one its `model` key names
+   * (task/mnist-tasks.ts), or the caller's own whatever the key. Its data is loaded before the
+   * member joins (for the configuration its params propose) and again only if the room's task
+   * names other data.
+   */
+  task(config: RunConfig): Task;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
   /**
@@ -45,9 +51,10 @@ export interface RoomMemberOptions {
   acceptHeavy?(cost: ConfigCost): Promise<boolean>;
 }
 
-export interface MemberData {
-  train: Examples;
-  test: Examples;
+/** A task's data, loaded once and kept under the name of its dataset. */
+interface LoadedData {
+  dataset: string;
+  data: TaskData;
 }
 
 /** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
@@ -63,7 +70,7 @@ interface MembershipParts {
   session: TrainingSession;
   messenger: Messenger;
   transport: WebRtcTransport;
-  model: Model;
+  model: TrainableModel;
 }
 
 /** The parts a session is built over, kept when a fork replaces the session. */
@@ -107,7 +114,9 @@ export class RoomMember {
   private earlierTraffic = { sent: 0, received: 0 };
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
-  private data: MemberData | undefined;
+  private data: LoadedData | undefined;
+  /** The task of the current session. */
+  private task: Task | undefined;
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -149,7 +158,8 @@ export class RoomMember {
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
-      data: dataStatus(this.data),
+      data: dataStatus(this.data?.data),
+      ...(this.task ? { task: this.task.name } : {}),
     };
   }
 
@@ -195,8 +205,7 @@ export class RoomMember {
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
-      const data = await this.options.loadData();
-      this.data = data;
+      await this.dataFor(this.options.task(parseRunConfig(pickConfigParams(this.options.params))), closing);
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -208,7 +217,7 @@ export class RoomMember {
       });
       // A member evicted for missing deadlines joins again as a new member and catches up through
       // the usual state transfer.
-      while ((await this.trainAsMember(data, closing)) === 'interrupted') {
+      while ((await this.trainAsMember(closing)) === 'interrupted') {
         await waitForAbort(closing, REJOIN_DELAY_MS);
       }
     } catch (err) {
@@ -223,7 +232,7 @@ export class RoomMember {
   }
 
   /** One membership: join, connect, train until done, interrupted or closed. */
-  private async trainAsMember(data: MemberData, closing: AbortSignal): Promise<'done' | 'interrupted'> {
+  private async trainAsMember(closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
     const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
@@ -254,7 +263,7 @@ export class RoomMember {
     let session: RunConfig = joined.config;
     try {
       for (;;) {
-        await this.trainSession(session, mesh, view, data);
+        await this.trainSession(session, mesh, view, closing);
         const adopting = this.adopting;
         this.adopting = null;
         if (!adopting || this.interrupted || closing.aborted) break;
@@ -275,9 +284,14 @@ export class RoomMember {
   }
 
   /** One session over `mesh`, from the current view or `view` if newer, until it ends or is stopped. */
-  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, data: MemberData): Promise<void> {
+  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, closing: AbortSignal): Promise<void> {
+    const task = this.options.task(config);
+    // Synchronous when the data is loaded already (the usual case): nothing runs in between.
+    const data = this.data?.dataset === task.dataset ? this.data.data : await this.dataFor(task, closing);
+    if (closing.aborted) return;
+    this.task = task;
     const messenger = new Messenger(mesh.link, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
-    const model = new Model(config.model, data.train.shape, data.train.classes);
+    const model = task.createModel(data.train, config);
     const session = new TrainingSession({
       selfId: mesh.transport.selfId,
       config,
@@ -297,12 +311,20 @@ export class RoomMember {
     await session.run();
   }
 
-  /** Starts another backend if the active one cannot train `config` (false: closed meanwhile). */
-  private async backendFor(config: RunConfig, closing: AbortSignal): Promise<boolean> {
-    if (config.model === 'cnn' && this.backend?.active === 'wasm') {
-      // Known gap of tfjs 4.22: the wasm backend has no Conv2DBackpropFilter kernel.
-      this.backend = await this.options.startBackend({ name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train the cnn' });
+  /** The data of `task`: the data loaded already if the task names it, else loaded now. */
+  private async dataFor(task: Task, closing: AbortSignal): Promise<TaskData> {
+    if (this.data?.dataset !== task.dataset) {
+      this.data = { dataset: task.dataset, data: await task.loadData(closing) };
+      this.onChange();
     }
+    return this.data.data;
+  }
+
+  /** Starts another backend if the active one cannot train the task of `config` (false: closed meanwhile). */
+  private async backendFor(config: RunConfig, closing: AbortSignal): Promise<boolean> {
+    const excluded = this.options.task(config).excludedBackend?.(config);
+    // A known gap: tfjs 4.22's wasm backend has no Conv2DBackpropFilter kernel.
+    if (excluded && this.backend?.active === excluded.name) this.backend = await this.options.startBackend(excluded);
     return !closing.aborted;
   }
 
@@ -456,7 +478,7 @@ export class RoomMember {
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
-function dataStatus(data: MemberData | undefined): DataStatus | null {
+function dataStatus(data: TaskData | undefined): DataStatus | null {
   if (!data) return null;
   const traffic = [data.train, data.test].map((d) => (d instanceof ExampleStore ? d.traffic : { bytes: 0, requests: 0 }));
   const held = (d: Examples): number => (d instanceof ExampleStore ? d.held : d.count);

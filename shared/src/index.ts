@@ -21,6 +21,7 @@ export * from './compress/index.ts';
 export { layerSize, matrixView, sentBytes } from './compress/layers.ts';
 export { orthonormalizeColumns } from './compress/linalg.ts';
 export * from './model/model.ts';
+export * from './task/index.ts';
 export * from './data/mnist.ts';
 export * from './data/example-store.ts';
 export * from './train/hash.ts';

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
+import { builtinTasks } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from '../backend.ts';
 import { RoomMember } from '../room-member.ts';
 import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeBackend, type NodeWorkerArgs } from './args.ts';
@@ -102,7 +103,7 @@ async function main(args: NodeWorkerArgs): Promise<void> {
       signalingUrl: args.signal,
       params: args.params,
       startBackend: (exclude) => startBackend(args.backend, exclude),
-      loadData: () => loadMnistFromFs(),
+      task: builtinTasks((signal) => loadMnistFromFs(undefined, signal)),
       wrtc: loadWrtc(args.wrtc),
     },
     () => {

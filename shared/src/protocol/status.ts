@@ -159,6 +159,8 @@ export interface TabStatus {
   rounds?: RoundStatus;
   /** The training data fetched and held; null before it is opened. */
   data: DataStatus | null;
+  /** The task the current session trains (`mnist-mlp`, `mnist-cnn` or a caller's own); absent before the first session. */
+  task?: string;
 }
 
 /** What a tab exposes to tests and tools. */
