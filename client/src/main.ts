@@ -4,9 +4,9 @@
  * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), and
  * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
-import { parseBackend, selectBackend } from './backend.ts';
+import { parseBackend } from './backend.ts';
 import { openMnist } from './data.ts';
-import { RoomMember } from './room-member.ts';
+import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
 import { builtinTasks } from '@tabswarm/shared';
@@ -22,28 +22,26 @@ const params = new URLSearchParams(location.search);
 const ui = new Ui(document.getElementById('app')!);
 let renderQueued = false;
 
-const app = new RoomMember(
-  {
-    room: params.get('room') ?? 'default',
-    signalingUrl: params.get('signal') ?? undefined,
-    params: Object.fromEntries(params),
-    startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
-    task: builtinTasks((signal) => openMnist(undefined, signal)),
-    // A heavy room configuration (the server's estimate) is shown and asked about before training.
-    acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
-      `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,
-    )),
-  },
-  () => {
+const app = startTabWorker({
+  // The page trains the built-in task its room's `model` key names, on MNIST read by HTTP range requests.
+  task: builtinTasks((signal) => openMnist(undefined, signal)),
+  room: params.get('room') ?? 'default',
+  ...(params.get('signal') !== null ? { signalingUrl: params.get('signal')! } : {}),
+  params: Object.fromEntries(params),
+  backend: parseBackend(params.get('backend')),
+  // A heavy room configuration (the server's estimate) is shown and asked about before training.
+  acceptHeavy: (cost) => Promise.resolve(params.get('heavy') === 'ok' || window.confirm(
+    `This room's configuration is heavy for your tab: ${cost.reasons.join('; ')} (about ${Math.round(cost.mflopsPerStep)} MFLOP per step). Train it?`,
+  )),
+  onUpdate: (worker) => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
     if (renderQueued) return;
     renderQueued = true;
     requestAnimationFrame(() => {
       renderQueued = false;
-      ui.render(app.status(), app.history());
+      ui.render(worker.status(), worker.history());
     });
   },
-);
+});
 
 window.tabswarm = { status: () => app.status(), history: () => app.history() };
-void app.start();
