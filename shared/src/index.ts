@@ -24,6 +24,7 @@ export * from './model/model.ts';
 export * from './task/index.ts';
 export * from './data/mnist.ts';
 export * from './data/example-store.ts';
+export * from './data/text-windows.ts';
 export * from './train/hash.ts';
 export * from './train/optimizer.ts';
 export * from './train/shard.ts';
