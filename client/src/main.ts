@@ -1,15 +1,17 @@
 /**
  * Entry point. URL parameters: `room` (default `default`), `backend` (webgl|wasm|cpu),
  * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
- * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), and
- * the run configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room.
+ * ticket, from the invite URL), `heavy=ok` (train a heavy room configuration without asking), `task`
+ * (an example task instead of the built-in one, src/page-tasks.ts), and the run configuration keys
+ * (see shared/src/train/config.ts), which apply if this tab creates the room.
  */
 import { parseBackend } from './backend.ts';
 import { openMnist } from './data.ts';
+import { pageTask } from './page-tasks.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { TabswarmApi } from '@tabswarm/shared/protocol';
-import { builtinTasks } from '@tabswarm/shared';
+import { builtinTasks, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -22,9 +24,22 @@ const params = new URLSearchParams(location.search);
 const ui = new Ui(document.getElementById('app')!);
 let renderQueued = false;
 
+/** The example `task` the URL names, or the built-in task the room's `model` key names (MNIST by HTTP range requests). */
+async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
+  const name = params.get('task');
+  return name === null ? builtinTasks((signal) => openMnist(undefined, signal)) : pageTask(name);
+}
+
+let task: Awaited<ReturnType<typeof chooseTask>>;
+try {
+  task = await chooseTask();
+} catch (err) {
+  document.getElementById('app')!.textContent = `tabswarm: ${errorMessage(err)}`;
+  throw err;
+}
+
 const app = startTabWorker({
-  // The page trains the built-in task its room's `model` key names, on MNIST read by HTTP range requests.
-  task: builtinTasks((signal) => openMnist(undefined, signal)),
+  task,
   room: params.get('room') ?? 'default',
   ...(params.get('signal') !== null ? { signalingUrl: params.get('signal')! } : {}),
   params: Object.fromEntries(params),

@@ -8,14 +8,14 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { parseRunConfig } from '@tabswarm/shared';
 import { trainTaskInMemory } from '@tabswarm/shared/testing';
-import { storyData, task } from './char-rnn-task.ts';
+import { task } from './char-rnn-task.ts';
 
 before(async () => {
   await tf.setBackend('cpu');
 });
 
 test('the story\'s windows: 16 characters and the next one, 29 characters in all', async () => {
-  const { train, test: held } = await storyData();
+  const { train, test: held } = await task.loadData(new AbortController().signal);
   assert.deepEqual(train.shape, [16]);
   assert.equal(train.classes, 29);
   assert.equal(train.count + held.count, 3825 - 16);
@@ -40,7 +40,7 @@ test('a character LSTM trains with 2 members and PowerSGD + error feedback: loss
   console.log(`char-lstm, powersgd rank 2: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, accuracy ${members[0]!.testAccuracy}, ${sent} bytes sent at the last step`);
   assert.ok(last < 0.85 * first, `loss ${first} -> ${last}`);
   // Two members exchange the whole vector once per step in fp32 (4 bytes a weight); rank-2 factors are far fewer.
-  const data = await storyData();
+  const data = await task.loadData(new AbortController().signal);
   const model = task.createModel(data.train, config);
   const fp32 = 4 * model.size;
   model.dispose();
