@@ -1,7 +1,7 @@
 /**
  * The tasks a tab trains besides the built-in MNIST ones, named by the URL key `task`: the
- * examples of examples/ (docs/TASKS.md), each loaded only when named. Every tab of a room must
- * name the same one (the room's configuration does not carry it).
+ * examples of examples/ (docs/TASKS.md), each loaded only when named. The name is also the room
+ * key `task`: a tab naming another task than the room's refuses the room.
  */
 import { ConfigError, type Task } from '@tabswarm/shared';
 

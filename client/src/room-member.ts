@@ -20,7 +20,7 @@
  * cutting it apart would spread each transition over two files.
  */
 import { AbortedError, CONFIG_KEYS, ConfigError, type DataStatus, errorMessage, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, parseRunConfig, type LinkSettings, pickConfigParams, type ConfigCost, type RejoinRequest, type RejoinResult, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
+import { deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { NoteLog } from './note-log.ts';
 import { PathMonitor } from './peer-paths.ts';
@@ -117,6 +117,8 @@ export class RoomMember {
   private data: LoadedData | undefined;
   /** The task of the current session. */
   private task: Task | undefined;
+  /** The room key `task` this member proposes: its task's name, empty for a built-in task. */
+  private taskName = '';
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -205,7 +207,9 @@ export class RoomMember {
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
-      await this.dataFor(this.options.task(parseRunConfig(pickConfigParams(this.options.params))), closing);
+      const proposed = this.options.task(parseRunConfig(pickConfigParams(this.options.params)));
+      this.taskName = roomTaskName(proposed);
+      await this.dataFor(proposed, closing);
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -235,7 +239,8 @@ export class RoomMember {
   private async trainAsMember(closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
-    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket });
+    const proposal = { ...pickConfigParams(this.options.params), ...(this.taskName ? { task: this.taskName } : {}) };
+    const joined = await this.signaling!.join(this.options.room, proposal, { signal: closing, ticket: this.options.params.ticket });
     if (closing.aborted) return 'done';
     this.config = joined.config;
     // Older servers send no estimate.
@@ -243,6 +248,13 @@ export class RoomMember {
     if (this.cost?.heavy && this.options.acceptHeavy && !(await this.options.acceptHeavy(this.cost))) {
       this.signaling!.leave();
       throw new ConfigError(`declined the room's heavy configuration: ${this.cost.reasons.join('; ')}`);
+    }
+    // A model of other layers could never be averaged with the room's: refuse before training.
+    const mine = roomTaskName(this.options.task(joined.config));
+    if (mine !== joined.config.task) {
+      this.signaling!.leave();
+      const what = (name: string): string => (name ? `the task ${name}` : `the built-in task of model=${joined.config.model}`);
+      throw new ConfigError(`room ${this.options.room} trains ${what(joined.config.task)}; this member runs ${what(mine)}`);
     }
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';

@@ -160,7 +160,8 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   const config: Partial<Record<keyof RunConfig, string>> = { workers: String(workers) };
   for (const key of CONFIG_KEYS) {
     const value = get(key);
-    if (value !== undefined && key !== 'workers') config[key] = value;
+    // --task is the module's file: the workers put its task's name in the room's `task` key.
+    if (value !== undefined && key !== 'workers' && key !== 'task') config[key] = value;
   }
   parseRunConfig(config); // throws ConfigError naming the bad key
   const link: Link = {};

@@ -33,7 +33,7 @@ export const NODE_WORKER_USAGE = `usage: tsx client/src/node/node-worker.ts [--s
   --backend B    tfjs backend: cpu (default) or wasm
   --wrtc W       WebRTC for Node: node-datachannel (default) or roamhq (@roamhq/wrtc)
   --task FILE    train the task a module exports (export const task), not the built-in one
-                 the room's model key names; every member of the room must run the same task
+                 the room's model key names; the room's key task becomes its name
   --ticket T     a closed room's join ticket (the invite URL's ticket)
   --KEY VALUE    as the URL parameters of a tab: run configuration keys (used if this worker
                  creates the room, e.g. --workers 4 --compressor powersgd --rank 2) and link keys

@@ -1,8 +1,8 @@
 /**
  * Workers started from code: two Node workers in this process, each given the same custom task
  * (a tfjs-layers model on synthetic data), train together over real WebRTC against a real
- * signaling server, and give back status(), history(), events() and stop(). A task module that
- * exports no task is refused by name.
+ * signaling server, and give back status(), history(), events() and stop(). The room names its
+ * task: a worker with another refuses it. A task module that exports no task is refused by name.
  */
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { listenSignalingServer } from '@tabswarm/signaling-server';
-import { fromLayersModel, type Task } from '@tabswarm/shared';
+import { builtinTasks, fromLayersModel, type Task } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import { startNodeWorker } from './start-node-worker.ts';
 import { importTask } from './task-module.ts';
@@ -61,6 +61,23 @@ test('two Node workers started from code train a custom task together', { timeou
   assert.ok(updates > 0, 'onUpdate is called');
   await Promise.all(workers.map((w) => w.stop()));
   assert.equal(workers[0]!.status().state, 'done', 'status() still answers after stop()');
+});
+
+test('the room names its task: a worker running another task refuses the room, saying which', { timeout: 60_000 }, async (t) => {
+  const server = await listenSignalingServer({ log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+  const params = { workers: '2', steps: '2', batchSize: '8', evalSize: '16' };
+  const opener = startNodeWorker({ task: quadrants, signalingUrl: server.url, room: 'one-task', params });
+  const other = startNodeWorker({ task: { ...quadrants, name: 'other-task' }, signalingUrl: server.url, room: 'one-task', params });
+  const builtin = startNodeWorker({ task: builtinTasks(quadrants.loadData), signalingUrl: server.url, room: 'one-task', params });
+  t.after(async () => {
+    await Promise.all([opener, other, builtin].map((w) => w.stop()));
+    await server.close();
+  });
+  await Promise.all([other, builtin].map((w) => finished(w, 30_000)));
+  assert.equal(other.status().state, 'error');
+  assert.match(other.status().error ?? '', /room one-task trains the task quadrants-dense; this member runs the task other-task/);
+  assert.match(builtin.status().error ?? '', /room one-task trains the task quadrants-dense; this member runs the built-in task of model=mlp/);
+  assert.equal(opener.status().config?.task, 'quadrants-dense');
 });
 
 test('a task module must export a task; one that does not, or does not load, is refused by name', async () => {

@@ -12,6 +12,7 @@ export type MnistLoader = (signal: AbortSignal) => Promise<TaskData>;
 export function mnistTask(model: ModelName, loadData: MnistLoader): Task {
   return {
     name: `mnist-${model}`,
+    builtin: true,
     dataset: 'mnist',
     loadData,
     createModel: (data) => new Model(model, data.shape, data.classes),

@@ -6,11 +6,13 @@
  * each step drawn from the shard seeded by (seed, step, rank) (local-gradient.ts), the evaluation
  * set a seeded subset of `evalSize` test examples, and the weights start from the run seed.
  *
- * Every member of a room must run the same task: a model of other layer sizes fails its first
- * exchange with every peer (PeerInputError) and never trains.
+ * Every member of a room must run the same task, so the room's configuration names it (the key
+ * `task`, `roomTaskName`; empty for the built-in tasks, which the key `model` names): a member
+ * whose task is another refuses the room before it trains.
  */
+import { ConfigError } from '../errors.ts';
 import type { Examples } from '../data/example-store.ts';
-import type { RunConfig } from '../train/config.ts';
+import { TASK_NAME, type RunConfig } from '../train/config.ts';
 import type { TrainableModel } from './trainable-model.ts';
 
 export interface TaskData {
@@ -32,8 +34,10 @@ export interface BackendExclusion {
 }
 
 export interface Task {
-  /** Shown in status() and logs. */
+  /** Shown in status() and logs, and the room key `task` (lower case, digits, `.`, `_`, `-`). */
   readonly name: string;
+  /** Only the built-in MNIST tasks, which the room key `model` names instead of `task`. */
+  readonly builtin?: boolean;
   /** Names the data: members whose tasks name the same data share one load (the built-in MNIST tasks). */
   readonly dataset: string;
   /** Loads (or opens, for a store that fetches its shard later) the training and evaluation examples, once per member. */
@@ -52,4 +56,11 @@ export function isTask(value: unknown): value is Task {
   const t = value as Partial<Task> | null;
   return typeof t === 'object' && t !== null && typeof t.name === 'string' && typeof t.dataset === 'string'
     && typeof t.loadData === 'function' && typeof t.createModel === 'function';
+}
+
+/** The room key `task` of a room training `task`: its name, or empty for a built-in task. */
+export function roomTaskName(task: Task): string {
+  if (task.builtin) return '';
+  if (task.name === '' || !TASK_NAME.test(task.name)) throw new ConfigError(`a task's name is lower-case letters, digits, '.', '_' and '-' (at most 64), got ${JSON.stringify(task.name.slice(0, 64))}`);
+  return task.name;
 }
