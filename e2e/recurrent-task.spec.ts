@@ -22,6 +22,7 @@ test('two tabs train a character LSTM with PowerSGD + error feedback: loss falls
 
   for (const s of statuses) {
     expect(s.task).toBe('char-lstm');
+    expect(s.config?.task, 'the room names its task').toBe('char-lstm');
     expect(s.step).toBe(STEPS);
     expect(s.compressor).toMatch(/powersgd/);
     expect(s.weightsHash).toBe(statuses[0]!.weightsHash);
