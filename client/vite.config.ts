@@ -4,7 +4,11 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   resolve: {
     // simple-peer's own browser build: the CommonJS entry needs Node's `global`, `events`, `process`.
-    alias: { 'simple-peer': 'simple-peer/simplepeer.min.js' },
+    alias: {
+      'simple-peer': 'simple-peer/simplepeer.min.js',
+      // The example tasks a tab can train (`?task=`, src/page-tasks.ts), each its own chunk.
+      '@tabswarm/examples': fileURLToPath(new URL('../examples/src', import.meta.url)),
+    },
   },
   build: {
     target: 'es2022',

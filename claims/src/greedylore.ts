@@ -5,7 +5,7 @@
  * training with 4 workers; (c) steps to a target loss with 1, 2, 4, 8 workers (the linear
  * speed-up claim), with momentum SGD and with Adam.
  */
-import { Adam, createAggregator, Model, Rng, SgdMomentum, subset, type LayerShape, type Optimizer } from '@tabswarm/shared';
+import { Adam, createAggregator, DEFAULT_CONFIG, mnistTask, Rng, SgdMomentum, subset, type LayerShape, type Optimizer } from '@tabswarm/shared';
 import type { SmallMnist } from './mnist-small.ts';
 import { RandomProjectionAggregator } from './random-projection.ts';
 import { averagedUpdate, type Aggregate } from './steps.ts';
@@ -50,7 +50,7 @@ export interface TrainRun {
 }
 
 export async function train(init: TrainInit): Promise<TrainRun> {
-  const model = new Model('mlp', init.data.train.shape, 10);
+  const model = mnistTask('mlp', () => Promise.resolve({ train: init.data.train, test: init.data.test })).createModel(init.data.train, DEFAULT_CONFIG);
   const weights = model.initialWeights(5);
   const sizes = model.layers.map((l) => l.shape.reduce((a, b) => a * b, 1));
   const optimizer = makeOptimizer(init.optimizer, sizes, init.lr);

@@ -9,7 +9,7 @@ import { gather, hold, Rng, subset, type Dataset, type Examples } from '@tabswar
 const POOL = 4;
 
 function pool(data: Dataset): Dataset {
-  const [h, w] = data.shape;
+  const [h = 0, w = 0] = data.shape;
   const oh = h / POOL;
   const ow = w / POOL;
   const images = new Float32Array(data.count * oh * ow);

@@ -3,18 +3,21 @@
  * `signal` (signaling server URL, default this page's origin), `ticket` (a closed room's join
  * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
  * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
- * without training: its state from a member, the model out), and the run configuration keys (see
+ * without training: its state from a member, the model out), `task` (an example task instead of
+ * the built-in one, src/page-tasks.ts), and the run configuration keys (see
  * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
  * ignores them).
  */
-import { parseBackend, selectBackend } from './backend.ts';
+import { parseBackend } from './backend.ts';
 import { askInPage } from './consent-panel.ts';
 import { ignoredKeys } from './consent.ts';
 import { openMnist } from './data.ts';
-import { RoomMember } from './room-member.ts';
 import { downloadFiles } from './download.ts';
+import { pageTask } from './page-tasks.ts';
+import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
+import { builtinTasks, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -25,35 +28,48 @@ declare global {
 
 const params = new URLSearchParams(location.search);
 const root = document.getElementById('app')!;
+const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
+let renderQueued = false;
+
+/** The example `task` the URL names, or the built-in task the room's `model` key names (MNIST by HTTP range requests). */
+async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
+  const name = params.get('task');
+  return name === null ? builtinTasks((signal) => openMnist(undefined, signal)) : pageTask(name);
+}
+
+let task: Awaited<ReturnType<typeof chooseTask>>;
+try {
+  task = await chooseTask();
+} catch (err) {
+  root.textContent = `tabswarm: ${errorMessage(err)}`;
+  throw err;
+}
+
 const ui = new Ui(root, {
   leave: () => void app.leave(),
   downloadModel: () => void downloadModel().catch((err: unknown) => console.error('tabswarm: download failed:', err)),
   refresh: () => void app.refresh(),
 });
-const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
-let renderQueued = false;
 
-const app = new RoomMember(
-  {
-    room: params.get('room') ?? 'default',
-    signalingUrl: params.get('signal') ?? undefined,
-    params: Object.fromEntries(params),
-    role: params.get('role') === 'observer' ? 'observer' : 'member',
-    startBackend: (exclude) => selectBackend(parseBackend(params.get('backend')), exclude),
-    loadData: () => openMnist(),
-    // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
-    askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
-  },
-  () => {
+const app = startTabWorker({
+  task,
+  room: params.get('room') ?? 'default',
+  ...(params.get('signal') !== null ? { signalingUrl: params.get('signal')! } : {}),
+  params: Object.fromEntries(params),
+  backend: parseBackend(params.get('backend')),
+  role: params.get('role') === 'observer' ? 'observer' : 'member',
+  // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
+  askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
+  onUpdate: (worker) => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
     if (renderQueued) return;
     renderQueued = true;
     requestAnimationFrame(() => {
       renderQueued = false;
-      ui.render(app.status(), app.history());
+      ui.render(worker.status(), worker.history());
     });
   },
-);
+});
 
 /** Saves the model this tab holds as two files: `<room>-step<N>.json` and its weights. */
 async function downloadModel(): Promise<ModelDownload> {
@@ -67,4 +83,3 @@ async function downloadModel(): Promise<ModelDownload> {
 }
 
 window.tabswarm = { status: () => app.status(), history: () => app.history(), downloadModel, refresh: () => app.refresh() };
-void app.start();

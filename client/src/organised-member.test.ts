@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { listenSignalingServer, type SignalingServer } from '@tabswarm/signaling-server';
+import { builtinTasks } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import { ORGANISE_API, type TabStatus } from '@tabswarm/shared/protocol';
 import type { ConsentRequest } from './consent.ts';
@@ -39,10 +40,10 @@ function member(url: string, answer: ((request: ConsentRequest) => Promise<boole
       await tf.setBackend('cpu');
       return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
     },
-    loadData: () => {
+    task: builtinTasks(() => {
       steps.push('data');
       return Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) });
-    },
+    }),
     ...(answer ? {
       askConsent: (request: ConsentRequest) => {
         steps.push('asked');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { listenSignalingServer } from '@tabswarm/signaling-server';
+import { builtinTasks } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import type { TabStatus } from '@tabswarm/shared/protocol';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
@@ -26,7 +27,7 @@ function member(url: string, room: string): RoomMember {
       await tf.setBackend('cpu');
       return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
     },
-    loadData: () => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) }),
+    task: builtinTasks(() => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) })),
   }, () => undefined);
 }
 

@@ -7,7 +7,7 @@
  * and measures the test accuracy on the room's own evaluation subset. It fetches again when asked
  * (`refresh()`) and when the run finishes. The signaling server never sees a weight.
  */
-import { deadline, errorMessage, evaluationSubset, gather, hold, Messenger, Model, observeState, type Examples, type MembershipView } from '@tabswarm/shared';
+import { deadline, errorMessage, evaluationSubset, gather, hold, Messenger, observeState, type Examples, type MembershipView, type Task, type TrainableModel } from '@tabswarm/shared';
 import { ModelUnavailableError, type FinishedRun, type JoinResult, type SessionEvent } from '@tabswarm/shared/protocol';
 import { WebRtcTransport } from './webrtc-transport.ts';
 
@@ -24,6 +24,8 @@ const MAX_EVENTS = 200;
 
 export interface FollowerInit {
   joined: JoinResult;
+  /** The room's task: the model whose weights the members hold. */
+  task: Task;
   test: Examples;
   relay(to: string, data: unknown): void;
   wrtc?: unknown;
@@ -41,7 +43,7 @@ export class RoomFollower {
   readonly events: SessionEvent[] = [];
   readonly transport: WebRtcTransport;
   readonly messenger: Messenger;
-  private readonly model: Model;
+  private readonly model: TrainableModel;
   private view: MembershipView;
   private fetching: Promise<void> | undefined;
   private readonly closing = new AbortController();
@@ -54,7 +56,7 @@ export class RoomFollower {
     this.messenger = new Messenger(this.transport);
     // From the start: a member may offer a connection as soon as it hears of this observer.
     this.transport.setMembers(joined.members);
-    this.model = new Model(joined.config.model, init.test.shape, init.test.classes);
+    this.model = init.task.createModel(init.test, joined.config);
   }
 
   /** The members who hold the state now. */

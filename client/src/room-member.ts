@@ -4,7 +4,8 @@
  * WebRTC mesh -> the shared TrainingSession. It joins, connects, trains, and joins
  * again as a new member after an eviction. Everything it knows is in `status()`; `close()` closes
  * everything it opened. What differs between a tab and Node (how to start a tfjs backend, how to
- * read MNIST, which WebRTC implementation) comes in through RoomMemberOptions.
+ * read MNIST, which WebRTC implementation) and what it trains (the task: data and model) come in
+ * through RoomMemberOptions.
  *
  * The signaling server may go away and come back (a restart, a deploy, a network hiccup); the
  * room's state lives in its members. While it is away training goes on over the data channels
@@ -19,8 +20,8 @@
  * and a lost server are one state machine over the same few fields (view, session, token, pause),
  * and cutting it apart would spread each transition over two files.
  */
-import { AbortedError, CONFIG_KEYS, ModelExportError, type DataStatus, errorMessage, type FinishedRun, type JoinResult, type JoinRole, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, waitForAbort, Model, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Transport } from '@tabswarm/shared';
+import { AbortedError, CONFIG_KEYS, ConfigError, ModelExportError, type DataStatus, errorMessage, type FinishedRun, type JoinResult, type JoinRole, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, parseRunConfig, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
+import { deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { exportLayersModel, type LayersFiles } from './layers-export.ts';
@@ -38,8 +39,13 @@ export interface RoomMemberOptions {
   params: Record<string, string>;
   /** Starts the tfjs backend and says which one runs; `exclude` names one that cannot train the room's model. */
   startBackend(exclude?: BackendExclusion): Promise<BackendChoice>;
-  /** The training and test data: stores that fetch examples as the session assigns them, or everything in memory. */
-  loadData(): Promise<MemberData>;
+  /**
+   * The task this member trains in a room of `config`: the built-in one its `model` key names
+   * (task/mnist-tasks.ts), or the caller's own whatever the key. Its data is loaded before the
+   * member joins (for the configuration its params propose) and again only if the room's task
+   * names other data.
+   */
+  task(config: RunConfig): Task;
   /** A WebRTC implementation for simple-peer where the platform has none (Node). */
   wrtc?: unknown;
   /** `observer`: follow the room without training (room-follower.ts). @default 'member' */
@@ -54,9 +60,10 @@ export interface RoomMemberOptions {
   askConsent?(request: ConsentRequest): Promise<boolean>;
 }
 
-export interface MemberData {
-  train: Examples;
-  test: Examples;
+/** A task's data, loaded once and kept under the name of its dataset. */
+interface LoadedData {
+  dataset: string;
+  data: TaskData;
 }
 
 /** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
@@ -72,7 +79,7 @@ interface MembershipParts {
   session: TrainingSession;
   messenger: Messenger;
   transport: WebRtcTransport;
-  model: Model;
+  model: TrainableModel;
 }
 
 /** The parts a session is built over, kept when a fork replaces the session. */
@@ -118,7 +125,7 @@ export class RoomMember {
   private earlierTraffic = { sent: 0, received: 0 };
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
-  private data: MemberData | undefined;
+  private data: LoadedData | undefined;
   /** The room is an organiser's (from its preview or join). */
   private organised = false;
   /** Keys this member proposed that the room's configuration does not follow. */
@@ -133,6 +140,10 @@ export class RoomMember {
   private observers = new Set<string>();
   /** The room's finished run, once the server says so. */
   private finished: FinishedRun | null = null;
+  /** The task of the current session. */
+  private task: Task | undefined;
+  /** The room key `task` this member proposes: its task's name, empty for a built-in task. */
+  private taskName = '';
   private running: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
 
@@ -177,7 +188,8 @@ export class RoomMember {
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
-      data: dataStatus(this.data),
+      data: dataStatus(this.data?.data),
+      ...(this.task ? { task: this.task.name } : {}),
       organised: this.organised,
       ignoredKeys: [...this.ignored],
       consent: this.consent.status,
@@ -201,7 +213,7 @@ export class RoomMember {
       events: [...this.notes.list(), ...f.events].sort((a, b) => a.time - b.time).slice(-50),
       lastRecoveryMs: null, link: this.link,
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: false },
-      peerPaths: this.paths?.paths(connectedPeers) ?? [], data: dataStatus(this.data),
+      peerPaths: this.paths?.paths(connectedPeers) ?? [], data: dataStatus(this.data?.data),
       role: 'observer', finished: f.finished, observers: [],
     };
   }
@@ -210,11 +222,14 @@ export class RoomMember {
   async exportModel(): Promise<{ files: LayersFiles; step: number; weightsHash: string }> {
     const weights = this.follower ? this.follower.weights : this.session?.weights;
     const config = this.config;
-    const data = this.data;
+    const data = this.data?.data;
     if (!weights || !config || !data) throw new ModelExportError('this tab holds no model yet');
+    // The Layers topology is built for the built-in models; a task's own model is not exported yet.
+    const shape = data.train.shape;
+    if (config.task !== '' || shape.length !== 3) throw new ModelExportError(`the model of the task ${config.task} cannot be exported yet: only the built-in mlp and cnn`);
     const step = this.follower?.step ?? this.session!.step;
     const weightsHash = this.follower?.weightsHash ?? this.session!.weightsHash;
-    const files = await exportLayersModel({ name: config.model, inputShape: data.train.shape, classes: data.train.classes }, [...weights], `${this.options.room}-step${step}`);
+    const files = await exportLayersModel({ name: config.model, inputShape: [shape[0]!, shape[1]!, shape[2]!], classes: data.train.classes }, [...weights], `${this.options.room}-step${step}`);
     return { files, step, weightsHash };
   }
 
@@ -275,8 +290,9 @@ export class RoomMember {
       this.backend = await this.options.startBackend();
       this.onChange();
       // Load before joining: a member must be ready to train the moment it counts.
-      const data = await this.options.loadData();
-      this.data = data;
+      const proposed = this.options.task(parseRunConfig(pickConfigParams(this.options.params)));
+      this.taskName = roomTaskName(proposed);
+      await this.dataFor(proposed, closing);
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -292,7 +308,7 @@ export class RoomMember {
       // A member evicted for missing deadlines joins again as a new member and catches up through
       // the usual state transfer (one its organiser removed stays out: leftReason); the server
       // makes an evicted member's address wait before it joins again.
-      while ((await this.trainAsMember(data, closing)) === 'interrupted' && this.leftReason === null) {
+      while ((await this.trainAsMember(closing)) === 'interrupted' && this.leftReason === null) {
         await waitForAbort(closing, Math.max(REJOIN_DELAY_MS, this.rejoinAfterMs));
         this.rejoinAfterMs = 0;
       }
@@ -308,12 +324,13 @@ export class RoomMember {
   }
 
   /** One membership: join, connect, train until done, interrupted or closed. */
-  private async trainAsMember(data: MemberData, closing: AbortSignal): Promise<'done' | 'interrupted'> {
+  private async trainAsMember(closing: AbortSignal): Promise<'done' | 'interrupted'> {
     if (closing.aborted) return 'done';
     this.interrupted = null;
-    const joined = await this.signaling!.join(this.options.room, pickConfigParams(this.options.params), { signal: closing, ticket: this.options.params.ticket, role: this.options.role ?? 'member' });
+    const proposal = { ...pickConfigParams(this.options.params), ...(this.taskName ? { task: this.taskName } : {}) };
+    const joined = await this.signaling!.join(this.options.room, proposal, { signal: closing, ticket: this.options.params.ticket, role: this.options.role ?? 'member' });
     if (closing.aborted) return 'done';
-    if (joined.role === 'observer') return this.follow(joined, data, closing);
+    if (joined.role === 'observer') return this.follow(joined, closing);
     this.config = joined.config;
     // Older servers send no estimate.
     this.cost = joined.cost ?? null;
@@ -324,6 +341,13 @@ export class RoomMember {
     if (offer && !(await this.agree(offer, closing))) {
       this.signaling!.leave();
       return 'done';
+    }
+    // A model of other layers could never be averaged with the room's: refuse before training.
+    const mine = roomTaskName(this.options.task(joined.config));
+    if (mine !== joined.config.task) {
+      this.signaling!.leave();
+      const what = (name: string): string => (name ? `the task ${name}` : `the built-in task of model=${joined.config.model}`);
+      throw new ConfigError(`room ${this.options.room} trains ${what(joined.config.task)}; this member runs ${what(mine)}`);
     }
     // close() may have run while the answer was on its way; from here to `this.parts` all is synchronous.
     if (closing.aborted) return 'done';
@@ -346,7 +370,7 @@ export class RoomMember {
     let session: RunConfig = joined.config;
     try {
       for (;;) {
-        await this.trainSession(session, mesh, view, data);
+        await this.trainSession(session, mesh, view, closing);
         const adopting = this.adopting;
         this.adopting = null;
         if (!adopting || this.interrupted || closing.aborted) break;
@@ -368,9 +392,14 @@ export class RoomMember {
   }
 
   /** One session over `mesh`, from the current view or `view` if newer, until it ends or is stopped. */
-  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, data: MemberData): Promise<void> {
+  private async trainSession(config: RunConfig, mesh: Mesh, view: MembershipView, closing: AbortSignal): Promise<void> {
+    const task = this.options.task(config);
+    // Synchronous when the data is loaded already (the usual case): nothing runs in between.
+    const data = this.data?.dataset === task.dataset ? this.data.data : await this.dataFor(task, closing);
+    if (closing.aborted) return;
+    this.task = task;
     const messenger = new Messenger(mesh.link, { onError: (err, from) => this.warn(`frame from ${from.slice(0, 8)} rejected: ${errorMessage(err)}`) });
-    const model = new Model(config.model, data.train.shape, data.train.classes);
+    const model = task.createModel(data.train, config);
     const session = new TrainingSession({
       selfId: mesh.transport.selfId,
       config,
@@ -395,13 +424,16 @@ export class RoomMember {
    * Follows the room without training (an observer, or a finished room): fetches its state from a
    * member over WebRTC, again on refresh() and when the run finishes, until close().
    */
-  private async follow(joined: JoinResult, data: MemberData, closing: AbortSignal): Promise<'done'> {
+  private async follow(joined: JoinResult, closing: AbortSignal): Promise<'done'> {
     this.peerId = joined.peerId;
     this.config = joined.config;
     this.cost = joined.cost ?? null;
     this.finished = joined.finished ?? null;
     if (!(await this.backendFor(joined.config, closing))) return 'done';
-    const follower = new RoomFollower({ joined, test: data.test, relay: (to, signal) => this.signaling!.relay(to, signal), ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}), onChange: () => this.onChange() });
+    const task = this.options.task(joined.config);
+    const data = await this.dataFor(task, closing);
+    if (closing.aborted) return 'done';
+    const follower = new RoomFollower({ joined, task, test: data.test, relay: (to, signal) => this.signaling!.relay(to, signal), ...(this.options.wrtc ? { wrtc: this.options.wrtc } : {}), onChange: () => this.onChange() });
     this.follower = follower;
     this.view = { epoch: joined.epoch, members: joined.members };
     this.paths = new PathMonitor(follower.transport, () => this.onChange());
@@ -431,12 +463,20 @@ export class RoomMember {
     this.onChange();
   }
 
-  /** Starts another backend if the active one cannot train `config` (false: closed meanwhile). */
-  private async backendFor(config: RunConfig, closing: AbortSignal): Promise<boolean> {
-    if (config.model === 'cnn' && this.backend?.active === 'wasm') {
-      // Known gap of tfjs 4.22: the wasm backend has no Conv2DBackpropFilter kernel.
-      this.backend = await this.options.startBackend({ name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train the cnn' });
+  /** The data of `task`: the data loaded already if the task names it, else loaded now. */
+  private async dataFor(task: Task, closing: AbortSignal): Promise<TaskData> {
+    if (this.data?.dataset !== task.dataset) {
+      this.data = { dataset: task.dataset, data: await task.loadData(closing) };
+      this.onChange();
     }
+    return this.data.data;
+  }
+
+  /** Starts another backend if the active one cannot train the task of `config` (false: closed meanwhile). */
+  private async backendFor(config: RunConfig, closing: AbortSignal): Promise<boolean> {
+    const excluded = this.options.task(config).excludedBackend?.(config);
+    // A known gap: tfjs 4.22's wasm backend has no Conv2DBackpropFilter kernel.
+    if (excluded && this.backend?.active === excluded.name) this.backend = await this.options.startBackend(excluded);
     return !closing.aborted;
   }
 
@@ -639,7 +679,7 @@ export class RoomMember {
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
-function dataStatus(data: MemberData | undefined): DataStatus | null {
+function dataStatus(data: TaskData | undefined): DataStatus | null {
   if (!data) return null;
   const traffic = [data.train, data.test].map((d) => (d instanceof ExampleStore ? d.traffic : { bytes: 0, requests: 0 }));
   const held = (d: Examples): number => (d instanceof ExampleStore ? d.held : d.count);

@@ -13,6 +13,7 @@ import { connect, createServer as createNetServer, type AddressInfo, type Socket
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { listenSignalingServer, type ListenOptions, type ListeningServer } from '@tabswarm/signaling-server';
+import { builtinTasks } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import type { TabStatus } from '@tabswarm/shared/protocol';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
@@ -89,7 +90,7 @@ function member(t: TestContext, url: string, room: string, steps: number, params
         await tf.setBackend('cpu');
         return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
       },
-      loadData: () => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) }),
+      task: builtinTasks(() => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) })),
       wrtc: nodeWrtc,
     },
     () => {},

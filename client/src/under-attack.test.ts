@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { listenSignalingServer, Tickets } from '@tabswarm/signaling-server';
+import { builtinTasks } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
 import { RoomMember } from './room-member.ts';
@@ -31,7 +32,7 @@ function honest(url: string, ticket: string): RoomMember {
         await tf.setBackend('cpu');
         return { requested: 'cpu', active: tf.getBackend(), fallbackReason: null };
       },
-      loadData: () => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) }),
+      task: builtinTasks(() => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) })),
       wrtc: nodeWrtc,
     },
     () => undefined,

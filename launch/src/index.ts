@@ -12,3 +12,4 @@ export * from './signaling-server.ts';
 export * from './tabs.ts';
 export * from './node-worker.ts';
 export * from './worker-handle.ts';
+export { importTask } from '@tabswarm/client/task-module';

@@ -23,6 +23,8 @@ export interface NodeWorkerInit {
   wrtc?: string;
   /** As a tab's URL parameters: run configuration and link keys. */
   params: Record<string, string>;
+  /** An absolute path to a module exporting the task to train (the worker's `--task`); absent: the built-in task. */
+  task?: string;
   logFile: string;
 }
 
@@ -72,6 +74,7 @@ class NodeWorkerHandle implements WorkerHandle {
 
 export function launchNodeWorker(init: NodeWorkerInit): WorkerHandle {
   const args = ['--signal', init.signalUrl, '--room', init.room, '--backend', init.backend, '--wrtc', init.wrtc ?? 'node-datachannel'];
+  if (init.task !== undefined) args.push('--task', init.task);
   for (const [key, value] of Object.entries(init.params)) args.push(`--${key}`, value);
   const log = openSync(init.logFile, 'a');
   try {

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { io, type Socket } from 'socket.io-client';
 import { quadrantImages } from '@tabswarm/shared/testing';
-import { Model, TrainingSession, InMemoryNetwork, decodeFrame, MessageKind, Messenger } from '@tabswarm/shared';
+import { builtinTasks, type TrainableModel, TrainingSession, InMemoryNetwork, decodeFrame, MessageKind, Messenger } from '@tabswarm/shared';
 import { parseRunConfig, type RunConfig, type Ack, type ClientToServerEvents, type JoinResult, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { listenSignalingServer } from './listen.ts';
 import type { SignalingOptions } from './server.ts';
@@ -26,7 +26,7 @@ interface Peer {
   session: TrainingSession;
   done: Promise<void>;
   socket: Socket<ServerToClientEvents, ClientToServerEvents>;
-  model: Model;
+  model: TrainableModel;
 }
 
 async function room(t: TestContext, options: SignalingOptions = {}) {
@@ -54,7 +54,7 @@ async function room(t: TestContext, options: SignalingOptions = {}) {
       });
     });
     const transport = network.join(joined.peerId);
-    const model = new Model(joined.config.model, train.shape, train.classes);
+    const model = builtinTasks(() => Promise.resolve({ train, test: test_ }))(joined.config).createModel(train, joined.config);
     let epoch = joined.epoch;
     const session = new TrainingSession({
       selfId: joined.peerId,

@@ -49,7 +49,15 @@ async function main(): Promise<number> {
     return result.rows.every((r) => r.summary.stopReason === 'target' || r.summary.stopReason === 'steps') ? 0 : 1;
   }
 
-  const { out, summary } = await runSwarm(command.options, { progress, signal: abort.signal });
+  let result: Awaited<ReturnType<typeof runSwarm>>;
+  try {
+    result = await runSwarm(command.options, { progress, signal: abort.signal });
+  } catch (err) {
+    // What fails before any worker starts (a task module that exports no task) is said in one line.
+    console.error(`swarm: ${errorMessage(err)}`);
+    return 2;
+  }
+  const { out, summary } = result;
   const s = summary;
   if (s.target !== null) {
     progress.log(s.reachedTarget

@@ -22,6 +22,8 @@ export interface WorkerMetrics {
   peerId: string | null;
   /** The tfjs backend really in use. */
   backend: string | null;
+  /** The task it trained (`mnist-mlp`, or a task module's name); absent in older reports. */
+  task?: string;
   state: string;
   error: string | null;
   step: number;
@@ -260,6 +262,7 @@ export function workerMetrics(handle: WorkerHandle): WorkerMetrics {
     runtime: handle.runtime,
     peerId: s?.peerId ?? null,
     backend: s?.backend ?? null,
+    ...(s?.task !== undefined ? { task: s.task } : {}),
     state: handle.failure ? 'error' : (s?.state ?? 'connecting'),
     error: handle.failure ?? s?.error ?? null,
     step: s?.step ?? 0,

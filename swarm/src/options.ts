@@ -5,6 +5,7 @@
  * link key and runs every combination.
  */
 import { ConfigError, CONFIG_KEYS, parseRunConfig, type RunConfig, LINK_KEYS, parseLinkSettings } from '@tabswarm/shared/protocol';
+import { resolve } from 'node:path';
 import { RUNTIMES, type Link, type LinkKey, type Runtime } from './metrics.ts';
 
 export const TAB_BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
@@ -25,6 +26,8 @@ export interface RunOptions {
   nodeBackend: (typeof NODE_BACKENDS)[number];
   /** The Node workers' WebRTC implementation. */
   nodeWrtc: (typeof NODE_WRTCS)[number];
+  /** Absolute path of a module exporting the task the Node workers train; null: the built-in task the `model` key names. */
+  task: string | null;
   /** Stop at the first step whose test accuracy is at least this. */
   target: number | null;
   /** Wall-time limit of the whole run, start-up included. */
@@ -78,6 +81,8 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
   --backend B            tfjs backend of the tabs: webgl (default), wasm, cpu
   --node-backend B       tfjs backend of the Node workers: cpu (default), wasm
   --node-wrtc W          WebRTC of the Node workers: node-datachannel (default), roamhq
+  --task FILE            train the task FILE exports (export const task; docs/TASKS.md) instead
+                         of the built-in MNIST task the model key names; Node workers only
   --target-accuracy X    stop at the first step whose test accuracy is at least X
   --timeout T            wall-time limit: 90, 90s, 15m, 1h (default 30m)
   --slow-tab RATE        run the last tab under Chromium's CPU throttling at RATE (e.g. 16):
@@ -89,7 +94,7 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
                          link shaping: ${LINK_KEYS.join(' ')} (e.g. --bandwidth 10mbit --latency 40ms)
   sweep aliases          --compressors = --compressor, --bandwidths = --bandwidth`;
 
-const CLI_KEYS = ['runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'out', 'host', 'port', 'room'] as const;
+const CLI_KEYS = ['task', 'runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'out', 'host', 'port', 'room'] as const;
 const SWEEP_ALIASES: Record<string, keyof RunConfig | LinkKey> = { compressors: 'compressor', bandwidths: 'bandwidth' };
 
 /** `90` (seconds), `90s`, `15m`, `1.5h`, `500ms` -> milliseconds. */
@@ -155,7 +160,8 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   const config: Partial<Record<keyof RunConfig, string>> = { workers: String(workers) };
   for (const key of CONFIG_KEYS) {
     const value = get(key);
-    if (value !== undefined && key !== 'workers') config[key] = value;
+    // --task is the module's file: the workers put its task's name in the room's `task` key.
+    if (value !== undefined && key !== 'workers' && key !== 'task') config[key] = value;
   }
   parseRunConfig(config); // throws ConfigError naming the bad key
   const link: Link = {};
@@ -172,6 +178,9 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   const slowTab = Number(get('slow-tab') ?? '1');
   if (!(slowTab >= 1 && slowTab <= 100)) throw new ConfigError(`--slow-tab must be a throttling rate in [1, 100], got ${JSON.stringify(get('slow-tab'))}`);
   if (slowTab > 1 && tabs === 0) throw new ConfigError('--slow-tab needs tabs (--runtime chromium or mixed)');
+  const taskPath = get('task');
+  // The tabs load the built page, which holds the built-in tasks only.
+  if (taskPath !== undefined && tabs > 0) throw new ConfigError('--task runs in Node workers only (--runtime node): tabs train the built-in tasks of the built page');
   const portText = get('port') ?? '0';
   if (!/^\d+$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`--port must be an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -183,6 +192,7 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
     backend: oneOf('backend', get('backend') ?? 'webgl', TAB_BACKENDS),
     nodeBackend: oneOf('node-backend', get('node-backend') ?? 'cpu', NODE_BACKENDS),
     nodeWrtc: oneOf('node-wrtc', get('node-wrtc') ?? 'node-datachannel', NODE_WRTCS),
+    task: taskPath === undefined ? null : resolve(taskPath),
     target,
     timeoutMs: parseDuration(get('timeout') ?? '30m'),
     slowTab,

@@ -12,7 +12,7 @@ import { firstStepAtTarget, summarize, workerMetrics, type RunMetrics, type RunS
 import type { RunOptions } from './options.ts';
 import { Progress, type ProgressState } from './progress.ts';
 import { renderRunReport } from './report-html.ts';
-import { launchNodeWorker, launchTabs, startServer, type RunningServer, type Tabs, type WorkerHandle } from '@tabswarm/launch';
+import { importTask, launchNodeWorker, launchTabs, startServer, type RunningServer, type Tabs, type WorkerHandle } from '@tabswarm/launch';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How often the workers' state is read and the progress line redrawn. */
@@ -37,6 +37,8 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
   mkdirSync(logs, { recursive: true });
   const config = parseRunConfig(options.config);
   if (options.tabs > 0) ensureClientBuilt(progress);
+  // A task module that does not load or export a task fails here, in one line, before any worker starts.
+  if (options.task !== null) await importTask(options.task);
 
   const startedAt = Date.now();
   const room = options.room ?? `swarm-${randomBytes(4).toString('hex')}`;
@@ -53,7 +55,7 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
     const nodeCount = options.workers - options.tabs;
     progress.log(`swarm: ${options.workers} workers (${nodeCount} node, ${options.tabs} chromium) in room ${room} on ${server.url}; report in ${out}`);
     for (let i = 0; i < nodeCount; i++) {
-      handles.push(launchNodeWorker({ index: i, signalUrl: server.url, room, backend: options.nodeBackend, wrtc: options.nodeWrtc, params, logFile: join(logs, `worker-${i}-node.log`) }));
+      handles.push(launchNodeWorker({ index: i, signalUrl: server.url, room, backend: options.nodeBackend, wrtc: options.nodeWrtc, params, logFile: join(logs, `worker-${i}-node.log`), ...(options.task !== null ? { task: options.task } : {}) }));
     }
     if (options.tabs > 0) {
       const query = new URLSearchParams({ room, backend: options.backend, ...params }).toString();

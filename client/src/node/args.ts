@@ -18,6 +18,8 @@ export interface NodeWorkerArgs {
   backend: NodeBackend;
   /** WebRTC implementation. @default node-datachannel */
   wrtc: WrtcName;
+  /** A module exporting the task to train (task-module.ts); absent: the built-in task the room's `model` names. */
+  task?: string;
   /** Every other `--KEY VALUE`, as a tab's URL parameters. */
   params: Record<string, string>;
 }
@@ -25,11 +27,13 @@ export interface NodeWorkerArgs {
 export const NODE_BACKENDS = ['cpu', 'wasm'] as const;
 export type NodeBackend = (typeof NODE_BACKENDS)[number];
 
-export const NODE_WORKER_USAGE = `usage: tsx client/src/node/node-worker.ts [--signal http://127.0.0.1:8080] [--room default] [--backend cpu|wasm] [--KEY VALUE]...
+export const NODE_WORKER_USAGE = `usage: tsx client/src/node/node-worker.ts [--signal http://127.0.0.1:8080] [--room default] [--backend cpu|wasm] [--task FILE] [--KEY VALUE]...
   --signal URL   signaling server
   --room NAME    room to join
   --backend B    tfjs backend: cpu (default) or wasm
   --wrtc W       WebRTC for Node: node-datachannel (default) or roamhq (@roamhq/wrtc)
+  --task FILE    train the task a module exports (export const task), not the built-in one
+                 the room's model key names; the room's key task becomes its name
   --ticket T     a closed room's join ticket (the invite URL's ticket)
   --KEY VALUE    as the URL parameters of a tab: run configuration keys (used if this worker
                  creates the room, e.g. --workers 4 --compressor powersgd --rank 2) and link keys
@@ -52,10 +56,10 @@ export function parseNodeWorkerArgs(argv: readonly string[]): NodeWorkerArgs | '
     flags[arg.slice(2)] = value;
     i++;
   }
-  const { signal = 'http://127.0.0.1:8080', room = 'default', backend = 'cpu', wrtc = 'node-datachannel', ...params } = flags;
+  const { signal = 'http://127.0.0.1:8080', room = 'default', backend = 'cpu', wrtc = 'node-datachannel', task, ...params } = flags;
   if (!(WRTC_IMPLEMENTATIONS as readonly string[]).includes(wrtc)) throw new ConfigError(`wrtc must be one of ${WRTC_IMPLEMENTATIONS.join('|')}, got ${JSON.stringify(wrtc)}`);
   if (!(NODE_BACKENDS as readonly string[]).includes(backend)) throw new ConfigError(`backend must be one of ${NODE_BACKENDS.join('|')}, got ${JSON.stringify(backend)}`);
   // Fail here, with the flag's name, rather than as a rejected join.
   parseRunConfig(pickConfigParams(params));
-  return { signal, room, backend: backend as NodeBackend, wrtc: wrtc as WrtcName, params };
+  return { signal, room, backend: backend as NodeBackend, wrtc: wrtc as WrtcName, params, ...(task !== undefined ? { task } : {}) };
 }

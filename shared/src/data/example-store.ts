@@ -28,7 +28,8 @@ export interface Traffic {
 /** Training data as the session sees it: labels for everyone, images for the examples held. */
 export interface ExampleSource {
   readonly count: number;
-  readonly shape: [number, number, number];
+  /** Per-example input shape (Dataset's). */
+  readonly shape: number[];
   readonly classes: number;
   /** Every example's label: small (1 byte each), and label-based shardings need them all. */
   readonly labels: Uint8Array;

@@ -5,12 +5,16 @@
 import { WireFormatError } from '../errors.ts';
 
 export interface Dataset {
-  /** Row-major images, `count x features`, scaled to [0, 1]. */
+  /**
+   * Row-major examples, `count x features` (features = the product of `shape`): MNIST's images
+   * scaled to [0, 1], or any task's inputs (token ids of a text window, a table's columns).
+   */
   images: Float32Array;
+  /** Class labels in [0, classes): at most 256 classes. */
   labels: Uint8Array;
   count: number;
-  /** Per-example input shape, e.g. [28, 28, 1]. */
-  shape: [number, number, number];
+  /** Per-example input shape, e.g. [28, 28, 1] for an image, [16] for a window of 16 tokens. */
+  shape: number[];
   classes: number;
 }
 
@@ -39,7 +43,7 @@ export function parseMnist(imageBytes: Uint8Array, labelBytes: Uint8Array): Data
 
 /** The examples at `indices`, as a new Dataset. */
 export function subset(data: Dataset, indices: ArrayLike<number>): Dataset {
-  const features = data.shape[0] * data.shape[1] * data.shape[2];
+  const features = featureCount(data.shape);
   const images = new Float32Array(indices.length * features);
   const labels = new Uint8Array(indices.length);
   for (let j = 0; j < indices.length; j++) {
@@ -48,4 +52,9 @@ export function subset(data: Dataset, indices: ArrayLike<number>): Dataset {
     labels[j] = data.labels[i]!;
   }
   return { images, labels, count: indices.length, shape: data.shape, classes: data.classes };
+}
+
+/** Values per example of the given shape. */
+export function featureCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }

@@ -1,28 +1,24 @@
 /**
- * The models tabswarm trains, as plain lists of tfjs variables so that their weights map one to
- * one onto the Float32Arrays that travel and that the optimizer updates.
+ * The built-in models (the MNIST tasks' `mlp` and `cnn`, task/mnist-tasks.ts), as plain lists of
+ * tfjs variables so that their weights map one to one onto the Float32Arrays that travel and that
+ * the optimizer updates.
  *
- * Initial weights come from the run seed (Glorot uniform, computed in TypeScript), so every
- * replica starts from the same bits without any transfer.
+ * Initial weights come from the run seed (Glorot uniform, computed in TypeScript:
+ * task/initial-weights.ts), so every replica starts from the same bits without any transfer.
  *
  * Only tfjs-core is imported here: the runner (the tab, the Node worker, a test) sets tfjs up by
  * importing `@tensorflow/tfjs`, which registers the backends and the gradients this needs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape } from '../compress/types.ts';
-import { Rng } from '../rng.ts';
-import type { Dataset } from '../data/mnist.ts';
+import { featureCount, type Dataset } from '../data/mnist.ts';
+import { ConfigError } from '../errors.ts';
 import type { ModelName } from '../train/config.ts';
-
-interface ParamSpec {
-  name: string;
-  shape: number[];
-  /** fan-in and fan-out for Glorot; bias when absent. */
-  fans?: [number, number];
-}
+import { seededWeights } from '../task/initial-weights.ts';
+import { parameterCount, type GradientResult, type TrainableModel } from '../task/trainable-model.ts';
 
 interface Architecture {
-  params: ParamSpec[];
+  params: LayerShape[];
   forward(x: tf.Tensor4D, p: tf.Variable[]): tf.Tensor2D;
 }
 
@@ -34,9 +30,9 @@ const ARCHITECTURES: Record<ModelName, (shape: [number, number, number], classes
     const inputs = h * w * c;
     return {
       params: [
-        { name: 'dense1/kernel', shape: [inputs, MLP_HIDDEN], fans: [inputs, MLP_HIDDEN] },
+        { name: 'dense1/kernel', shape: [inputs, MLP_HIDDEN] },
         { name: 'dense1/bias', shape: [MLP_HIDDEN] },
-        { name: 'dense2/kernel', shape: [MLP_HIDDEN, classes], fans: [MLP_HIDDEN, classes] },
+        { name: 'dense2/kernel', shape: [MLP_HIDDEN, classes] },
         { name: 'dense2/bias', shape: [classes] },
       ],
       forward: (x, [w1, b1, w2, b2]) => {
@@ -52,11 +48,11 @@ const ARCHITECTURES: Record<ModelName, (shape: [number, number, number], classes
     void w;
     return {
       params: [
-        { name: 'conv1/kernel', shape: [3, 3, c, 8], fans: [9 * c, 9 * 8] },
+        { name: 'conv1/kernel', shape: [3, 3, c, 8] },
         { name: 'conv1/bias', shape: [8] },
-        { name: 'conv2/kernel', shape: [3, 3, 8, 16], fans: [9 * 8, 9 * 16] },
+        { name: 'conv2/kernel', shape: [3, 3, 8, 16] },
         { name: 'conv2/bias', shape: [16] },
-        { name: 'dense/kernel', shape: [flat, classes], fans: [flat, classes] },
+        { name: 'dense/kernel', shape: [flat, classes] },
         { name: 'dense/bias', shape: [classes] },
       ],
       forward: (x, [k1, b1, k2, b2, wd, bd]) => {
@@ -71,19 +67,19 @@ const ARCHITECTURES: Record<ModelName, (shape: [number, number, number], classes
   },
 };
 
-export interface GradientResult {
-  grads: Float32Array[];
-  loss: number;
-}
 
 /** A model whose weights live in tfjs variables, mirrored by the caller's Float32Arrays. */
-export class Model {
+export class Model implements TrainableModel {
   readonly layers: LayerShape[];
+  readonly inputShape: [number, number, number];
   private readonly variables: tf.Variable[];
   private readonly arch: Architecture;
 
-  constructor(readonly name: ModelName, readonly inputShape: [number, number, number], readonly classes: number) {
-    this.arch = ARCHITECTURES[name](inputShape, classes);
+  /** `inputShape` is an image's [height, width, channels]. */
+  constructor(readonly name: ModelName, inputShape: readonly number[], readonly classes: number) {
+    if (inputShape.length !== 3) throw new ConfigError(`the ${name} takes images [height, width, channels], got examples of shape [${inputShape.join(', ')}]`);
+    this.inputShape = [inputShape[0]!, inputShape[1]!, inputShape[2]!];
+    this.arch = ARCHITECTURES[name](this.inputShape, classes);
     this.layers = this.arch.params.map(({ name: n, shape }) => ({ name: n, shape }));
     // tidy disposes the zeros a variable is made from (the variable keeps its own reference).
     this.variables = this.arch.params.map((p) => tf.tidy(() => tf.variable(tf.zeros(p.shape), true, undefined)));
@@ -91,21 +87,12 @@ export class Model {
 
   /** Parameter count. */
   get size(): number {
-    return this.layers.reduce((sum, l) => sum + l.shape.reduce((a, b) => a * b, 1), 0);
+    return parameterCount(this.layers);
   }
 
   /** Seeded initial weights (Glorot uniform kernels, zero biases), identical on every replica. */
   initialWeights(seed: number): Float32Array[] {
-    return this.arch.params.map((p, i) => {
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      const out = new Float32Array(n);
-      if (p.fans) {
-        const limit = Math.sqrt(6 / (p.fans[0] + p.fans[1]));
-        const rng = Rng.derive(seed, 'init', i);
-        for (let j = 0; j < n; j++) out[j] = (rng.next() * 2 - 1) * limit;
-      }
-      return out;
-    });
+    return seededWeights(seed, this.layers);
   }
 
   setWeights(weights: Float32Array[]): void {
@@ -146,7 +133,7 @@ export class Model {
     let correct = 0;
     for (let start = 0; start < data.count; start += batchSize) {
       const n = Math.min(batchSize, data.count - start);
-      const features = this.inputShape[0] * this.inputShape[1] * this.inputShape[2];
+      const features = featureCount(this.inputShape);
       const predicted = tf.tidy(() => {
         const x = tf.tensor4d(data.images.subarray(start * features, (start + n) * features), [n, ...this.inputShape]);
         return tf.argMax(this.arch.forward(x, this.variables), 1);

@@ -167,6 +167,8 @@ export interface TabStatus {
   rounds?: RoundStatus;
   /** The training data fetched and held; null before it is opened. */
   data: DataStatus | null;
+  /** The task the current session trains (`mnist-mlp`, `mnist-cnn` or a caller's own); absent before the first session. */
+  task?: string;
   /** member: trains; observer: follows the room without training (`role=observer`, or a finished room). Absent before joining. */
   role?: JoinRole;
   /** The room's finished run as the server recorded it (its members' majority), or null while it runs. */

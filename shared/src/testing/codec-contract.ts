@@ -28,11 +28,24 @@ export interface CodecContractOptions {
    * that is a design choice rather than a bound, as sketch-gaussian's). @default 1.1
    */
   omegaSlack?: number;
-  /** Layers to compress. @default scalar, [1], [37], conv [3,3,1,8], [24,16], [1,20], [30,3] */
+  /** Layers to compress. @default CONTRACT_LAYERS */
   layers?: LayerShape[];
 }
 
-/** Awkward shapes every codec must handle: a scalar, a single value, a vector, a conv kernel, matrices of every aspect. */
+/**
+ * The kernels of sequence models, as tfjs-layers shapes them: an embedding [vocabulary, dim], an
+ * LSTM's input and recurrent kernels [in, 4 x units] and [units, 4 x units] (four gates side by
+ * side), a GRU's recurrent kernel [units, 3 x units]. Compressors see them as matrices like any
+ * dense kernel (a low-rank codec factors the gates together).
+ */
+export const SEQUENCE_LAYERS: LayerShape[] = [
+  { name: 'embedding', shape: [50, 8] },
+  { name: 'lstm/kernel', shape: [8, 64] },
+  { name: 'lstm/recurrent_kernel', shape: [16, 64] },
+  { name: 'gru/recurrent_kernel', shape: [16, 48] },
+];
+
+/** Awkward shapes every codec must handle: a scalar, a single value, a vector, a conv kernel, matrices of every aspect, sequence models' kernels. */
 export const CONTRACT_LAYERS: LayerShape[] = [
   { name: 'scalar', shape: [] },
   { name: 'one', shape: [1] },
@@ -41,6 +54,7 @@ export const CONTRACT_LAYERS: LayerShape[] = [
   { name: 'dense', shape: [24, 16] },
   { name: 'row', shape: [1, 20] },
   { name: 'narrow', shape: [30, 3] },
+  ...SEQUENCE_LAYERS,
 ];
 /** The layer of the statistical clauses: small enough for thousands of draws. */
 const STAT_LAYER: LayerShape = { name: 'm', shape: [6, 10] };

@@ -18,3 +18,4 @@ export * from './idx-fixture.ts';
 export * from './collective-contract.ts';
 export * from './codec-contract.ts';
 export * from './aggregator-contract.ts';
+export * from './task-room.ts';

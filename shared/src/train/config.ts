@@ -25,9 +25,18 @@ export type CompressorName = (typeof COMPRESSORS)[number];
 export type ErrorControlName = (typeof ERROR_CONTROLS)[number];
 export type ShardingName = (typeof SHARDINGS)[number];
 export type SyncMode = (typeof SYNC_MODES)[number];
+/** A task's name as the room key `task` carries it: lower case, digits, `.`, `_`, `-`; empty for the built-in tasks. */
+export const TASK_NAME = /^(?:[a-z0-9][a-z0-9._-]{0,63})?$/;
 
 export interface RunConfig {
+  /** The built-in task's model (MNIST with the MLP or the CNN), when `task` is empty. */
   model: ModelName;
+  /**
+   * The task every member trains when it is not a built-in one: its name (`spirals`, `char-lstm`,
+   * a task module's `name`; task/task.ts). Empty: the built-in task `model` names. A member whose
+   * task is another refuses the room before training (a different model could never be averaged).
+   */
+  task: string;
   dataset: DatasetName;
   optimizer: OptimizerName;
   /** Learning rate. */
@@ -89,6 +98,7 @@ export interface RunConfig {
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   model: 'mlp',
+  task: '',
   dataset: 'mnist',
   optimizer: 'adam',
   lr: 0.001,
@@ -120,10 +130,11 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   outerMomentum: 0.9,
 });
 
-type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number };
+type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number } | { kind: 'name'; pattern: RegExp };
 
 const FIELDS: { [K in keyof RunConfig]: Field } = {
   model: { kind: 'enum', values: MODELS },
+  task: { kind: 'name', pattern: TASK_NAME },
   dataset: { kind: 'enum', values: DATASETS },
   optimizer: { kind: 'enum', values: OPTIMIZERS },
   lr: { kind: 'number', min: 1e-7, max: 10 },
@@ -165,6 +176,7 @@ function numeric(raw: unknown): unknown {
 /** One field's schema, generated from its row of FIELDS (a new key is one row there, nothing here). */
 function fieldSchema(field: Field): z.ZodType<string | number> {
   if (field.kind === 'enum') return z.enum(field.values as [string, ...string[]]);
+  if (field.kind === 'name') return z.string().regex(field.pattern);
   const number = field.kind === 'int' ? z.number().int() : z.number().finite();
   return z.preprocess(numeric, number.min(field.min).max(field.max));
 }
@@ -181,6 +193,7 @@ export const RUN_CONFIG_SCHEMA = z.object(
 function expected(key: keyof RunConfig, raw: unknown): string {
   const field = FIELDS[key];
   if (field.kind === 'enum') return `${key} must be one of ${field.values.join('|')}, got ${quote(raw)}`;
+  if (field.kind === 'name') return `${key} must be a name of lower-case letters, digits, '.', '_' and '-' (at most 64), got ${quote(raw)}`;
   const value = numeric(raw);
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${key} must be a number, got ${quote(raw)}`;
   if (field.kind === 'int' && !Number.isInteger(value)) return `${key} must be an integer, got ${value}`;

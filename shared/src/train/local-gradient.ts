@@ -4,7 +4,7 @@
  */
 import type { Dataset } from '../data/mnist.ts';
 import { gather, type Examples } from '../data/example-store.ts';
-import type { Model } from '../model/model.ts';
+import type { TrainableModel } from '../task/trainable-model.ts';
 import { Rng } from '../rng.ts';
 import { clipGlobalNorm } from './clip.ts';
 import type { RunConfig } from './config.ts';
@@ -35,7 +35,7 @@ export function sampleBatch(train: Examples, shard: Int32Array, seed: number, ba
  * bounds what this member contributes.
  */
 export function localGradient(
-  model: Model,
+  model: TrainableModel,
   train: Examples,
   shard: Int32Array,
   config: Pick<RunConfig, 'seed' | 'batchSize'> & Partial<Pick<RunConfig, 'clip'>>,

@@ -4,7 +4,7 @@
  * the codec's shared state.
  */
 import type { GradientAggregator } from '../compress/types.ts';
-import type { Model } from '../model/model.ts';
+import type { TrainableModel } from '../task/trainable-model.ts';
 import type { RunConfig } from './config.ts';
 import { hashArrays } from './hash.ts';
 import type { Optimizer } from './optimizer.ts';
@@ -20,7 +20,7 @@ export class Replica {
   private readonly optimizer: Optimizer;
 
   /** Starts from the seeded initial weights, identical on every member. */
-  constructor(private readonly model: Model, config: RunConfig, private readonly aggregator: GradientAggregator) {
+  constructor(private readonly model: TrainableModel, config: RunConfig, private readonly aggregator: GradientAggregator) {
     this.current = model.initialWeights(config.seed);
     model.setWeights(this.current);
     this.hash = hashArrays(this.current);

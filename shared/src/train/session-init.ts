@@ -3,7 +3,7 @@
  * messenger, the hooks into its surroundings (signaling, UI) and its time limits.
  */
 import type { Examples } from '../data/example-store.ts';
-import type { Model } from '../model/model.ts';
+import type { TrainableModel } from '../task/trainable-model.ts';
 import type { Messenger } from '../wire/messenger.ts';
 import type { RunConfig } from './config.ts';
 import type { TrainingSession } from './session.ts';
@@ -12,7 +12,7 @@ export interface SessionInit {
   selfId: string;
   config: RunConfig;
   messenger: Messenger;
-  model: Model;
+  model: TrainableModel;
   /** All in memory, or a store that fetches the shard and the evaluation subset as they are assigned. */
   train: Examples;
   test: Examples;

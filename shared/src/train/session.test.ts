@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
 import type { Dataset } from '../data/mnist.ts';
 import { Model } from '../model/model.ts';
+import type { TrainableModel } from '../task/trainable-model.ts';
 import { quadrantImages } from '../data/synthetic.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
 import { decodeFrame, MessageKind } from '../wire/frame.ts';
@@ -18,7 +19,7 @@ interface Peer {
   id: string;
   session: TrainingSession;
   messenger: Messenger;
-  model: Model;
+  model: TrainableModel;
   done: Promise<void>;
 }
 

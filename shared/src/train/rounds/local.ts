@@ -7,7 +7,7 @@
  * compressor and error control, and the outer optimizer (outer-optimizer.ts) makes one step. The
  * talk is one all-reduce per `inner` batches.
  */
-import type { Model } from '../../model/model.ts';
+import type { TrainableModel } from '../../task/trainable-model.ts';
 import { abortReason } from '../../deadline.ts';
 import { yieldToEventLoop } from '../../yield.ts';
 import type { RunConfig } from '../config.ts';
@@ -63,6 +63,6 @@ export class LocalSteps {
 }
 
 /** The model's variables hold the replica's weights again (evaluation and the next round read them). */
-function restore(model: Model, weights: readonly Float32Array[]): void {
+function restore(model: TrainableModel, weights: readonly Float32Array[]): void {
   model.setWeights(weights as Float32Array[]);
 }

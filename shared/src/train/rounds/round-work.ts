@@ -4,12 +4,12 @@
  */
 import { gather, type Examples } from '../../data/example-store.ts';
 import type { Dataset } from '../../data/mnist.ts';
-import type { Model } from '../../model/model.ts';
+import type { TrainableModel } from '../../task/trainable-model.ts';
 import { Rng } from '../../rng.ts';
 import type { RunConfig } from '../config.ts';
 
 export interface RoundInput {
-  model: Model;
+  model: TrainableModel;
   train: Examples;
   /** This member's training examples (indices into `train`). */
   shard: Int32Array;
