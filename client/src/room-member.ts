@@ -624,7 +624,8 @@ export class RoomMember {
   /** Removed from the room: by the room (join again, catch up) or by its organiser (stay out, say why). */
   private evicted(e: EvictedEvent): void {
     if (e.by !== 'organiser') {
-      this.interrupt(`evicted from room ${e.room}: ${e.reason}`);
+      this.rejoinAfterMs = e.rejoinAfterMs ?? 0;
+      this.interrupt(`evicted from room ${e.room}: ${e.reason}${this.rejoinAfterMs > 0 ? `; may join again in ${Math.ceil(this.rejoinAfterMs / 1000)} s` : ''}`);
       return;
     }
     this.notes.add('evicted', `removed from room ${e.room} by its organiser: ${e.reason}`, Date.now());
