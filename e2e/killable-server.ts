@@ -4,23 +4,11 @@
  * crash or a deploy. Not Playwright's webServer, which lives as long as the whole run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@tabswarm/signaling-server/cluster-testing';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const START_MS = 30_000;
-
-/** A port free right now, on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export class KillableServer {
   private child: ChildProcess | undefined;
