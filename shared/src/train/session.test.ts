@@ -295,6 +295,8 @@ describe('training session over the in-memory transport', () => {
       assert.deepEqual(aborted.map((e) => e.message), [], `${p.id}: no step of epoch 2 fails`);
     }
     assert.ok(a.session.events.some((e) => e.kind === 'state-received' && /state of step 2 /.test(e.message)), 'a rolled back to step 2');
+    const steps = a.session.history.map((r) => r.step);
+    assert.ok(steps.every((step, k) => k === 0 || step > steps[k - 1]!), `a's record of step 3, rolled back, is gone: ${steps.join(',')}`);
     await d.done;
     for (const p of [a, b, c, d]) p.model.dispose();
   });

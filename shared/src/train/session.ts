@@ -270,7 +270,13 @@ export class TrainingSession {
       messenger.advance(view.epoch, 0, config.steps);
       await this.init.connect(view.members, limit.signal);
       const { adopted, refused } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
-      if (adopted) this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
+      if (adopted) {
+        this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
+        // A state behind ours (the room never completed a step we did) ends our records past it:
+        // those steps are no longer this replica's, and the room trains them again.
+        const past = this.history.findIndex((r) => r.step > adopted.step);
+        if (past >= 0) this.history.splice(past);
+      }
       // Every member, after every sync: the members or a member's state may have changed, so the
       // state shared across members (EF21's g, DIANA's h) is re-established (compress/types.ts).
       this.aggregator.restart();
