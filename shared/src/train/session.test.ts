@@ -329,9 +329,10 @@ describe('training session over the in-memory transport', () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });
     network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
-    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test));
+    // A step deadline far past the wait below: on a starved machine the step must still be waiting when we stop it.
+    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { stepTimeoutMs: 120_000 }));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
-    await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2');
+    await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2', 60_000);
     for (const p of peers) p.session.stop();
     await Promise.all(peers.map((p) => p.done));
     for (const p of peers) {
