@@ -73,10 +73,10 @@ export class Rng {
   }
 
   /**
-   * Fills `out` with exactly what as many next() calls would return, in one loop that keeps the
-   * state in locals: hot paths (QSGD's one draw per entry) then pay no call or property access per draw.
+   * Fills `out` with exactly what as many nextUint32() calls would return, in one loop that keeps
+   * the state in locals: hot paths (QSGD's one draw per entry) then pay no call or property access per draw.
    */
-  fillUniform(out: Float64Array): Float64Array {
+  fillUint32(out: Uint32Array): Uint32Array {
     let a = this.a | 0;
     let b = this.b | 0;
     let c = this.c | 0;
@@ -84,22 +84,15 @@ export class Rng {
     // The state stays in int32 locals (| 0 instead of >>> 0: the same bits mod 2^32), which V8
     // keeps in registers; uint32 values above 2^31 would be doubles.
     for (let i = 0; i < out.length; i++) {
-      // Two sfc32 outputs, the operations of nextUint32.
-      const t1 = (a + b + d) | 0;
+      const t = (a + b + d) | 0;
       d = (d + 1) | 0;
       a = b ^ (b >>> 9);
       b = (c + (c << 3)) | 0;
       c = (c << 21) | (c >>> 11);
-      c = (c + t1) | 0;
-      const t2 = (a + b + d) | 0;
-      d = (d + 1) | 0;
-      a = b ^ (b >>> 9);
-      b = (c + (c << 3)) | 0;
-      c = (c << 21) | (c >>> 11);
-      c = (c + t2) | 0;
-      out[i] = ((t1 >>> 5) * 67108864 + (t2 >>> 6)) / 9007199254740992;
+      c = (c + t) | 0;
+      out[i] = t;
     }
-    this.a = a;
+    this.a = a >>> 0;
     this.b = b >>> 0;
     this.c = c >>> 0;
     this.d = d >>> 0;
