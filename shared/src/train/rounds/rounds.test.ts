@@ -32,6 +32,7 @@ class ClockedModel extends Model {
 }
 const device = (msPerBatch: number): ClockedModel => new ClockedModel(msPerBatch);
 
+
 /** A collective frame (Reduce or Gather) of (`epoch`, `step`). */
 function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
   try {
@@ -144,6 +145,50 @@ describe('round modes over the in-memory transport', () => {
       assert.ok(p.session.events.some((e) => e.kind === 'step-aborted'));
     }
     for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=accumulate: a member merely slower is never blamed; one whose contribution misses the round\'s deadline is', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', roundMs: 30, steps: 4, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 100, evalSize: 100, checkEvery: 0 });
+    /**
+     * A room whose member `slow` computes one micro-batch per round (45 ms on its clock) and whose
+     * collective frames arrive `lateMs` of real time late, as from a device that slow: the test's
+     * peers share one thread, so only a delay on the wire makes the others wait for it alone.
+     */
+    const room = async (lateMs: number, untilMs: number): Promise<{ peers: Peer[]; blamed: string[] }> => {
+      const network = new InMemoryNetwork({ latencyMs: 1 });
+      network.faultHook = (from, _to, bytes) => (from === 'slow' && isFrame(bytes, 1, 0) ? { delayMs: lateMs } : undefined);
+      const blamed: string[] = [];
+      const peers = ['a', 'b', 'slow'].map((id) => {
+        const model = device(id === 'slow' ? 45 : 5);
+        const session = new TrainingSession({
+          selfId: id, config, messenger: new Messenger(network.join(id)), model, train, test, connect: async () => undefined, clock: () => model.now,
+          // The first rounds have no history to go by: their deadline is this ceiling.
+          stepTimeoutMs: 1_500, syncTimeoutMs: 5_000,
+          requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); },
+        });
+        return { id, session, model, done: session.run() };
+      });
+      for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'slow'] });
+      const began = Date.now();
+      while (Date.now() - began < untilMs && !peers.every((p) => p.session.state === 'done')) await new Promise((r) => setTimeout(r, 10));
+      for (const p of peers) p.session.stop();
+      await Promise.all(peers.map((p) => p.done));
+      for (const p of peers) p.model.dispose();
+      return { peers, blamed };
+    };
+
+    // Its first round's contribution 400 ms late, 13x the round's budget: the others wait, nobody blames it.
+    const slower = await room(400, 20_000);
+    assert.deepEqual(slower.blamed, []);
+    for (const p of slower.peers) assert.equal(p.session.state, 'done', p.session.error ?? '');
+    for (const r of slower.peers[0]!.session.history) assert.deepEqual(r.contributions, { a: 6, b: 6, slow: 1 });
+    assert.equal(slower.peers[2]!.session.weightsHash, slower.peers[0]!.session.weightsHash);
+
+    // 3 s late, past the 1.5 s deadline: both others time out and name it, and only it (it names
+    // itself too: what its ring waits for is its own late frames, passed on).
+    const stuck = await room(3_000, 2_500);
+    assert.ok(stuck.blamed.includes('a->slow') && stuck.blamed.includes('b->slow'), stuck.blamed.join(', '));
+    assert.ok(stuck.blamed.every((b) => b.endsWith('->slow')), stuck.blamed.join(', '));
   });
 
   it('refuses staleness 1 outside sync=step and accumulate without a budget', () => {
