@@ -9,6 +9,7 @@
  * bit-identical to the one cut from the whole file.
  */
 import { DataError, WireFormatError } from '../errors.ts';
+import type { Rng } from '../rng.ts';
 import { recordRanges, type ByteRange } from './byte-ranges.ts';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, subset, type Dataset } from './mnist.ts';
 
@@ -45,6 +46,13 @@ export type Examples = Dataset | ExampleSource;
 /** The examples at `indices` as floats, whichever kind `data` is. */
 export function gather(data: Examples, indices: ArrayLike<number>): Dataset {
   return 'gather' in data ? data.gather(indices) : subset(data, indices);
+}
+
+/** A batch: `batchSize` examples drawn with replacement from `shard` (indices into `data`) by `rng`. */
+export function drawBatch(data: Examples, shard: Int32Array, batchSize: number, rng: Rng): Dataset {
+  const indices = new Int32Array(batchSize);
+  for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
+  return gather(data, indices);
 }
 
 /** Makes `data` hold the examples at `indices` (a Dataset holds everything already). */

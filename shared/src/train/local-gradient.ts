@@ -3,7 +3,7 @@
  * current weights, clipped to the room's `clip` norm.
  */
 import type { Dataset } from '../data/mnist.ts';
-import { gather, type Examples } from '../data/example-store.ts';
+import { drawBatch, type Examples } from '../data/example-store.ts';
 import type { TrainableModel } from '../task/trainable-model.ts';
 import { Rng } from '../rng.ts';
 import { clipGlobalNorm } from './clip.ts';
@@ -22,10 +22,7 @@ export interface LocalGradient {
 
 /** A step's batch: `batchSize` examples drawn with replacement from `shard`, seeded by (seed, step, rank). */
 export function sampleBatch(train: Examples, shard: Int32Array, seed: number, batchSize: number, step: number, rank: number): Dataset {
-  const rng = Rng.derive(seed, 'batch', step, rank);
-  const indices = new Int32Array(batchSize);
-  for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
-  return gather(train, indices);
+  return drawBatch(train, shard, batchSize, Rng.derive(seed, 'batch', step, rank));
 }
 
 /**

@@ -2,7 +2,7 @@
  * What a member computes locally in one round of `sync=accumulate` or `sync=local`, before the
  * exchange: a sum to average and the count that weighs it (weighted-mean.ts).
  */
-import { gather, type Examples } from '../../data/example-store.ts';
+import { drawBatch, type Examples } from '../../data/example-store.ts';
 import type { Dataset } from '../../data/mnist.ts';
 import type { TrainableModel } from '../../task/trainable-model.ts';
 import { Rng } from '../../rng.ts';
@@ -41,10 +41,7 @@ export interface RoundWork {
 
 /** The `index`-th micro-batch of (`round`, `rank`): `batchSize` examples drawn with replacement from `shard`. */
 export function microBatch(train: Examples, shard: Int32Array, config: Pick<RunConfig, 'seed' | 'batchSize'>, round: number, rank: number, index: number): Dataset {
-  const rng = Rng.derive(config.seed, 'round-batch', round, rank, index);
-  const indices = new Int32Array(config.batchSize);
-  for (let i = 0; i < indices.length; i++) indices[i] = shard[rng.int(shard.length)]!;
-  return gather(train, indices);
+  return drawBatch(train, shard, config.batchSize, Rng.derive(config.seed, 'round-batch', round, rank, index));
 }
 
 /**
