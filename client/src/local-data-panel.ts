@@ -53,8 +53,8 @@ export function chooseLocalData(parent: HTMLElement, before: Element | null, spe
           resolve(data);
         },
         (err: unknown) => {
-          // Wrong files: say why, and wait for another choice.
-          error.textContent = errorMessage(err);
+          // Wrong files: say why (a DataError's message names the file and the problem), and wait for another choice.
+          error.textContent = err instanceof DataError ? err.message : errorMessage(err);
           input.value = '';
         },
       );
