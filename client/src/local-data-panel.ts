@@ -69,10 +69,10 @@ async function readCsv(files: File[], spec: LocalDataSpec): Promise<LocalData> {
   return { train: csvDataset(texts, spec), files: files.map((f) => f.name) };
 }
 
-/** Decodes each image of the folder (other files are skipped) into RGBA pixels. */
+/** Decodes each image of the folder (other files, a README or a hidden file, are skipped) into RGBA pixels. */
 async function readImages(files: File[], spec: LocalDataSpec): Promise<LocalData> {
   const images: LocalImage[] = [];
-  for (const file of files.filter((f) => f.type.startsWith('image/'))) images.push(await decode(file));
+  for (const file of files.filter((f) => f.type.startsWith('image/') || IMAGE_NAME.test(f.name))) images.push(await decode(file));
   return { train: imageDataset(images, spec), files: [...new Set(images.map((i) => i.path.split('/')[0]!))] };
 }
 
@@ -91,6 +91,9 @@ async function decode(file: File): Promise<LocalImage> {
   bitmap.close();
   return { path, width, height, rgba: context.getImageData(0, 0, width, height).data };
 }
+
+/** Image files by name, where the browser gives no type. */
+const IMAGE_NAME = /\.(png|jpe?g|gif|bmp|webp)$/i;
 
 function takesImages(spec: LocalDataSpec): boolean {
   return spec.shape.length === 3 && (spec.shape[2] === 1 || spec.shape[2] === 3);
