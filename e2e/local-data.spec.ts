@@ -104,7 +104,8 @@ test('three tabs train on CSV files of their own to identical weights; a malform
   // The tab with the bad file never joined: no peer id, in nobody's membership, still asking.
   const refused = await status(bad);
   expect(refused.peerId).toBeNull();
-  expect(refused.data?.source).toBe('builtin');
+  expect(refused.data?.source).toBe('local');
+  expect(refused.data?.files, 'no file taken').toEqual([]);
   expect(refused.state).toBe('connecting');
   await expect(bad.locator('#local-data-error')).toHaveText('broken.csv, line 3, column "y": "oops" is not a number');
   console.log(`local data: ${TABS} tabs (cpu), 1000 own spirals examples each, ${STEPS} steps: test accuracy ${accuracy.toFixed(3)}, weights ${statuses[0]!.weightsHash.slice(0, 12)}, ${seconds.toFixed(1)} s`);

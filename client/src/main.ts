@@ -71,7 +71,7 @@ const app = startTabWorker({
   role: params.get('role') === 'observer' ? 'observer' : 'member',
   // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
   // The tab joins only once files that fit the room's task are chosen: waiting holds nobody up.
-  ...(localData ? { localData: (spec, signal) => chooseLocalData(root, root.children[1] ?? null, spec, signal) } : {}),
+  ...(localData && params.get('role') !== 'observer' ? { localData: (spec, signal) => chooseLocalData(root, root.children[1] ?? null, spec, signal) } : {}),
   askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
   onUpdate: (worker) => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).

@@ -159,6 +159,8 @@ test('a member with data of its own joins only once it has it, and trains on it 
   try {
     await local.until((s) => s.events.some((e) => e.kind === 'data'), 'asked for its data');
     assert.deepEqual(asked, [{ shape: [8, 8, 1], classes: 4, scale: 255 }], "the task's shape and classes; MNIST's tasks take bytes");
+    assert.deepEqual(local.member.status().data?.files, [], 'its own data, none chosen yet');
+    assert.equal(local.member.status().data?.source, 'local');
     void builtin.member.start();
     await builtin.until((s) => s.peerId !== null, 'the other member joined');
     assert.deepEqual(server.rooms().map((r) => r.members), [[builtin.member.status().peerId]], 'the member choosing its data is not in the room');

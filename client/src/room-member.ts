@@ -142,6 +142,8 @@ export class RoomMember {
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
   private data: LoadedData | undefined;
+  /** Waiting for the volunteer's own files (`localData`): the tab has not joined yet. */
+  private choosingData = false;
   /** The room is an organiser's (from its preview or join). */
   private organised = false;
   /** Keys this member proposed that the room's configuration does not follow. */
@@ -204,7 +206,7 @@ export class RoomMember {
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
-      data: dataStatus(this.data),
+      data: dataStatus(this.data, this.choosingData),
       ...(this.task ? { task: this.task.name } : {}),
       organised: this.organised,
       ignoredKeys: [...this.ignored],
@@ -308,8 +310,10 @@ export class RoomMember {
       // Load before joining: a member must be ready to train the moment it counts.
       const proposed = this.options.task(parseRunConfig(pickConfigParams(this.options.params)));
       this.taskName = roomTaskName(proposed);
+      // With data of its own, the task's data is loaded for its test set, shape and classes.
+      this.choosingData = this.options.localData !== undefined;
       await this.dataFor(proposed, closing);
-      if (this.options.localData) await this.chooseLocalData(proposed, closing);
+      if (this.choosingData) await this.chooseLocalData(proposed, closing);
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -491,7 +495,12 @@ export class RoomMember {
     const spec: LocalDataSpec = { shape, classes, scale: task.builtin ? 255 : 1 };
     this.notes.add('data', `waiting for this tab's own data: ${shape.join('x')} values per example, labels 0-${classes - 1}`, Date.now());
     this.onChange();
-    const local = await raceSignal(this.options.localData!(spec, closing), closing, 'choosing local data');
+    let local: LocalData;
+    try {
+      local = await raceSignal(this.options.localData!(spec, closing), closing, 'choosing local data');
+    } finally {
+      this.choosingData = false;
+    }
     this.data = { ...loaded, data: { train: local.train, test: loaded.data.test }, localFiles: local.files };
     this.notes.add('data', `training on this tab's own ${local.train.count} examples (${local.files.join(', ').slice(0, 200)}); they stay in this tab`, Date.now());
     this.onChange();
@@ -717,19 +726,21 @@ export class RoomMember {
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
-function dataStatus(loaded: LoadedData | undefined): DataStatus | null {
+function dataStatus(loaded: LoadedData | undefined, choosing = false): DataStatus | null {
   if (!loaded) return null;
-  const { data, localFiles } = loaded;
+  const { data } = loaded;
+  // While the volunteer chooses, the tab's data is its own, and none yet.
+  const localFiles = choosing ? [] : loaded.localFiles;
   const traffic = [data.train, data.test].map((d) => (d instanceof ExampleStore ? d.traffic : { bytes: 0, requests: 0 }));
   const held = (d: Examples): number => (d instanceof ExampleStore ? d.held : d.count);
   return {
     bytesDownloaded: traffic[0]!.bytes + traffic[1]!.bytes,
     requests: traffic[0]!.requests + traffic[1]!.requests,
-    trainExamples: held(data.train),
+    trainExamples: choosing ? 0 : held(data.train),
     testExamples: held(data.test),
     source: localFiles ? 'local' : 'builtin',
-    examples: data.train.count,
+    examples: choosing ? 0 : data.train.count,
     classes: data.train.classes,
-    ...(localFiles ? { classCounts: classCounts(data.train), files: [...localFiles] } : {}),
+    ...(localFiles ? { classCounts: choosing ? new Array<number>(data.train.classes).fill(0) : classCounts(data.train), files: [...localFiles] } : {}),
   };
 }
