@@ -76,6 +76,7 @@ test('three tabs train on CSV files of their own to identical weights; a malform
 
   // The malformed file first: the room must not wait for, or ever see, that tab.
   await expect(bad.locator('#local-data')).toContainText('Your data stays in this tab', { timeout: 60_000 });
+  await expect(bad.locator('#local-data')).toContainText("Nothing but the model's updates");
   await chooseCsv(bad, 'broken.csv', 'label,x,y\n0,0.1,0.2\n1,0.3,oops\n');
   await expect(bad.locator('#local-data-error')).toHaveText('broken.csv, line 3, column "y": "oops" is not a number');
   for (const [i, page] of good.entries()) {

@@ -14,7 +14,7 @@ export function localDataLines(spec: LocalDataSpec): string[] {
   const labels = `0-${spec.classes - 1}`;
   const values = spec.scale === 1 ? 'the values as the model takes them' : `values 0-${spec.scale} (pixels, divided by ${spec.scale} here)`;
   const lines = [
-    "Your data stays in this tab: the files are read and checked here and never uploaded. Only the model's compressed updates leave this tab, to the other tabs of the room.",
+    "Your data stays in this tab: the files are read and checked here and never uploaded. Nothing but the model's updates (compressed, as the room's configuration says) leaves this tab, to the other tabs of the room.",
     `CSV: a header row with a column named "label" (${labels}) and ${features} more columns (shape ${spec.shape.join('x')}), ${values}; one example per row.`,
   ];
   if (takesImages(spec)) lines.push(`Images: a folder with one sub-folder per label (${labels}), each image ${spec.shape[1]}x${spec.shape[0]} pixels${spec.shape[2] === 1 ? ' (turned to grey)' : ''}.`);
