@@ -5,9 +5,9 @@
  * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
  * without training: its state from a member, the model out), `task` (an example task instead of
  * the built-in one, src/page-tasks.ts), `data=local` (train on files chosen in the page, which stay
- * in the tab, instead of a shard of the task's data: src/local-data-panel.ts), and the run configuration keys (see
- * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
- * ignores them).
+ * in the tab, instead of a shard of the task's data: src/local-data-panel.ts), and the run
+ * configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room
+ * (an organiser's room ignores them).
  */
 import { parseBackend } from './backend.ts';
 import { askInPage } from './consent-panel.ts';
@@ -69,9 +69,9 @@ const app = startTabWorker({
   params: Object.fromEntries(params),
   backend: parseBackend(params.get('backend')),
   role: params.get('role') === 'observer' ? 'observer' : 'member',
-  // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
   // The tab joins only once files that fit the room's task are chosen: waiting holds nobody up.
   ...(localData && params.get('role') !== 'observer' ? { localData: (spec, signal) => chooseLocalData(root, root.children[1] ?? null, spec, signal) } : {}),
+  // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
   askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
   onUpdate: (worker) => {
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
