@@ -4,20 +4,22 @@
  * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
  * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
  * without training: its state from a member, the model out), `task` (an example task instead of
- * the built-in one, src/page-tasks.ts), and the run configuration keys (see
- * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
- * ignores them).
+ * the built-in one, src/page-tasks.ts), `data=local` (train on files chosen in the page, which stay
+ * in the tab, instead of a shard of the task's data: src/local-data-panel.ts), and the run
+ * configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room
+ * (an organiser's room ignores them).
  */
 import { parseBackend } from './backend.ts';
 import { askInPage } from './consent-panel.ts';
 import { ignoredKeys } from './consent.ts';
+import { chooseLocalData } from './local-data-panel.ts';
 import { openMnist } from './data.ts';
 import { downloadFiles } from './download.ts';
 import { pageTask } from './page-tasks.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
-import { builtinTasks, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
+import { builtinTasks, ConfigError, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -37,8 +39,17 @@ async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
   return name === null ? builtinTasks((signal) => openMnist(undefined, signal)) : pageTask(name);
 }
 
+/** `data=local`: this tab trains on files the volunteer chooses; `builtin` (the default): a shard of the task's data. */
+function wantsLocalData(): boolean {
+  const data = params.get('data') ?? 'builtin';
+  if (data !== 'local' && data !== 'builtin') throw new ConfigError(`data must be local|builtin, got ${JSON.stringify(data.slice(0, 64))}`);
+  return data === 'local';
+}
+
 let task: Awaited<ReturnType<typeof chooseTask>>;
+let localData: boolean;
 try {
+  localData = wantsLocalData();
   task = await chooseTask();
 } catch (err) {
   root.textContent = `tabswarm: ${errorMessage(err)}`;
@@ -58,6 +69,8 @@ const app = startTabWorker({
   params: Object.fromEntries(params),
   backend: parseBackend(params.get('backend')),
   role: params.get('role') === 'observer' ? 'observer' : 'member',
+  // The tab joins only once files that fit the room's task are chosen: waiting holds nobody up.
+  ...(localData && params.get('role') !== 'observer' ? { localData: (spec, signal) => chooseLocalData(root, root.children[1] ?? null, spec, signal) } : {}),
   // An organiser's room or a heavy configuration: the page says what joining means, and waits for Join.
   askConsent: (request) => (agreed ? Promise.resolve(true) : askInPage(root, root.children[1] ?? null, request, ignoredKeys(Object.fromEntries(params), request.offer.config))),
   onUpdate: (worker) => {

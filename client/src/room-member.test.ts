@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { listenSignalingServer, type IceOptions, type SignalingServer } from '@tabswarm/signaling-server';
-import { builtinTasks } from '@tabswarm/shared';
+import { builtinTasks, type LocalDataSpec } from '@tabswarm/shared';
 import { quadrantImages } from '@tabswarm/shared/testing';
 import type { TabStatus } from '@tabswarm/shared/protocol';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
-import { RoomMember } from './room-member.ts';
+import { RoomMember, type LocalData, type RoomMemberOptions } from './room-member.ts';
 
 const WAIT_MS = 10_000;
 const LIMIT = { timeout: 30_000 };
@@ -27,7 +27,7 @@ async function serve(t: TestContext, ice?: IceOptions): Promise<{ url: string; s
 }
 
 /** A member on tfjs cpu with a small synthetic task; `changed` wakes whoever waits in `until`. */
-function member(url: string, room: string, wrtc?: unknown): { member: RoomMember; until(check: (s: TabStatus) => boolean, what: string): Promise<void> } {
+function member(url: string, room: string, wrtc?: unknown, extra: Partial<RoomMemberOptions> = {}): { member: RoomMember; until(check: (s: TabStatus) => boolean, what: string, ms?: number): Promise<void> } {
   const waiters = new Set<() => void>();
   const m = new RoomMember(
     {
@@ -40,6 +40,7 @@ function member(url: string, room: string, wrtc?: unknown): { member: RoomMember
       },
       task: builtinTasks(() => Promise.resolve({ train: quadrantImages(64, 8, 1), test: quadrantImages(16, 8, 2) })),
       ...(wrtc ? { wrtc } : {}),
+      ...extra,
     },
     () => {
       for (const wake of waiters) wake();
@@ -47,7 +48,7 @@ function member(url: string, room: string, wrtc?: unknown): { member: RoomMember
   );
   return {
     member: m,
-    until: (check, what) =>
+    until: (check, what, ms = WAIT_MS) =>
       new Promise((resolve, reject) => {
         const wake = (): void => {
           if (!check(m.status())) return;
@@ -57,8 +58,8 @@ function member(url: string, room: string, wrtc?: unknown): { member: RoomMember
         };
         const timer = setTimeout(() => {
           waiters.delete(wake);
-          reject(new Error(`${what}: not within ${WAIT_MS} ms`));
-        }, WAIT_MS);
+          reject(new Error(`${what}: not within ${ms} ms`));
+        }, ms);
         waiters.add(wake);
         wake();
       }),
@@ -140,5 +141,41 @@ test('a member hands its join ack\'s ICE servers to every connection, and report
     }
   } finally {
     await Promise.all(members.map((m) => m.member.close()));
+  }
+});
+
+test('a member with data of its own joins only once it has it, and trains on it with a member on a shard', { timeout: 60_000 }, async (t) => {
+  t.after(() => releaseWrtc('node-datachannel'));
+  const { url, server } = await serve(t);
+  const asked: LocalDataSpec[] = [];
+  let give: (data: LocalData) => void = () => undefined;
+  const localData = (spec: LocalDataSpec): Promise<LocalData> => {
+    asked.push(spec);
+    return new Promise((resolve) => (give = resolve));
+  };
+  const local = member(url, 'own-data', nodeWrtc, { localData });
+  const builtin = member(url, 'own-data', nodeWrtc);
+  void local.member.start();
+  try {
+    await local.until((s) => s.events.some((e) => e.kind === 'data'), 'asked for its data');
+    assert.deepEqual(asked, [{ shape: [8, 8, 1], classes: 4, scale: 255 }], "the task's shape and classes; MNIST's tasks take bytes");
+    assert.deepEqual(local.member.status().data?.files, [], 'its own data, none chosen yet');
+    assert.equal(local.member.status().data?.source, 'local');
+    void builtin.member.start();
+    await builtin.until((s) => s.peerId !== null, 'the other member joined');
+    assert.deepEqual(server.rooms().map((r) => r.members), [[builtin.member.status().peerId]], 'the member choosing its data is not in the room');
+    give({ train: quadrantImages(24, 8, 7), files: ['mine.csv'] });
+    for (const m of [local, builtin]) await m.until((s) => s.state === 'done', 'done', 30_000);
+    const [a, b] = [local.member.status(), builtin.member.status()];
+    assert.equal(a.weightsHash, b.weightsHash);
+    assert.equal(a.data?.source, 'local');
+    assert.equal(a.data?.trainExamples, 24, 'all of its own examples, whatever its rank');
+    assert.deepEqual(a.data?.files, ['mine.csv']);
+    assert.equal(a.data?.classCounts?.reduce((x, y) => x + y), 24);
+    assert.equal(b.data?.source, 'builtin');
+    assert.equal(b.data?.examples, 64, "the task's own (a Dataset in memory holds them all)");
+    assert.equal(a.testAccuracy, b.testAccuracy, "both measured on the task's test set");
+  } finally {
+    await Promise.all([local.member.close(), builtin.member.close()]);
   }
 });

@@ -21,7 +21,7 @@
  * and cutting it apart would spread each transition over two files.
  */
 import { AbortedError, CONFIG_KEYS, ConfigError, ModelExportError, type DataStatus, errorMessage, type FinishedRun, type JoinResult, type JoinRole, MAX_KNOWN_PEERS, isShaped, parseLinkSettings, parseRunConfig, type LinkSettings, pickConfigParams, PROGRESS_REPORT_MS, type ConfigCost, type EvictedEvent, type RejoinRequest, type RejoinResult, type RoomOffer, type RunConfig, type TabStatus } from '@tabswarm/shared/protocol';
-import { deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
+import { classCounts, DataError, deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type Dataset, type LocalDataSpec, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { exportLayersModel, type LayersFiles } from './layers-export.ts';
@@ -58,12 +58,28 @@ export interface RoomMemberOptions {
    * (state `left`). Absent: yes, without a preview (Node workers, tools).
    */
   askConsent?(request: ConsentRequest): Promise<boolean>;
+  /**
+   * This member trains on its own data (`data=local`): asked once the task's data is loaded, with
+   * what the task takes, before the member joins; it resolves once the volunteer chose files that
+   * fit (checked against `spec`). The member joins only then, so waiting holds nobody up. Its
+   * training data replaces the member's shard; evaluation stays on the task's test set.
+   */
+  localData?(spec: LocalDataSpec, signal: AbortSignal): Promise<LocalData>;
+}
+
+/** A volunteer's own training data, checked against the task (shared/src/data/local-data.ts). */
+export interface LocalData {
+  train: Dataset;
+  /** The files it came from, for the status. */
+  files: string[];
 }
 
 /** A task's data, loaded once and kept under the name of its dataset. */
 interface LoadedData {
   dataset: string;
   data: TaskData;
+  /** `data.train` is this member's own (the files it came from). */
+  localFiles?: string[];
 }
 
 /** How long an evicted member waits before it joins again, and a failed re-registration before it tries again. */
@@ -126,6 +142,8 @@ export class RoomMember {
   /** Aborted by close(): ends the training loop and every wait outside the session. */
   private readonly closing = new AbortController();
   private data: LoadedData | undefined;
+  /** Waiting for the volunteer's own files (`localData`): the tab has not joined yet. */
+  private choosingData = false;
   /** The room is an organiser's (from its preview or join). */
   private organised = false;
   /** Keys this member proposed that the room's configuration does not follow. */
@@ -188,7 +206,7 @@ export class RoomMember {
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: this.paused() },
       peerPaths: this.paths?.paths(connectedPeers) ?? [],
       ...(s ? { rounds: s.roundStatus } : {}),
-      data: dataStatus(this.data?.data),
+      data: dataStatus(this.data, this.choosingData),
       ...(this.task ? { task: this.task.name } : {}),
       organised: this.organised,
       ignoredKeys: [...this.ignored],
@@ -213,7 +231,7 @@ export class RoomMember {
       events: [...this.notes.list(), ...f.events].sort((a, b) => a.time - b.time).slice(-50),
       lastRecoveryMs: null, link: this.link,
       signaling: { ...(this.signaling?.status ?? { state: 'connecting', since: null }), paused: false },
-      peerPaths: this.paths?.paths(connectedPeers) ?? [], data: dataStatus(this.data?.data),
+      peerPaths: this.paths?.paths(connectedPeers) ?? [], data: dataStatus(this.data),
       role: 'observer', finished: f.finished, observers: [],
     };
   }
@@ -292,7 +310,10 @@ export class RoomMember {
       // Load before joining: a member must be ready to train the moment it counts.
       const proposed = this.options.task(parseRunConfig(pickConfigParams(this.options.params)));
       this.taskName = roomTaskName(proposed);
+      // With data of its own, the task's data is loaded for its test set, shape and classes.
+      this.choosingData = this.options.localData !== undefined;
       await this.dataFor(proposed, closing);
+      if (this.choosingData) await this.chooseLocalData(proposed, closing);
       if (closing.aborted) return;
       this.signaling = new SignalingClient(this.options.signalingUrl, {
         onMembers: (e) => this.setView({ epoch: e.epoch, members: e.members }),
@@ -407,6 +428,7 @@ export class RoomMember {
       model,
       train: data.train,
       test: data.test,
+      ownData: this.data?.localFiles !== undefined,
       connect: (members, signal) => mesh.transport.connect(members, signal),
       requestNewEpoch: (suspect, epoch) => this.requestNewEpoch(suspect, epoch),
       isObserver: (id) => this.observers.has(id),
@@ -463,8 +485,32 @@ export class RoomMember {
     this.onChange();
   }
 
+  /**
+   * Waits for the volunteer's own files, checked against what `task` takes (its loaded data's
+   * shape and classes; MNIST's pixels come as bytes 0-255), and trains on them instead of a shard.
+   */
+  private async chooseLocalData(task: Task, closing: AbortSignal): Promise<void> {
+    const loaded = this.data!;
+    const { shape, classes } = loaded.data.train;
+    const spec: LocalDataSpec = { shape, classes, scale: task.builtin ? 255 : 1 };
+    this.notes.add('data', `waiting for this tab's own data: ${shape.join('x')} values per example, labels 0-${classes - 1}`, Date.now());
+    this.onChange();
+    let local: LocalData;
+    try {
+      local = await raceSignal(this.options.localData!(spec, closing), closing, 'choosing local data');
+    } finally {
+      this.choosingData = false;
+    }
+    this.data = { ...loaded, data: { train: local.train, test: loaded.data.test }, localFiles: local.files };
+    this.notes.add('data', `training on this tab's own ${local.train.count} examples (${local.files.join(', ').slice(0, 200)}); they stay in this tab`, Date.now());
+    this.onChange();
+  }
+
   /** The data of `task`: the data loaded already if the task names it, else loaded now. */
   private async dataFor(task: Task, closing: AbortSignal): Promise<TaskData> {
+    if (this.data?.localFiles && this.data.dataset !== task.dataset) {
+      throw new DataError(`this tab's own data was checked for ${this.data.dataset}; the room's task ${task.name} takes ${task.dataset}`);
+    }
     if (this.data?.dataset !== task.dataset) {
       this.data = { dataset: task.dataset, data: await task.loadData(closing) };
       this.onChange();
@@ -680,14 +726,21 @@ export class RoomMember {
 }
 
 /** What the member's data cost and holds: a store counts its traffic; data in memory cost nothing here. */
-function dataStatus(data: TaskData | undefined): DataStatus | null {
-  if (!data) return null;
+function dataStatus(loaded: LoadedData | undefined, choosing = false): DataStatus | null {
+  if (!loaded) return null;
+  const { data } = loaded;
+  // While the volunteer chooses, the tab's data is its own, and none yet.
+  const localFiles = choosing ? [] : loaded.localFiles;
   const traffic = [data.train, data.test].map((d) => (d instanceof ExampleStore ? d.traffic : { bytes: 0, requests: 0 }));
   const held = (d: Examples): number => (d instanceof ExampleStore ? d.held : d.count);
   return {
     bytesDownloaded: traffic[0]!.bytes + traffic[1]!.bytes,
     requests: traffic[0]!.requests + traffic[1]!.requests,
-    trainExamples: held(data.train),
+    trainExamples: choosing ? 0 : held(data.train),
     testExamples: held(data.test),
+    source: localFiles ? 'local' : 'builtin',
+    examples: choosing ? 0 : data.train.count,
+    classes: data.train.classes,
+    ...(localFiles ? { classCounts: choosing ? new Array<number>(data.train.classes).fill(0) : classCounts(data.train), files: [...localFiles] } : {}),
   };
 }

@@ -34,6 +34,8 @@ test('the rounds line: mode, the last round\'s contributions (this tab\'s among 
 test('the data line says what was downloaded and what is held', () => {
   assert.equal(describeData(null), '…');
   assert.equal(describeData({ bytesDownloaded: 13 * 1024 * 1024, requests: 31, trainExamples: 15_000, testExamples: 1000 }), '13.00 MiB downloaded in 31 requests; holds 15000 training + 1000 test examples');
+  const local = { bytesDownloaded: 2048, requests: 2, trainExamples: 5, testExamples: 100, source: 'local' as const, examples: 5, classes: 3, classCounts: [2, 0, 3], files: ['a.csv', 'b.csv'] };
+  assert.equal(describeData(local), "this tab's own data (never leaves it): a.csv, b.csv, 5 examples, per class 2 / 0 / 3; 2.0 KiB downloaded in 2 requests; holds 5 training + 100 test examples");
 });
 
 test('the finished line: the run\'s last step, hash and accuracy, and how many members still hold it', () => {

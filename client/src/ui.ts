@@ -240,7 +240,9 @@ export function describePath(p: PeerPath): string {
 /** What the tab downloaded of MNIST and what it holds: its shard and the evaluation subset. */
 export function describeData(d: DataStatus | null): string {
   if (!d) return '…';
-  return `${formatBytes(d.bytesDownloaded)} downloaded in ${d.requests} requests; holds ${d.trainExamples} training + ${d.testExamples} test examples`;
+  const held = `${formatBytes(d.bytesDownloaded)} downloaded in ${d.requests} requests; holds ${d.trainExamples} training + ${d.testExamples} test examples`;
+  if (d.source !== 'local') return held;
+  return `this tab's own data (never leaves it): ${d.files?.join(', ') ?? ''}, ${d.trainExamples} examples, per class ${d.classCounts?.join(' / ') ?? ''}; ${held}`;
 }
 
 export function formatBytes(n: number): string {

@@ -8,7 +8,7 @@ import type { JoinRole, RunConfig, SessionEvent, StepRecord, TabStatus } from '@
 import type { Task } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import type { ConsentRequest } from './consent.ts';
-import { RoomMember } from './room-member.ts';
+import { RoomMember, type RoomMemberOptions } from './room-member.ts';
 
 export interface WorkerInit {
   /** What to train: one task, or a choice by the room's configuration (`builtinTasks`: by its `model` key). */
@@ -30,6 +30,8 @@ export interface WorkerInit {
    * before anything heavy starts. @default yes, without asking
    */
   askConsent?(request: ConsentRequest): Promise<boolean>;
+  /** Train on data of the caller's own instead of a shard of the task's (the page's `data=local`): RoomMemberOptions.localData. */
+  localData?: RoomMemberOptions['localData'];
 }
 
 /** How a platform starts tfjs and WebRTC. */
@@ -70,6 +72,7 @@ export function startWorker(init: WorkerInit, platform: WorkerPlatform): Worker 
       ...(platform.wrtc !== undefined ? { wrtc: platform.wrtc } : {}),
       ...(init.role ? { role: init.role } : {}),
       ...(init.askConsent ? { askConsent: init.askConsent } : {}),
+      ...(init.localData ? { localData: init.localData } : {}),
     },
     () => init.onUpdate?.(worker),
   );

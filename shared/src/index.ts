@@ -25,6 +25,7 @@ export * from './task/index.ts';
 export * from './data/mnist.ts';
 export * from './data/example-store.ts';
 export * from './data/text-windows.ts';
+export * from './data/local-data.ts';
 export * from './train/hash.ts';
 export * from './train/optimizer.ts';
 export * from './train/shard.ts';

@@ -57,7 +57,9 @@ export interface SessionEvent {
     /** The server connection: lost, back, the room re-registered; training paused for want of it; a fork settled. */
     | 'signaling' | 'paused' | 'fork'
     /** A peer's input refused (a malformed hello or snapshot, a state request it may not make): the peer is blamed. */
-    | 'peer-input';
+    | 'peer-input'
+    /** This tab's own data (`data=local`): waiting for the volunteer's files, then what they hold. */
+    | 'data';
   message: string;
   /** How long the recovery or transfer took, where that applies. */
   ms?: number;
@@ -112,6 +114,15 @@ export interface DataStatus {
   trainExamples: number;
   /** Test examples held now: the evaluation subset. */
   testExamples: number;
+  /** builtin: a shard of the task's training set; local: files chosen in this tab (`data=local`), which never leave it. */
+  source?: 'builtin' | 'local';
+  /** Training examples of the data: the task's whole training set (builtin; the shard is `trainExamples`), or the local files'. */
+  examples?: number;
+  /** The task's number of classes (labels 0 to classes - 1). */
+  classes?: number;
+  /** Local data only: its examples per class, and the files they came from. */
+  classCounts?: number[];
+  files?: string[];
 }
 
 export interface TabStatus {

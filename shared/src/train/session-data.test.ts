@@ -35,7 +35,7 @@ async function stores(): Promise<{ train: ExampleStore; test: ExampleStore; imag
 }
 
 /** Trains `ids` to the end in epoch `epoch`, then (if given) in a second membership; the hashes of every step. */
-async function run(config: RunConfig, data: (id: string) => { train: Examples; test: Examples }, views: string[][]): Promise<Map<string, TrainingSession>> {
+async function run(config: RunConfig, data: (id: string) => { train: Examples; test: Examples; ownData?: boolean }, views: string[][]): Promise<Map<string, TrainingSession>> {
   const network = new InMemoryNetwork({ latencyMs: 1 });
   const everyone = [...new Set(views.flat())];
   const sessions = new Map<string, TrainingSession>();
@@ -43,8 +43,8 @@ async function run(config: RunConfig, data: (id: string) => { train: Examples; t
   for (const id of everyone) {
     const model = new Model('mlp', [SIDE, SIDE, 1], 10);
     models.push(model);
-    const { train: tr, test: te } = data(id);
-    sessions.set(id, new TrainingSession({ selfId: id, config, messenger: new Messenger(network.join(id)), model, train: tr, test: te, connect: async () => undefined, stepTimeoutMs: 5_000, syncTimeoutMs: 5_000 }));
+    const { train: tr, test: te, ownData } = data(id);
+    sessions.set(id, new TrainingSession({ selfId: id, config, messenger: new Messenger(network.join(id)), model, train: tr, test: te, ...(ownData ? { ownData } : {}), connect: async () => undefined, stepTimeoutMs: 5_000, syncTimeoutMs: 5_000 }));
   }
   const done = [...sessions.values()].map((s) => s.run());
   const first = views[0]!;
@@ -97,4 +97,23 @@ test('a member leaving moves the shards: each survivor fetches only the examples
     assert.equal(store.held, after.length);
     assert.equal(images.traffic.bytes, 16 + (before.length + added) * SIDE * SIDE, `${id}: its first shard, then the difference`);
   });
+});
+
+test("a member training on its own data: its shard is all of it, the room's replicas stay identical, evaluation is the task's", async () => {
+  const config = parseRunConfig({ steps: 12, workers: 3, batchSize: 16, lr: 0.05, evalEvery: 4, evalSize: 50, seed: 5 });
+  const local = parseMnist(idxFiles(37, SIDE, 9).images, idxFiles(37, SIDE, 9).labels);
+  const own = new Map(await Promise.all(['a', 'b'].map(async (id) => [id, await stores()] as const)));
+  const testStore = await stores();
+  const mixed = await run(config, (id) => (id === 'c' ? { train: local, test: testStore.test, ownData: true } : own.get(id)!), [['a', 'b', 'c']]);
+  const builtin = await run(config, () => ({ train: parseMnist(train.images, train.labels), test: parseMnist(testFiles.images, testFiles.labels) }), [['a', 'b', 'c']]);
+  const hashes = ['a', 'b', 'c'].map((id) => mixed.get(id)!.history.map((r) => r.weightsHash));
+  assert.equal(mixed.get('c')!.state, 'done', mixed.get('c')!.error ?? '');
+  assert.deepEqual(hashes[1], hashes[0]);
+  assert.deepEqual(hashes[2], hashes[0]);
+  assert.deepEqual(mixed.get('c')!.history.map((r) => r.testAccuracy), mixed.get('a')!.history.map((r) => r.testAccuracy), "one test set: the task's");
+  assert.notEqual(mixed.get('a')!.weightsHash, builtin.get('a')!.weightsHash, "c's own data trained, not its piece of the task's");
+  // Its batches came from its 37 examples: the others hold their thirds of 400 as before.
+  assert.equal(own.get('a')!.train.held, assignShard(config, parseMnist(train.images, train.labels).labels, 10, 0, 3).length);
+  assert.equal(testStore.train.held, 0, "c's copy of the task's training set fetched no image");
+  assert.equal(testStore.test.held, 50);
 });

@@ -16,6 +16,11 @@ export interface SessionInit {
   /** All in memory, or a store that fetches the shard and the evaluation subset as they are assigned. */
   train: Examples;
   test: Examples;
+  /**
+   * `train` is this member's own data (chosen in its tab, data/local-data.ts): its shard is all of
+   * it, whatever its rank, instead of its piece of the task's training set. @default false
+   */
+  ownData?: boolean;
   /** Opens channels to every member; resolves when all are open, rejects by the signal. */
   connect(members: string[], signal: AbortSignal): Promise<void>;
   /**

@@ -283,7 +283,7 @@ export class TrainingSession {
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
       for (const e of refused) this.note('peer-input', errorMessage(e));
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
-      const shard = assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
+      const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
       await this.holdData(shard, signal);
       this.shard = shard;
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
