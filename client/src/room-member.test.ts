@@ -124,7 +124,8 @@ test('a member hands its join ack\'s ICE servers to every connection, and report
   for (const m of members) void m.member.start();
   try {
     // Finished members keep their channels open, so the path is measured within a few seconds.
-    for (const m of members) await m.until((s) => s.state === 'done' && s.peerPaths.length === 1 && s.peerPaths[0]!.path !== 'unknown', 'done, path measured');
+    // (A run and a stats poll: 30 s, for a loaded machine.)
+    for (const m of members) await m.until((s) => s.state === 'done' && s.peerPaths.length === 1 && s.peerPaths[0]!.path !== 'unknown', 'done, path measured', 30_000);
     for (const [i, m] of members.entries()) {
       const s = m.member.status();
       assert.deepEqual(s.peerPaths.map((p) => p.peerId), s.connectedPeers);
