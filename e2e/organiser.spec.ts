@@ -10,6 +10,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { watchTab } from '@tabswarm/launch';
 import { E2E_PORT, historyOf, status, uniqueRoom, waitForTabs } from './harness.ts';
 import { KillableServer } from './killable-server.ts';
+import { accuracyInNode, readModelFiles } from './model-files.ts';
 
 const TOKEN = 'e2e-organiser-token-0123456789';
 /** Long enough that the removal (after the page showed the step rising) falls mid-run on a fast machine too. */
@@ -58,6 +59,9 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     await organiser.locator('#create-room').click();
     const card = organiser.locator(`section[data-room="${room}"]`);
     await expect(card.locator('h2')).toContainText('(organised)', { timeout: 10_000 });
+    // Nobody holds a model yet: Download model says so.
+    await card.locator('button.download-model').click();
+    await expect(card.locator('.download-error')).toHaveText(`no model: ModelUnavailableError: room ${room} has no member: nobody holds its model`, { timeout: 60_000 });
     const invite = await card.locator('a.invite').getAttribute('href');
     expect(invite).toBe(`${server.url}/?room=${room}`);
     // The QR code loaded (an SVG of the invite link, behind the same token).
@@ -124,6 +128,24 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     expect(after.state).toBe('left');
     expect(after.step).toBeLessThan(STEPS);
     console.log(`removed at step ${removed!.step}; the other two finished ${STEPS} steps with hash ${done[0]!.weightsHash}, accuracy ${done[0]!.testAccuracy}`);
+
+    // The organiser downloads the trained model from the page (it joins as an observer over WebRTC and leaves).
+    const saved = ['.json', '.weights.bin'].map((end) => organiser.waitForEvent('download', { predicate: (d) => d.suggestedFilename().endsWith(end), timeout: 120_000 }));
+    const clicked = Date.now();
+    await card.locator('button.download-model').click();
+    const [jsonFile, weightsFile] = await Promise.all(saved);
+    const seconds = (Date.now() - clicked) / 1000;
+    expect([jsonFile!.suggestedFilename(), weightsFile!.suggestedFilename()]).toEqual([`${room}-step${STEPS}.json`, `${room}-step${STEPS}.weights.bin`]);
+    await expect(card.locator('.download-status')).toHaveText(`saved step ${STEPS} (weights ${done[0]!.weightsHash}): ${room}-step${STEPS}.json, ${room}-step${STEPS}.weights.bin`);
+    await expect(card.locator('button.download-model')).toBeEnabled();
+    const files = await readModelFiles(await jsonFile!.path(), await weightsFile!.path());
+    expect(files.weights.byteLength).toBe(4 * (784 * 256 + 256 + 256 * 10 + 10));
+    // The same evalSize test examples (the room's seeded subset) through the same weights: the same count correct.
+    const accuracy = await accuracyInNode(files, done[0]!.config!);
+    const { finished } = await status(stayed[0]!);
+    console.log(`organiser's download: ${seconds.toFixed(1)} s; in Node, test accuracy ${accuracy} on ${done[0]!.config!.evalSize} examples (the tabs: ${done[0]!.testAccuracy}; the room's finished record: ${finished?.testAccuracy})`);
+    expect(accuracy).toBe(done[0]!.testAccuracy);
+    expect(finished).toEqual({ step: STEPS, hash: done[0]!.weightsHash, testAccuracy: done[0]!.testAccuracy });
     await tabs.close();
     await organiserContext.close();
   } finally {
