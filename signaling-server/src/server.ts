@@ -190,7 +190,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   const adminToken = options.adminToken === undefined ? undefined : new AdminToken(options.adminToken);
   for (const { room, config } of options.rooms ?? []) registry.organise(room, config ?? {});
   const roomsFile = options.roomsFile === undefined ? undefined : new RoomsFile(options.roomsFile);
-  for (const { room, config } of roomsFile?.read() ?? []) if (!registry.snapshot(room)) registry.organise(room, config);
+  for (const { room, config } of roomsFile?.read() ?? []) if (!registry.snapshot(room)) registry.organise(room, { ...config });
   let organise: OrganiseRoutes | undefined;
 
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
