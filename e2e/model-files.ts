@@ -1,7 +1,7 @@
 /** A model a page downloaded (model.json + weights) read back in Node, and its accuracy there. */
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { evaluationSubset, gather, hold } from '@tabswarm/shared';
+import { evaluationSubset, gather, hold, type Examples } from '@tabswarm/shared';
 import type { RunConfig } from '@tabswarm/shared/protocol';
 import { loadMnistFromFs } from '@tabswarm/client/mnist-fs';
 
@@ -14,16 +14,19 @@ export async function readModelFiles(jsonPath: string, weightsPath: string): Pro
   return { json: JSON.parse(await readFile(jsonPath, 'utf8')) as ModelFiles['json'], weights: await readFile(weightsPath) };
 }
 
-/** Test accuracy of a downloaded MNIST model on the room's evaluation subset, computed in Node (tfjs cpu). */
-export async function accuracyInNode(files: ModelFiles, config: RunConfig): Promise<number> {
+/**
+ * Test accuracy of a downloaded model on the room's evaluation subset of `testSet` (MNIST's by
+ * default), computed in Node (tfjs cpu).
+ */
+export async function accuracyInNode(files: ModelFiles, config: RunConfig, testSet?: Examples): Promise<number> {
   await tf.setBackend('cpu');
   const weightData = files.weights.buffer.slice(files.weights.byteOffset, files.weights.byteOffset + files.weights.byteLength);
   const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.json.modelTopology, weightSpecs: files.json.weightsManifest[0]!.weights, weightData }));
-  const { test: testSet } = await loadMnistFromFs();
-  const indices = evaluationSubset(config, testSet.count);
-  await hold(testSet, indices, AbortSignal.timeout(30_000));
-  const data = gather(testSet, indices);
-  const predicted = tf.tidy(() => (model.predict(tf.tensor4d(data.images, [data.count, 28, 28, 1])) as tf.Tensor).argMax(1));
+  const test = testSet ?? (await loadMnistFromFs()).test;
+  const indices = evaluationSubset(config, test.count);
+  await hold(test, indices, AbortSignal.timeout(30_000));
+  const data = gather(test, indices);
+  const predicted = tf.tidy(() => (model.predict(tf.tensor(data.images, [data.count, ...data.shape])) as tf.Tensor).argMax(1));
   const classes = predicted.dataSync();
   predicted.dispose();
   model.dispose();

@@ -8,11 +8,14 @@
  * Download model says nobody holds a model before anyone joined, saves the state of the run under
  * way, and after the run the final model, which tf.loadLayersModel in Node evaluates on the room's
  * evaluation subset to exactly the accuracy the room reported (the same 1000 examples through the
- * same weights: any difference would be a wrong weight or a wrong subset).
+ * same weights: any difference would be a wrong weight or a wrong subset). A second test downloads
+ * a room of the spirals example task the same way: its own tfjs-layers network, and in Node the
+ * room's accuracy on its 600 test points.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { watchTab } from '@tabswarm/launch';
-import { E2E_PORT, historyOf, status, uniqueRoom, waitForTabs } from './harness.ts';
+import { task as spirals } from '../examples/src/spirals-task.ts';
+import { E2E_PORT, historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 import { KillableServer } from './killable-server.ts';
 import { accuracyInNode, readModelFiles, type ModelFiles } from './model-files.ts';
 
@@ -171,6 +174,36 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     expect(finished).toEqual({ step: STEPS, hash: done[0]!.weightsHash, testAccuracy: done[0]!.testAccuracy });
     await tabs.close();
     await organiserContext.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('the organiser downloads the model of an example task\'s room (spirals): its own layers, the room\'s accuracy in Node', async ({ browser }) => {
+  const server = await KillableServer.start({ port: E2E_PORT + 1, args: ['--admin-token', TOKEN] });
+  const room = uniqueRoom('spirals');
+  try {
+    const steps = 40;
+    const tabs = await openTabs(browser, 2, `room=${room}&task=spirals&backend=cpu&workers=2&steps=${steps}&batchSize=32&lr=0.01&evalEvery=10&evalSize=600`, undefined, server.url);
+    const done = await waitForTabs(tabs, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
+    expect(done[1]!.weightsHash).toBe(done[0]!.weightsHash);
+
+    const organiserContext = await browser.newContext({ httpCredentials: { username: 'organiser', password: TOKEN } });
+    const organiser = await organiserContext.newPage();
+    watchTab(organiser, (line) => console.log(`[organiser] ${line}`), { errorsOnly: true });
+    await organiser.goto(`${server.url}/organise`);
+    const download = await downloadFromPage(organiser, room);
+    expect(download.names).toEqual([`${room}-step${steps}.json`, `${room}-step${steps}.weights.bin`]);
+    await expect(organiser.locator(`section[data-room="${room}"] .download-status`)).toContainText(`saved step ${steps} (weights ${done[0]!.weightsHash})`);
+    // The task's own network: dense 2->32, 32->32, 32->3, with biases.
+    expect(download.files.weights.byteLength).toBe(4 * (2 * 32 + 32 + 32 * 32 + 32 + 32 * 3 + 3));
+    expect(JSON.stringify(download.files.json.modelTopology)).toContain('"class_name":"Dense"');
+    const { test: points } = await spirals.loadData(AbortSignal.timeout(5_000));
+    const accuracy = await accuracyInNode(download.files, done[0]!.config!, points);
+    console.log(`spirals room: downloaded from the page in ${download.seconds.toFixed(1)} s; in Node, test accuracy ${accuracy} on ${done[0]!.config!.evalSize} points (the room: ${done[0]!.testAccuracy})`);
+    expect(accuracy).toBe(done[0]!.testAccuracy);
+    await organiserContext.close();
+    await tabs[0]!.context().close();
   } finally {
     await server.kill();
   }
