@@ -17,7 +17,7 @@
  * no topology to save: ModelExportError.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DataShape, Task } from '@tabswarm/shared';
+import { savedArtifacts, type DataShape, type Task } from '@tabswarm/shared';
 import { ModelExportError, type ModelName, type RunConfig } from '@tabswarm/shared/protocol';
 
 /** What the export needs to know of a built-in model. */
@@ -72,12 +72,7 @@ export async function exportLayersModel(spec: ModelSpec, weights: readonly Float
     });
     model.setWeights(tensors);
     tf.dispose(tensors);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler((artifacts) => {
-      saved = artifacts;
-      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-    }));
-    return layersFiles(saved!, baseName);
+    return layersFiles(await savedArtifacts(model), baseName);
   } finally {
     model.dispose();
   }

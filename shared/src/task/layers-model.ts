@@ -41,6 +41,16 @@ export interface LayersModelOptions {
   initialWeights?: (seed: number, layers: readonly LayerShape[]) => Float32Array[];
 }
 
+/** What `model.save` writes (topology, weight specs, weight data), kept in memory. */
+export async function savedArtifacts(model: Pick<LayersModelLike, 'save'>): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((artifacts) => {
+    saved = artifacts;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+  }));
+  return saved!;
+}
+
 /** Wraps `model`, which the returned TrainableModel owns (its dispose() disposes the model). */
 export function fromLayersModel(model: LayersModelLike, options: LayersModelOptions = {}): TrainableModel {
   return new LayersTrainableModel(model, options);
@@ -119,12 +129,7 @@ class LayersTrainableModel implements TrainableModel {
     const wrong = sizes.findIndex((size, i) => weights[i]!.length !== size);
     if (wrong >= 0) throw new ModelExportError(`weight ${wrong} of model ${this.model.name} (${this.layers[wrong]!.name}) has ${sizes[wrong]} values, got ${weights[wrong]!.length}`);
     this.setWeights(weights);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await this.model.save(tf.io.withSaveHandler((artifacts) => {
-      saved = artifacts;
-      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-    }));
-    return saved!;
+    return savedArtifacts(this.model);
   }
 
   /** A batch of examples as the model's input tensor; examples of another size are a ConfigError. */
