@@ -6,13 +6,10 @@
  * room's test accuracy on its evaluation subset; once every member has closed, a new tab says
  * the run finished and nobody holds its model.
  */
-import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import * as tf from '@tensorflow/tfjs';
-import { evaluationSubset, gather, hold } from '@tabswarm/shared';
-import type { ModelDownload, RunConfig, TabStatus } from '@tabswarm/shared/protocol';
-import { loadMnistFromFs } from '@tabswarm/client/mnist-fs';
+import type { ModelDownload, TabStatus } from '@tabswarm/shared/protocol';
 import { openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
+import { accuracyInNode, readModelFiles, type ModelFiles } from './model-files.ts';
 
 const STEPS = 20;
 
@@ -29,7 +26,7 @@ async function waitForStatus(page: Page, done: (s: TabStatus) => boolean, ms: nu
 }
 
 /** Calls downloadModel() in `page` and saves both files the browser downloads; returns their contents. */
-async function download(page: Page): Promise<{ info: ModelDownload; json: { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> }; weights: Buffer }> {
+async function download(page: Page): Promise<ModelFiles & { info: ModelDownload }> {
   const saved = new Map<string, string>();
   const both = new Promise<void>((resolve) => {
     page.on('download', (d) => {
@@ -42,26 +39,7 @@ async function download(page: Page): Promise<{ info: ModelDownload; json: { mode
   const info = await page.evaluate(() => window.tabswarm.downloadModel!());
   await Promise.race([both, new Promise((_, reject) => setTimeout(() => reject(new Error('no two downloads within 15 s')), 15_000))]);
   const [jsonName, weightsName] = info.files;
-  const json = JSON.parse(await readFile(saved.get(jsonName!)!, 'utf8')) as Awaited<ReturnType<typeof download>>['json'];
-  return { info, json, weights: await readFile(saved.get(weightsName!)!) };
-}
-
-/** Test accuracy of a downloaded model on the room's evaluation subset, computed in Node. */
-async function accuracyInNode(files: Awaited<ReturnType<typeof download>>, config: RunConfig): Promise<number> {
-  await tf.setBackend('cpu');
-  const weightData = files.weights.buffer.slice(files.weights.byteOffset, files.weights.byteOffset + files.weights.byteLength);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.json.modelTopology, weightSpecs: files.json.weightsManifest[0]!.weights, weightData }));
-  const { test: testSet } = await loadMnistFromFs();
-  const indices = evaluationSubset(config, testSet.count);
-  await hold(testSet, indices, AbortSignal.timeout(30_000));
-  const data = gather(testSet, indices);
-  const predicted = tf.tidy(() => (model.predict(tf.tensor4d(data.images, [data.count, 28, 28, 1])) as tf.Tensor).argMax(1));
-  const classes = predicted.dataSync();
-  predicted.dispose();
-  model.dispose();
-  let correct = 0;
-  for (let i = 0; i < data.count; i++) if (classes[i] === data.labels[i]) correct++;
-  return correct / data.count;
+  return { info, ...(await readModelFiles(saved.get(jsonName!)!, saved.get(weightsName!)!)) };
 }
 
 test('a finished room shows its run, hands its model out, and says when nobody holds it', async ({ browser }) => {

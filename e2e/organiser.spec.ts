@@ -4,12 +4,20 @@
  * with conflicting URL keys appended, and all train the organiser's configuration. The first one
  * is asked before anything heavy starts and joins with the page's Join button; the others accept
  * by URL (`join=ok`). The page lists them progressing; removing one from the page evicts it (its
- * tab says the organiser removed it) and the other two finish with identical replicas.
+ * tab says the organiser removed it) and the other two finish with identical replicas. The page's
+ * Download model says nobody holds a model before anyone joined, saves the state of the run under
+ * way, and after the run the final model, which tf.loadLayersModel in Node evaluates on the room's
+ * evaluation subset to exactly the accuracy the room reported (the same 1000 examples through the
+ * same weights: any difference would be a wrong weight or a wrong subset). A second test downloads
+ * a room of the spirals example task the same way: its own tfjs-layers network, and in Node the
+ * room's accuracy on its 600 test points.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { watchTab } from '@tabswarm/launch';
-import { E2E_PORT, historyOf, status, uniqueRoom, waitForTabs } from './harness.ts';
+import { task as spirals } from '../examples/src/spirals-task.ts';
+import { E2E_PORT, historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 import { KillableServer } from './killable-server.ts';
+import { accuracyInNode, readModelFiles, type ModelFiles } from './model-files.ts';
 
 const TOKEN = 'e2e-organiser-token-0123456789';
 /** Long enough that the removal (after the page showed the step rising) falls mid-run on a fast machine too. */
@@ -29,6 +37,19 @@ async function listed(page: Page, room: string): Promise<{ members: number; step
   const summary = await card.locator('.summary').textContent() ?? '';
   const step = /step (\d+) \//.exec(summary)?.[1];
   return { members, step: step === undefined ? null : Number(step) };
+}
+
+/** Parameters of the mlp (784-256-10), 4 bytes each. */
+const MLP_BYTES = 4 * (784 * 256 + 256 + 256 * 10 + 10);
+
+/** Clicks Download model on `room`'s card and reads back the two files the page saves. */
+async function downloadFromPage(organiser: Page, room: string): Promise<{ names: string[]; files: ModelFiles; seconds: number }> {
+  const saved = ['.json', '.weights.bin'].map((end) => organiser.waitForEvent('download', { predicate: (d) => d.suggestedFilename().endsWith(end), timeout: 120_000 }));
+  const clicked = Date.now();
+  await organiser.locator(`section[data-room="${room}"] button.download-model`).click();
+  const [json, weights] = await Promise.all(saved);
+  const seconds = (Date.now() - clicked) / 1000;
+  return { names: [json!.suggestedFilename(), weights!.suggestedFilename()], files: await readModelFiles(await json!.path(), await weights!.path()), seconds };
 }
 
 async function pollPage<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
@@ -58,6 +79,9 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     await organiser.locator('#create-room').click();
     const card = organiser.locator(`section[data-room="${room}"]`);
     await expect(card.locator('h2')).toContainText('(organised)', { timeout: 10_000 });
+    // Nobody holds a model yet: Download model says so.
+    await card.locator('button.download-model').click();
+    await expect(card.locator('.download-error')).toHaveText(`no model: ModelUnavailableError: room ${room} has no member: nobody holds its model`, { timeout: 60_000 });
     const invite = await card.locator('a.invite').getAttribute('href');
     expect(invite).toBe(`${server.url}/?room=${room}`);
     // The QR code loaded (an SVG of the invite link, behind the same token).
@@ -111,6 +135,16 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     await expect(pages[2]!.locator('#notice')).toContainText('by its organiser');
     await pollPage('two members listed', () => listed(organiser, room), (l) => l.members === 2, 30_000);
 
+    // Mid-run, Download model saves the state a member holds now.
+    const midRun = await downloadFromPage(organiser, room);
+    const midStep = Number(/-step(\d+)\.json$/.exec(midRun.names[0]!)?.[1]);
+    expect(midStep).toBeGreaterThan(0);
+    expect(midStep).toBeLessThan(STEPS);
+    expect(midRun.names).toEqual([`${room}-step${midStep}.json`, `${room}-step${midStep}.weights.bin`]);
+    expect(midRun.files.weights.byteLength).toBe(MLP_BYTES);
+    await expect(card.locator('.download-status')).toContainText(`saved step ${midStep} (weights `);
+    console.log(`organiser's download mid-run: step ${midStep} in ${midRun.seconds.toFixed(1)} s`);
+
     const stayed = pages.slice(0, 2);
     const done = await waitForTabs(stayed, (s) => s.every((t) => t.state === 'done'), 5 * 60_000);
     for (const s of done) {
@@ -124,8 +158,52 @@ test('an organiser creates a room on the page; three tabs join by its invite lin
     expect(after.state).toBe('left');
     expect(after.step).toBeLessThan(STEPS);
     console.log(`removed at step ${removed!.step}; the other two finished ${STEPS} steps with hash ${done[0]!.weightsHash}, accuracy ${done[0]!.testAccuracy}`);
+
+    // After the run, the organiser downloads the trained model from the page.
+    const final = await downloadFromPage(organiser, room);
+    expect(final.names).toEqual([`${room}-step${STEPS}.json`, `${room}-step${STEPS}.weights.bin`]);
+    await expect(card.locator('.download-status')).toHaveText(`saved step ${STEPS} (weights ${done[0]!.weightsHash}): ${final.names.join(', ')}`);
+    expect(final.files.weights.byteLength).toBe(MLP_BYTES);
+    // The observer it joined as has left: nobody observes the room any more.
+    await expect.poll(async () => (await status(stayed[0]!)).observers, { timeout: 10_000 }).toEqual([]);
+    // The same evalSize test examples (the room's seeded subset) through the same weights: the same count correct.
+    const accuracy = await accuracyInNode(final.files, done[0]!.config!);
+    const { finished } = await status(stayed[0]!);
+    console.log(`organiser's download after the run: ${final.seconds.toFixed(1)} s; in Node, test accuracy ${accuracy} on ${done[0]!.config!.evalSize} examples (the tabs: ${done[0]!.testAccuracy}; the room's finished record: ${finished?.testAccuracy})`);
+    expect(accuracy).toBe(done[0]!.testAccuracy);
+    expect(finished).toEqual({ step: STEPS, hash: done[0]!.weightsHash, testAccuracy: done[0]!.testAccuracy });
     await tabs.close();
     await organiserContext.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('the organiser downloads the model of an example task\'s room (spirals): its own layers, the room\'s accuracy in Node', async ({ browser }) => {
+  const server = await KillableServer.start({ port: E2E_PORT + 1, args: ['--admin-token', TOKEN] });
+  const room = uniqueRoom('spirals');
+  try {
+    const steps = 40;
+    const tabs = await openTabs(browser, 2, `room=${room}&task=spirals&backend=cpu&workers=2&steps=${steps}&batchSize=32&lr=0.01&evalEvery=10&evalSize=600`, undefined, server.url);
+    const done = await waitForTabs(tabs, (s) => s.every((t) => t.state === 'done'), 3 * 60_000);
+    expect(done[1]!.weightsHash).toBe(done[0]!.weightsHash);
+
+    const organiserContext = await browser.newContext({ httpCredentials: { username: 'organiser', password: TOKEN } });
+    const organiser = await organiserContext.newPage();
+    watchTab(organiser, (line) => console.log(`[organiser] ${line}`), { errorsOnly: true });
+    await organiser.goto(`${server.url}/organise`);
+    const download = await downloadFromPage(organiser, room);
+    expect(download.names).toEqual([`${room}-step${steps}.json`, `${room}-step${steps}.weights.bin`]);
+    await expect(organiser.locator(`section[data-room="${room}"] .download-status`)).toContainText(`saved step ${steps} (weights ${done[0]!.weightsHash})`);
+    // The task's own network: dense 2->32, 32->32, 32->3, with biases.
+    expect(download.files.weights.byteLength).toBe(4 * (2 * 32 + 32 + 32 * 32 + 32 + 32 * 3 + 3));
+    expect(JSON.stringify(download.files.json.modelTopology)).toContain('"class_name":"Dense"');
+    const { test: points } = await spirals.loadData(AbortSignal.timeout(5_000));
+    const accuracy = await accuracyInNode(download.files, done[0]!.config!, points);
+    console.log(`spirals room: downloaded from the page in ${download.seconds.toFixed(1)} s; in Node, test accuracy ${accuracy} on ${done[0]!.config!.evalSize} points (the room: ${done[0]!.testAccuracy})`);
+    expect(accuracy).toBe(done[0]!.testAccuracy);
+    await organiserContext.close();
+    await tabs[0]!.context().close();
   } finally {
     await server.kill();
   }

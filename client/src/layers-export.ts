@@ -10,11 +10,15 @@
  *   so Flatten orders values as our reshape does.
  *
  * The last layer has no activation: the model outputs logits, as training computed them (argmax
- * is the class; apply softmax for probabilities). One place for the export, with a small interface:
- * a later task may hand in a LayersModel of its own instead of a built-in spec.
+ * is the class; apply softmax for probabilities).
+ *
+ * A task's own model built with fromLayersModel is a LayersModel already: exportTaskModel saves its
+ * topology with the room's weights (TrainableModel.layersArtifacts). A task whose model is none has
+ * no topology to save: ModelExportError.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ModelExportError, type ModelName } from '@tabswarm/shared/protocol';
+import { savedArtifacts, type DataShape, type Task } from '@tabswarm/shared';
+import { ModelExportError, type ModelName, type RunConfig } from '@tabswarm/shared/protocol';
 
 /** What the export needs to know of a built-in model. */
 export interface ModelSpec {
@@ -68,26 +72,40 @@ export async function exportLayersModel(spec: ModelSpec, weights: readonly Float
     });
     model.setWeights(tensors);
     tf.dispose(tensors);
-    const weightsPath = `${baseName}.weights.bin`;
-    let files: LayersFiles | undefined;
-    await model.save(tf.io.withSaveHandler((artifacts) => {
-      files = {
-        modelJson: {
-          modelTopology: artifacts.modelTopology as object,
-          weightsManifest: [{ paths: [`./${weightsPath}`], weights: artifacts.weightSpecs ?? [] }],
-          format: 'layers-model',
-          generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-          convertedBy: null,
-        },
-        weightData: artifacts.weightData as ArrayBuffer,
-        weightsPath,
-      };
-      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-    }));
-    return files!;
+    return layersFiles(await savedArtifacts(model), baseName);
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The model of `task` (built for `data` and `config`) with `weights` as Layers files. The export
+ * builds a model of its own: the one training must not see its weights change under an await.
+ */
+export async function exportTaskModel(task: Task, data: DataShape, config: RunConfig, weights: readonly Float32Array[], baseName = 'tabswarm-model'): Promise<LayersFiles> {
+  const model = task.createModel(data, config);
+  try {
+    if (!model.layersArtifacts) throw new ModelExportError(`the model of the task ${task.name} is no tfjs LayersModel (fromLayersModel), so it has no Layers topology to export`);
+    return layersFiles(await model.layersArtifacts([...weights]), baseName);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Save artifacts as `model.json`'s contents and the weights file it names. */
+function layersFiles(artifacts: tf.io.ModelArtifacts, baseName: string): LayersFiles {
+  const weightsPath = `${baseName}.weights.bin`;
+  return {
+    modelJson: {
+      modelTopology: artifacts.modelTopology as object,
+      weightsManifest: [{ paths: [`./${weightsPath}`], weights: artifacts.weightSpecs ?? [] }],
+      format: 'layers-model',
+      generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+      convertedBy: null,
+    },
+    weightData: artifacts.weightData as ArrayBuffer,
+    weightsPath,
+  };
 }
 
 /** The exported files as tfjs's in-memory IO handler (tests, tools): `tf.loadLayersModel(inMemory(files))`. */

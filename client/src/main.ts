@@ -14,7 +14,7 @@ import { askInPage } from './consent-panel.ts';
 import { ignoredKeys } from './consent.ts';
 import { chooseLocalData } from './local-data-panel.ts';
 import { openMnist } from './data.ts';
-import { downloadFiles } from './download.ts';
+import { downloadModelFiles } from './download.ts';
 import { pageTask } from './page-tasks.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
@@ -86,13 +86,7 @@ const app = startTabWorker({
 
 /** Saves the model this tab holds as two files: `<room>-step<N>.json` and its weights. */
 async function downloadModel(): Promise<ModelDownload> {
-  const { files, step, weightsHash } = await app.exportModel();
-  const jsonName = files.weightsPath.replace(/\.weights\.bin$/, '.json');
-  downloadFiles([
-    { name: jsonName, blob: new Blob([JSON.stringify(files.modelJson)], { type: 'application/json' }) },
-    { name: files.weightsPath, blob: new Blob([files.weightData], { type: 'application/octet-stream' }) },
-  ]);
-  return { files: [jsonName, files.weightsPath], step, weightsHash };
+  return downloadModelFiles(await app.exportModel());
 }
 
 window.tabswarm = { status: () => app.status(), history: () => app.history(), downloadModel, refresh: () => app.refresh() };

@@ -24,7 +24,7 @@ import { AbortedError, CONFIG_KEYS, ConfigError, ModelExportError, type DataStat
 import { classCounts, DataError, deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type Dataset, type LocalDataSpec, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
-import { exportLayersModel, type LayersFiles } from './layers-export.ts';
+import { exportLayersModel, exportTaskModel, type LayersFiles } from './layers-export.ts';
 import { NoteLog } from './note-log.ts';
 import { RoomFollower } from './room-follower.ts';
 import { PathMonitor } from './peer-paths.ts';
@@ -236,18 +236,23 @@ export class RoomMember {
     };
   }
 
-  /** The model this tab holds (trained, or fetched as an observer) in TensorFlow.js's Layers format. */
+  /**
+   * The model this tab holds (trained, or fetched as an observer) in TensorFlow.js's Layers format:
+   * a built-in model as its equivalent topology, a task's own as its LayersModel's.
+   */
   async exportModel(): Promise<{ files: LayersFiles; step: number; weightsHash: string }> {
     const weights = this.follower ? this.follower.weights : this.session?.weights;
     const config = this.config;
     const data = this.data?.data;
     if (!weights || !config || !data) throw new ModelExportError('this tab holds no model yet');
-    // The Layers topology is built for the built-in models; a task's own model is not exported yet.
-    const shape = data.train.shape;
-    if (config.task !== '' || shape.length !== 3) throw new ModelExportError(`the model of the task ${config.task} cannot be exported yet: only the built-in mlp and cnn`);
     const step = this.follower?.step ?? this.session!.step;
     const weightsHash = this.follower?.weightsHash ?? this.session!.weightsHash;
-    const files = await exportLayersModel({ name: config.model, inputShape: [shape[0]!, shape[1]!, shape[2]!], classes: data.train.classes }, [...weights], `${this.options.room}-step${step}`);
+    const baseName = `${this.options.room}-step${step}`;
+    const task = this.options.task(config);
+    const shape = data.train.shape;
+    if (!task.builtin) return { files: await exportTaskModel(task, data.train, config, weights, baseName), step, weightsHash };
+    if (shape.length !== 3) throw new ModelExportError(`the built-in ${config.model} takes images [height, width, channels], this data's examples have shape [${shape.join(', ')}]`);
+    const files = await exportLayersModel({ name: config.model, inputShape: [shape[0]!, shape[1]!, shape[2]!], classes: data.train.classes }, [...weights], baseName);
     return { files, step, weightsHash };
   }
 

@@ -171,7 +171,10 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** The trained weights do not fit the model they are exported as (count or size of an array). */
+/**
+ * The model cannot be exported: the trained weights do not fit it (count or size of an array), or
+ * it has no tfjs-layers topology (a task's own TrainableModel that is no LayersModel).
+ */
 export class ModelExportError extends TabswarmError {
   override name = 'ModelExportError';
 }

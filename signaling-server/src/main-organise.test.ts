@@ -5,10 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import { ORGANISE_API, type Ack, type ClientToServerEvents, type JoinResult, type OrganiserRooms, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { DEFAULT_CONFIG, ORGANISE_API, type Ack, type ClientToServerEvents, type JoinResult, type OrganiserRooms, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const LIMIT = { timeout: 30_000 };
@@ -74,4 +77,17 @@ test('a given admin token is not printed', LIMIT, async (t) => {
   const text = await output(child, /organiser page: .*\n/);
   assert.ok(!text.includes(token));
   assert.match(text, /password: the admin token given/);
+});
+
+test('--rooms-file opens the rooms it keeps, with their configuration', LIMIT, async (t) => {
+  const file = joinPath(mkdtempSync(joinPath(tmpdir(), 'tabswarm-rooms-')), 'rooms.json');
+  writeFileSync(file, JSON.stringify({ rooms: [{ room: 'kept', config: { ...DEFAULT_CONFIG, steps: 42 } }] }));
+  const child = cli(['--rooms-file', file, '--open-rooms', 'false']);
+  t.after(() => child.kill('SIGKILL'));
+  const text = await output(child, /organised room kept: .*\n/);
+  const url = /signaling server on (http:\/\/\S+)/.exec(text)?.[1];
+  assert.ok(url, text);
+  const kept = await join(url, 'kept', { steps: 5 });
+  assert.ok(kept.ok, JSON.stringify(kept));
+  assert.deepEqual([kept.data.organised, kept.data.config.steps], [true, 42]);
 });

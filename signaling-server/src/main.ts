@@ -95,7 +95,8 @@ async function main(): Promise<void> {
   log.info(`tabswarm signaling server on ${listening.url} (open it in several tabs)`, { event: 'listening', url: listening.url });
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
   if (changed.length > 0) log.info(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`, { event: 'config' });
-  for (const { room } of cli.server.rooms ?? []) log.info(`organised room ${room}: ${listening.url}/?room=${room}`, { event: 'organised', room });
+  // Those of --room and of --rooms-file.
+  for (const { room } of listening.signaling.rooms().filter((r) => r.organised)) log.info(`organised room ${room}: ${listening.url}/?room=${room}`, { event: 'organised', room });
   if (cli.server.openRooms === false) log.info('only organised rooms can be joined (--open-rooms false)', { event: 'config' });
   const password = cli.randomToken ? `, password ${cli.server.adminToken}` : ' (password: the admin token given)';
   log.info(`organiser page: ${listening.url}${ORGANISE_PATH}${password}`, { event: 'organiser' });

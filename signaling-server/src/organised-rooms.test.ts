@@ -12,9 +12,10 @@ test('no server flag is a run configuration key (both share the command line)', 
   for (const own of ['port', 'host', 'static', 'help']) assert.equal((CONFIG_KEYS as string[]).includes(own), false, own);
 });
 
-test('--room, --open-rooms and --admin-token set the options; bad values are ConfigErrors', () => {
-  const { options } = readServerFlags({ room: ['lab', 'class.b'], 'open-rooms': 'false', 'admin-token': 'a-token-of-16-chars' }, {});
+test('--room, --open-rooms, --rooms-file and --admin-token set the options; bad values are ConfigErrors', () => {
+  const { options } = readServerFlags({ room: ['lab', 'class.b'], 'open-rooms': 'false', 'admin-token': 'a-token-of-16-chars', 'rooms-file': '/var/lib/tabswarm/rooms.json' }, {});
   assert.deepEqual(options.rooms, [{ room: 'lab' }, { room: 'class.b' }]);
+  assert.equal(options.roomsFile, '/var/lib/tabswarm/rooms.json');
   assert.equal(options.openRooms, false);
   assert.equal(options.adminToken, 'a-token-of-16-chars');
   assert.equal(readServerFlags({}, { TABSWARM_ADMIN_TOKEN: 'from-the-environment' }).options.adminToken, 'from-the-environment');

@@ -1,13 +1,14 @@
 /** The organiser page's API over a real server: the admin token, members' progress reports, rooms made and members removed. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ORGANISE_API, type EvictedEvent, type MembersEvent, type OrganiserRoom, type OrganiserRooms } from '@tabswarm/shared/protocol';
+import { ORGANISE_API, parseRunConfig, type EvictedEvent, type MembersEvent, type OrganiserRoom, type OrganiserRooms } from '@tabswarm/shared/protocol';
 import { AdminToken } from './admin-token.ts';
 import { Tickets } from './tickets.ts';
-import { errorOf, harness, joined, LIMIT, next, rawAck } from './testing.ts';
+import { listenSignalingServer } from './listen.ts';
+import { errorOf, harness, joined, LIMIT, next, rawAck, silent } from './testing.ts';
 
 const TOKEN = 'organiser-token-0123456789';
 const KEY = 'a ticket key of enough bytes';
@@ -142,3 +143,40 @@ async function member(tab: Awaited<ReturnType<Awaited<ReturnType<typeof harness>
   assert.ok(answer.ok, JSON.stringify(answer));
   return (answer.data as { peerId: string }).peerId;
 }
+
+test('with --rooms-file, the rooms made on the page outlive a restart: their names and configurations, not their members', LIMIT, async (t) => {
+  const roomsFile = join(mkdtempSync(join(tmpdir(), 'tabswarm-rooms-')), 'rooms.json');
+  const options = { log: silent, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), adminToken: TOKEN, roomsFile, rooms: [{ room: 'from-flag', config: { steps: 9 } }] };
+  const first = await listenSignalingServer(options);
+  let made: OrganiserRoom[];
+  try {
+    made = await Promise.all(['lab', 'class.b'].map(async (room, i) => {
+      const created = await api(first.url, ORGANISE_API.rooms, { password: TOKEN, body: { room, config: { model: 'cnn', steps: String(300 + i) } } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      return created.body as OrganiserRoom;
+    }));
+  } finally {
+    await first.close();
+  }
+  const kept = (JSON.parse(readFileSync(roomsFile, 'utf8')) as { rooms: unknown[] }).rooms;
+  assert.deepEqual(kept, made.map((r) => ({ room: r.room, config: r.config })), 'the page\'s rooms only, by name and whole configuration');
+
+  // Restarted with other defaults: the rooms come back as the organiser made them, empty and organised.
+  const h = await harness(t, { ...options, defaultConfig: parseRunConfig({ steps: 77, batchSize: 16 }) });
+  const rooms = h.signaling.rooms();
+  assert.deepEqual(rooms.map((r) => r.room).sort(), ['class.b', 'from-flag', 'lab']);
+  for (const before of made) {
+    assert.deepEqual(rooms.find((r) => r.room === before.room), { room: before.room, epoch: 0, members: [], config: before.config, organised: true });
+  }
+  const member = await joined(await h.connect(), 'lab', { model: 'mlp', steps: 5 });
+  assert.deepEqual([member.organised, member.config.model, member.config.steps, member.config.batchSize], [true, 'cnn', 300, made[0]!.config.batchSize]);
+});
+
+test('a rooms file that is not ours stops the start with a ConfigError', async () => {
+  const roomsFile = join(mkdtempSync(join(tmpdir(), 'tabswarm-rooms-')), 'rooms.json');
+  const options = { log: silent, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), roomsFile };
+  writeFileSync(roomsFile, '{ "rooms": [{ "room": "x" }] }');
+  await assert.rejects(listenSignalingServer(options), { name: 'ConfigError', message: /holds no list of rooms/ });
+  writeFileSync(roomsFile, 'not json');
+  await assert.rejects(listenSignalingServer(options), { name: 'ConfigError', message: /is not JSON/ });
+});

@@ -7,13 +7,15 @@
 import { NotInRoomError, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
 import type { RoomSnapshot } from './room-types.ts';
 import type { ServerContext } from './connection.ts';
+import type { RoomsFile } from './rooms-file.ts';
 
 /** How long an invite's ticket stays valid, from the hour it was made in (so the link, and its QR code, stay the same within the hour). */
 const INVITE_HOURS = 48;
 const HOUR_MS = 3_600_000;
 
 export class Organiser {
-  constructor(private readonly context: ServerContext) {}
+  /** `roomsFile`: where the rooms it opens are kept for the next start (rooms-file.ts). */
+  constructor(private readonly context: ServerContext, private readonly roomsFile?: RoomsFile) {}
 
   /** Every live room, sorted by name; invite links start with `base` (`https://host`). */
   rooms(base: string): OrganiserRoom[] {
@@ -25,6 +27,7 @@ export class Organiser {
   /** Opens `room` as an organised room with these configuration keys (the registry's errors: ConfigError naming a bad key or value, ...). */
   create(room: string, config: Record<string, string>, base: string): OrganiserRoom {
     const snapshot = this.context.registry.organise(room, config);
+    this.roomsFile?.add({ room, config: snapshot.config });
     this.context.log.info(`organised room=${room}`, { event: 'organise', room });
     return this.view(snapshot, base);
   }

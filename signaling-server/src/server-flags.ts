@@ -47,6 +47,7 @@ export const SERVER_FLAG_OPTIONS = {
   'redis-lease-ms': { type: 'string' as const },
   room: { type: 'string' as const, multiple: true as const },
   'open-rooms': { type: 'string' as const },
+  'rooms-file': { type: 'string' as const },
   'admin-token': { type: 'string' as const },
 };
 
@@ -66,6 +67,8 @@ export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose page
                          given by the --KEY VALUE flags; joiners' URL keys are ignored there
   --open-rooms BOOL      true (default): joining an unknown room opens it with the joiner's keys;
                          false: only organised rooms exist (UnknownRoomError)
+  --rooms-file PATH      keep the rooms made on the organiser page (name and configuration) in this
+                         JSON file, and open them again at start
   --admin-token T        the organiser page's password (or TABSWARM_ADMIN_TOKEN, at least 16
                          characters); without either a random one is printed at start
   --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
@@ -97,6 +100,8 @@ export function readServerFlags(values: Record<string, unknown>, env: NodeJS.Pro
   const open = text('open-rooms');
   if (open !== undefined && open !== 'true' && open !== 'false') throw new ConfigError(`--open-rooms must be true or false, got ${JSON.stringify(open.slice(0, 32))}`);
   if (open === 'false') options.openRooms = false;
+  const roomsFile = text('rooms-file');
+  if (roomsFile !== undefined) options.roomsFile = roomsFile;
   const token = text('admin-token') ?? env.TABSWARM_ADMIN_TOKEN;
   if (token !== undefined) options.adminToken = checkAdminToken(token);
   const level = values['log-level'] ?? 'info';

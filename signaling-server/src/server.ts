@@ -37,6 +37,7 @@ import type { OrganiseRoutes } from './organise-routes.ts';
 import { handleRoomEvents } from './room-handlers.ts';
 import { RoomRegistry, type RoomRegistryOptions, type RoomSnapshot } from './room-registry.ts';
 import { dropUnstartedRooms } from './unstarted-rooms.ts';
+import { RoomsFile } from './rooms-file.ts';
 import { Tickets } from './tickets.ts';
 
 export type { Logger } from './log.ts';
@@ -126,6 +127,11 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
    */
   rooms?: ReadonlyArray<{ room: string; config?: Record<string, unknown> }>;
   /**
+   * Keeps the rooms made on the organiser page in this JSON file (rooms-file.ts) and opens those it
+   * holds at start, after `rooms` (a name in both is `rooms`'s). @default they live in memory only
+   */
+  roomsFile?: string;
+  /**
    * Opens the organiser page (`/organise`) and its API to whoever presents this token (at least
    * 16 characters). Without one they answer 404.
    */
@@ -183,6 +189,8 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const adminToken = options.adminToken === undefined ? undefined : new AdminToken(options.adminToken);
   for (const { room, config } of options.rooms ?? []) registry.organise(room, config ?? {});
+  const roomsFile = options.roomsFile === undefined ? undefined : new RoomsFile(options.roomsFile);
+  for (const { room, config } of roomsFile?.read() ?? []) if (!registry.snapshot(room)) registry.organise(room, { ...config });
   let organise: OrganiseRoutes | undefined;
 
   // Before socket.io attaches, so engine.io passes on every request outside /socket.io/.
@@ -209,7 +217,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     handleResyncEvents(conn);
   };
   const cluster = options.cluster && startCluster(io, context, options.cluster, handle);
-  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context), staticDir, trustProxy, log };
+  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context, roomsFile), staticDir, trustProxy, log };
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
   // handshakes cannot slip past the caps before the first socket.io connection is counted.

@@ -2,7 +2,8 @@
  * The organiser page (`/organise`, served by the signaling server behind the admin token): a form
  * that opens a room with a fixed configuration, and every room with its members' progress (step,
  * accuracy, steps/s, bytes per step, backend), a Remove button per member, and the invite link
- * with its QR code. The list is fetched again every POLL_MS.
+ * with its QR code, and Download model (download-model.ts: the model out over WebRTC, as an
+ * observer). The list is fetched again every POLL_MS.
  */
 import { CONFIG_KEYS, DEFAULT_CONFIG, errorMessage, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
 import { formatBytes } from '../ui.ts';
@@ -22,7 +23,7 @@ const STYLE = `
   code { font-family: ui-monospace, monospace; word-break: break-all; }
   .room { display: grid; grid-template-columns: minmax(0, 1fr) 160px; gap: 12px; }
   .room img { width: 160px; height: 160px; }
-  #error { color: #a00; font-weight: 600; } #error:empty { display: none; }
+  #error, .download-error { color: #a00; font-weight: 600; } #error:empty { display: none; }
   @media (max-width: 600px) { .room { grid-template-columns: minmax(0, 1fr); } }
 `;
 
@@ -85,6 +86,7 @@ function roomCard(room: OrganiserRoom): HTMLElement {
     ].join(' · ')),
     el('p', {}, `config: ${changed.length === 0 ? 'the defaults' : changed.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`),
     invite(room.invite),
+    downloadLine(room),
     memberTable(room),
   );
   card.append(info, qrImage(room.room));
@@ -138,9 +140,45 @@ function memberRow(room: string, member: OrganiserMember): HTMLElement {
   return row;
 }
 
+/** Each room's download under way, or how the last one ended; kept across refreshes. */
+const downloads = new Map<string, { busy: boolean; failed: boolean; text: string }>();
+
+function downloadLine(room: OrganiserRoom): HTMLElement {
+  const state = downloads.get(room.room);
+  const line = el('p', { class: 'download' });
+  const button = el('button', { type: 'button', class: 'download-model' }, 'Download model');
+  button.disabled = state?.busy === true;
+  button.addEventListener('click', () => void download(room));
+  line.append(button);
+  if (state) line.append(' ', el('span', { class: state.failed ? 'download-error' : 'download-status', role: 'status' }, state.text));
+  return line;
+}
+
+async function download(room: OrganiserRoom): Promise<void> {
+  const set = (busy: boolean, text: string, failed = false): void => {
+    if (downloads.get(room.room)?.text === text) return;
+    downloads.set(room.room, { busy, failed, text });
+    render();
+  };
+  set(true, 'joining the room as an observer…');
+  try {
+    const { downloadRoomModel } = await import('./download-model.ts');
+    const saved = await downloadRoomModel(room, (text) => set(true, text));
+    set(false, `saved step ${saved.step} (weights ${saved.weightsHash}): ${saved.files.join(', ')}`);
+  } catch (err) {
+    set(false, `no model: ${errorMessage(err)}`, true);
+  }
+}
+
+let listed: OrganiserRoom[] = [];
+
+function render(): void {
+  rooms.replaceChildren(...(listed.length === 0 ? [el('p', {}, 'no rooms yet')] : listed.map(roomCard)));
+}
+
 async function refresh(): Promise<void> {
-  const list = await listRooms();
-  rooms.replaceChildren(...(list.length === 0 ? [el('p', {}, 'no rooms yet')] : list.map(roomCard)));
+  listed = await listRooms();
+  render();
 }
 
 function poll(): void {

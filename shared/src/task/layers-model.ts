@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape } from '../compress/types.ts';
 import { featureCount, type Dataset } from '../data/mnist.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, ModelExportError } from '../errors.ts';
 import { seededWeights } from './initial-weights.ts';
 import { parameterCount, type GradientResult, type TrainableModel } from './trainable-model.ts';
 
@@ -22,6 +22,8 @@ export interface LayersModelLike {
   readonly trainableWeights: ReadonlyArray<{ readonly name: string; readonly shape: ReadonlyArray<number | null>; read(): tf.Tensor }>;
   readonly nonTrainableWeights: ReadonlyArray<{ readonly name: string }>;
   apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown;
+  /** Its topology and weights through an IO handler (the export). */
+  save(handler: tf.io.IOHandler): Promise<tf.io.SaveResult>;
   dispose(): unknown;
 }
 
@@ -37,6 +39,16 @@ export interface LayersModelOptions {
   loss?: LossFunction;
   /** The initial weights from the run seed. @default seededWeights (Glorot kernels, zero vectors) */
   initialWeights?: (seed: number, layers: readonly LayerShape[]) => Float32Array[];
+}
+
+/** What `model.save` writes (topology, weight specs, weight data), kept in memory. */
+export async function savedArtifacts(model: Pick<LayersModelLike, 'save'>): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((artifacts) => {
+    saved = artifacts;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+  }));
+  return saved!;
 }
 
 /** Wraps `model`, which the returned TrainableModel owns (its dispose() disposes the model). */
@@ -109,6 +121,15 @@ class LayersTrainableModel implements TrainableModel {
 
   dispose(): void {
     this.model.dispose();
+  }
+
+  async layersArtifacts(weights: Float32Array[]): Promise<tf.io.ModelArtifacts> {
+    const sizes = this.layers.map((l) => parameterCount([l]));
+    if (weights.length !== sizes.length) throw new ModelExportError(`model ${this.model.name} has ${sizes.length} weight arrays, got ${weights.length}`);
+    const wrong = sizes.findIndex((size, i) => weights[i]!.length !== size);
+    if (wrong >= 0) throw new ModelExportError(`weight ${wrong} of model ${this.model.name} (${this.layers[wrong]!.name}) has ${sizes[wrong]} values, got ${weights[wrong]!.length}`);
+    this.setWeights(weights);
+    return savedArtifacts(this.model);
   }
 
   /** A batch of examples as the model's input tensor; examples of another size are a ConfigError. */

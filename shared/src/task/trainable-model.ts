@@ -4,6 +4,7 @@
  * gradient of a batch read back to the CPU, and its accuracy. The plain-variable models
  * (model/model.ts) and any tfjs-layers model (layers-model.ts) keep it.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape } from '../compress/types.ts';
 import type { Dataset } from '../data/mnist.ts';
 
@@ -27,6 +28,13 @@ export interface TrainableModel {
   accuracy(data: Dataset, batchSize?: number): number;
   /** Frees every tensor the model holds. */
   dispose(): void;
+  /**
+   * The model with `weights` as tfjs Layers artifacts (topology, weight specs, weight data), which
+   * `tf.loadLayersModel(tf.io.fromMemory(...))` loads; it sets `weights` first, so call it on a
+   * model nobody trains meanwhile. Absent: the model has no tfjs-layers topology (the built-in
+   * models, whose export builds one: the client's layers-export.ts).
+   */
+  layersArtifacts?(weights: Float32Array[]): Promise<tf.io.ModelArtifacts>;
 }
 
 /** Parameter count of `layers`. */
