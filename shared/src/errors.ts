@@ -183,10 +183,9 @@ export class ModelFileError extends TabswarmError {
   override name = 'ModelFileError';
   readonly reason: ModelFileReason;
   constructor(message: string, reason?: ModelFileReason) {
+    super(reason === undefined ? message : `${reason}: ${message}`);
     // Rebuilt from the wire (errorFromPayload), the reason is read back from the message.
-    const given = reason ?? MODEL_FILE_REASONS.find((r) => message.startsWith(`${r}: `)) ?? 'malformed';
-    super(message.startsWith(`${given}: `) ? message : `${given}: ${message}`);
-    this.reason = given;
+    this.reason = reason ?? MODEL_FILE_REASONS.find((r) => message.startsWith(`${r}: `)) ?? 'malformed';
   }
 }
 
