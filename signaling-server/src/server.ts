@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
-import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { ConfigError, type ModelFileLimits, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { AdminToken } from './admin-token.ts';
 import { Admission } from './admission.ts';
 import { AddressBudgets } from './address-budget.ts';
@@ -32,6 +32,7 @@ import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
 import { checkIceOptions, type IceOptions } from './ice-servers.ts';
+import { ModelStore, type StoredModel } from './model-store.ts';
 import { Organiser } from './organiser.ts';
 import type { OrganiseRoutes } from './organise-routes.ts';
 import { handleRoomEvents } from './room-handlers.ts';
@@ -125,6 +126,10 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
    * @default none
    */
   rooms?: ReadonlyArray<{ room: string; config?: Record<string, unknown> }>;
+  /** Model files served to tabs from the start (`--model-file`; model-store.ts), each a room's `task`. @default none */
+  models?: readonly StoredModel[];
+  /** Limits of a model file (`--max-model-bytes`, `--max-model-params`), for uploads on the organiser page. @default DEFAULT_MODEL_FILE_LIMITS */
+  modelLimits?: ModelFileLimits;
   /**
    * Opens the organiser page (`/organise`) and its API to whoever presents this token (at least
    * 16 characters). Without one they answer 404.
@@ -182,6 +187,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
 
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const adminToken = options.adminToken === undefined ? undefined : new AdminToken(options.adminToken);
+  const models = new ModelStore(options.modelLimits, options.models);
   for (const { room, config } of options.rooms ?? []) registry.organise(room, config ?? {});
   let organise: OrganiseRoutes | undefined;
 
@@ -190,6 +196,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     staticDir,
     metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
     organise: () => organise,
+    models,
     log,
   });
 
@@ -209,7 +216,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     handleResyncEvents(conn);
   };
   const cluster = options.cluster && startCluster(io, context, options.cluster, handle);
-  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context), staticDir, trustProxy, log };
+  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context, models), models, staticDir, trustProxy, log };
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
   // handshakes cannot slip past the caps before the first socket.io connection is counted.

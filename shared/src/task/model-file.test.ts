@@ -2,18 +2,14 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelFileReason } from '../errors.ts';
+import { modelFiles } from '../testing/model-files.ts';
 import { checkModelFile, LAYER_CLASSES, servedModelJson, SERVED_WEIGHTS_PATH, type ModelFileLimits } from './model-file.ts';
 
-/** `model` as tfjs saves it: model.json's text and its one weights file. */
+/** `model` as tfjs saves it: model.json's text and its one weights file (then disposed). */
 async function saved(model: tf.LayersModel, withWeights = true): Promise<{ json: string; files: Map<string, Uint8Array> }> {
-  let out: { json: string; files: Map<string, Uint8Array> } | undefined;
-  await model.save(tf.io.withSaveHandler((artifacts) => {
-    const manifest = withWeights ? { weightsManifest: [{ paths: ['./net.weights.bin'], weights: artifacts.weightSpecs ?? [] }] } : {};
-    out = { json: JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, ...manifest }), files: new Map([['net.weights.bin', new Uint8Array(artifacts.weightData as ArrayBuffer)]]) };
-    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-  }));
+  const { modelJson, weights } = await modelFiles(model, withWeights);
   model.dispose();
-  return out!;
+  return { json: modelJson, files: new Map(weights ? [[weights.name, weights.bytes]] : []) };
 }
 
 /** The e2e's conv net: conv 8 5x5 -> max pool -> conv 16 3x3 -> flatten -> dense 10 on 28x28x1 (17,386 values). */
