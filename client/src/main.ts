@@ -4,7 +4,7 @@
  * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
  * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
  * without training: its state from a member, the model out), `task` (an example task instead of
- * the built-in one, src/page-tasks.ts), and the run configuration keys (see
+ * the built-in one, src/page-tasks.ts, or `model-<hash>`: a model file the server serves), and the run configuration keys (see
  * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
  * ignores them).
  */
@@ -14,10 +14,11 @@ import { ignoredKeys } from './consent.ts';
 import { openMnist } from './data.ts';
 import { downloadFiles } from './download.ts';
 import { pageTask } from './page-tasks.ts';
+import { withServedModels } from './served-model.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
-import { builtinTasks, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
+import { builtinTasks, errorMessage, SERVED_MODEL_TASK, type Task, type TaskData, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -31,10 +32,20 @@ const root = document.getElementById('app')!;
 const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
 let renderQueued = false;
 
-/** The example `task` the URL names, or the built-in task the room's `model` key names (MNIST by HTTP range requests). */
+/**
+ * The example `task` the URL names, or by the room's configuration: the model its server serves
+ * (`task=model-<hash>`) or the built-in task its `model` key names, on MNIST by HTTP range requests.
+ */
 async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
   const name = params.get('task');
-  return name === null ? builtinTasks((signal) => openMnist(undefined, signal)) : pageTask(name);
+  if (name !== null && !SERVED_MODEL_TASK.test(name)) return pageTask(name);
+  // One MNIST opening for whichever task the room turns out to train.
+  let mnist: Promise<TaskData> | undefined;
+  const loadMnist = (signal: AbortSignal): Promise<TaskData> => (mnist ??= openMnist(undefined, signal).catch((err: unknown) => {
+    mnist = undefined;
+    throw err;
+  }));
+  return withServedModels(builtinTasks(loadMnist), loadMnist, params.get('signal') ?? location.href);
 }
 
 let task: Awaited<ReturnType<typeof chooseTask>>;
