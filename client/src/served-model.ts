@@ -22,6 +22,8 @@ export interface ServedModel {
   build(): tf.LayersModel;
   /** The file's weights, in the model's order of trainable weights; null without weights. */
   initialWeights: Float32Array[] | null;
+  /** It has convolutions, which tfjs 4.22's wasm backend cannot train (no Conv2DBackpropFilter). */
+  convolutional: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function loadServedModel(modelJson: string, weights: ArrayBuffer | 
       // fromConfig takes the config apart, so each build parses its own copy.
       build: () => cls.fromConfig(cls, JSON.parse(config) as tf.serialization.ConfigDict) as tf.LayersModel,
       initialWeights,
+      convolutional: model.layers.some((l) => l.getClassName().includes('Conv')),
     };
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
@@ -101,6 +104,7 @@ export function servedModelTask(task: string, loadData: (signal: AbortSignal) =>
       served = await loadServedModel(file.modelJson, file.weights, data.train);
       return data;
     },
+    excludedBackend: () => (served?.convolutional ? { name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train a model with convolutions' } : undefined),
     createModel() {
       if (!served) throw new ConfigError(`the model of ${task} is used before it was loaded`);
       const weights = served.initialWeights;
