@@ -14,11 +14,11 @@ import { ignoredKeys } from './consent.ts';
 import { openMnist } from './data.ts';
 import { downloadFiles } from './download.ts';
 import { pageTask } from './page-tasks.ts';
-import { withServedModels } from './served-model.ts';
+import { roomTasks } from './served-model.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
-import { builtinTasks, errorMessage, SERVED_MODEL_TASK, type Task, type TaskData, type RunConfig } from '@tabswarm/shared';
+import { errorMessage, SERVED_MODEL_TASK, type Task, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -39,13 +39,7 @@ let renderQueued = false;
 async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
   const name = params.get('task');
   if (name !== null && !SERVED_MODEL_TASK.test(name)) return pageTask(name);
-  // One MNIST opening for whichever task the room turns out to train.
-  let mnist: Promise<TaskData> | undefined;
-  const loadMnist = (signal: AbortSignal): Promise<TaskData> => (mnist ??= openMnist(undefined, signal).catch((err: unknown) => {
-    mnist = undefined;
-    throw err;
-  }));
-  return withServedModels(builtinTasks(loadMnist), loadMnist, params.get('signal') ?? location.href);
+  return roomTasks((signal) => openMnist(undefined, signal), params.get('signal') ?? location.href);
 }
 
 let task: Awaited<ReturnType<typeof chooseTask>>;

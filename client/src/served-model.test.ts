@@ -3,7 +3,8 @@
  * from a real signaling server, builds a fresh model per session, and starts every replica from
  * the file's weights (a resumed run: the weights a finished room's download holds, bit for bit)
  * or from the seed. A model the tab cannot build, or one that does not fit the room's data, is a
- * ModelFileError before it joins. Two members train the served model with identical replicas.
+ * ModelFileError before it joins. Two members train a served model with identical replicas, in
+ * memory and as Node workers in an organised room over WebRTC.
  */
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { listenSignalingServer, prepareModel, type ListeningServer, type StoredM
 import { DEFAULT_CONFIG, hashArrays, InMemoryNetwork, Messenger, TrainingSession, type TaskData } from '@tabswarm/shared';
 import { modelFiles, quadrantImages, trainTaskInMemory, type ModelFiles } from '@tabswarm/shared/testing';
 import { exportLayersModel } from './layers-export.ts';
-import { servedModelTask } from './served-model.ts';
+import { roomTasks, servedModelTask } from './served-model.ts';
 import { startNodeWorker } from './node/start-node-worker.ts';
 
 const data: TaskData = { train: quadrantImages(96, 28, 1), test: quadrantImages(32, 28, 2) };
@@ -135,6 +136,37 @@ describe('a served model in a tab', () => {
     const losses = members[0]!.history.map((r) => r.loss);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert.ok(mean(losses.slice(-5)) < 0.7 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-5))}`);
+  });
+
+  it('roomTasks: the built-in task or the served model by the room\'s keys, on one data load', async () => {
+    let loads = 0;
+    const choose = roomTasks(() => {
+      loads++;
+      return loadData();
+    }, server.url);
+    const builtin = choose({ ...DEFAULT_CONFIG, model: 'cnn' });
+    const served = choose({ ...DEFAULT_CONFIG, task: small.task });
+    assert.deepEqual([builtin.name, served.name], ['mnist-cnn', small.task]);
+    assert.equal(choose({ ...DEFAULT_CONFIG, task: small.task }), served, 'one task per name');
+    const [a, b] = await Promise.all([builtin.loadData(AbortSignal.timeout(30_000)), served.loadData(AbortSignal.timeout(30_000))]);
+    assert.equal(a, b);
+    assert.equal(loads, 1);
+  });
+
+  it('two Node workers join an organised room on a served model and train it to identical replicas over WebRTC', { timeout: 120_000 }, async (t) => {
+    const organised = await listenSignalingServer({ models: [small], rooms: [{ room: 'lab', config: { task: small.task, workers: 2, steps: 6, batchSize: 16, evalEvery: 3, evalSize: 32 } }], log: { info() {}, error() {} }, staticDir: join(tmpdir(), 'tabswarm-no-such-dir') });
+    const workers = [0, 1].map(() => startNodeWorker({ task: roomTasks(loadData, organised.url), signalingUrl: organised.url, room: 'lab' }));
+    t.after(async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+      await organised.close();
+    });
+    await Promise.all(workers.map((w) => w.finished));
+    for (const w of workers) {
+      const s = w.status();
+      assert.equal(s.state, 'done', s.error ?? '');
+      assert.deepEqual([s.task, s.step, s.weightsHash], [small.task, 6, workers[0]!.status().weightsHash]);
+    }
+    assert.deepEqual(workers[1]!.history().map((r) => r.weightsHash), workers[0]!.history().map((r) => r.weightsHash));
   });
 
   it('a worker whose served model fails to build says why and never joins the room', { timeout: 60_000 }, async () => {

@@ -10,7 +10,7 @@
  * bit for bit); without them the seeded initializer, as for any task.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, deadline, errorMessage, featureCount, fromLayersModel, ModelFileError, SERVED_MODEL_TASK, SERVED_WEIGHTS_PATH, servedModelUrl, type DataShape, type Task, type TaskData } from '@tabswarm/shared';
+import { builtinTasks, ConfigError, deadline, errorMessage, featureCount, fromLayersModel, ModelFileError, SERVED_MODEL_TASK, SERVED_WEIGHTS_PATH, servedModelUrl, type DataShape, type Task, type TaskData } from '@tabswarm/shared';
 import type { RunConfig } from '@tabswarm/shared/protocol';
 
 /** Fetching model.json and its weights; the server's limit is 64 MiB by default. */
@@ -114,15 +114,22 @@ export function servedModelTask(task: string, loadData: (signal: AbortSignal) =>
 }
 
 /**
- * `choose` (the built-in tasks, by the room's `model` key), and for a room whose `task` names a
- * served model that model, on the same data loader. One task per name, so its model loads once.
+ * The task of a room by its configuration: the served model its `task` names, or the built-in
+ * task its `model` key names, both on `loadData` (MNIST), opened once for whichever the room trains.
+ * One task per name, so a served model loads once.
  */
-export function withServedModels(choose: (config: RunConfig) => Task, loadData: (signal: AbortSignal) => Promise<TaskData>, base: string): (config: RunConfig) => Task {
-  const tasks = new Map<string, Task>();
+export function roomTasks(loadData: (signal: AbortSignal) => Promise<TaskData>, base: string): (config: RunConfig) => Task {
+  let data: Promise<TaskData> | undefined;
+  const load = (signal: AbortSignal): Promise<TaskData> => (data ??= loadData(signal).catch((err: unknown) => {
+    data = undefined;
+    throw err;
+  }));
+  const builtin = builtinTasks(load);
+  const served = new Map<string, Task>();
   return (config) => {
-    if (!SERVED_MODEL_TASK.test(config.task)) return choose(config);
-    let task = tasks.get(config.task);
-    if (!task) tasks.set(config.task, (task = servedModelTask(config.task, loadData, base)));
+    if (!SERVED_MODEL_TASK.test(config.task)) return builtin(config);
+    let task = served.get(config.task);
+    if (!task) served.set(config.task, (task = servedModelTask(config.task, load, base)));
     return task;
   };
 }
