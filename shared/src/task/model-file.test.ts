@@ -65,6 +65,11 @@ describe('a model file (tfjs Layers format) before any tab builds it', () => {
     // Checked again as served: the same file.
     assert.deepEqual(checkModelFile(servedModelJson(checked), new Map([[SERVED_WEIGHTS_PATH, checked.weights!]])), checked);
 
+    // tfjs's converter from Keras nests the topology under model_config.
+    const keras = JSON.stringify({ ...(JSON.parse(json) as object), modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: (JSON.parse(json) as { modelTopology: unknown }).modelTopology } });
+    assert.equal(checkModelFile(keras, files).parameters, checked.parameters);
+    assert.throws(() => checkModelFile(keras.replace('"Flatten"', '"Flattener"'), files), refusedWith('unknown-layer', /"Flattener"/));
+
     const topology = await saved(convNet(), false);
     const bare = checkModelFile(topology.json, new Map());
     assert.deepEqual([bare.parameters, bare.weights, bare.weightSpecs.length], [null, null, 0]);

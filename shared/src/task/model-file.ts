@@ -64,10 +64,11 @@ const topologySchema = z.looseObject({
     output_layers: z.array(z.unknown()).optional(),
   }),
 });
-/** model.json as tfjs's `model.save()` writes it (other keys are kept, unread). */
+const kerasTopologySchema = z.looseObject({ model_config: topologySchema });
+/** model.json as tfjs's `model.save()` writes it, or its converter from Keras (the topology under `model_config`); other keys are kept, unread. */
 export const MODEL_FILE_SCHEMA = z.looseObject({
   format: z.literal('layers-model').optional(),
-  modelTopology: topologySchema,
+  modelTopology: z.union([topologySchema, kerasTopologySchema]),
   weightsManifest: z.array(weightsGroup).max(64).optional(),
 });
 
@@ -75,7 +76,8 @@ export type WeightEntry = z.infer<typeof weightEntry>;
 
 /** A model file that passed every check, its weights (if any) as one buffer in the manifest's order. */
 export interface CheckedModelFile {
-  topology: z.infer<typeof topologySchema>;
+  /** model.json's `modelTopology`, as given. */
+  topology: z.infer<typeof MODEL_FILE_SCHEMA>['modelTopology'];
   /** Every weight of the manifest, in order; empty without weights. */
   weightSpecs: WeightEntry[];
   /** The weights, concatenated (4 bytes per value); null when the file has none. */
@@ -105,7 +107,9 @@ export function checkModelFile(modelJson: string, files: ReadonlyMap<string, Uin
     const at = issue && issue.path.length > 0 ? issue.path.join('.') : 'model.json';
     throw new ModelFileError(`${at} ${(issue?.message ?? 'is invalid').slice(0, 120)} (expected tfjs's Layers format: modelTopology and an optional weightsManifest)`, 'malformed');
   }
-  const { modelTopology: topology, weightsManifest } = parsed.data;
+  const { modelTopology, weightsManifest } = parsed.data;
+  const nested = kerasTopologySchema.safeParse(modelTopology);
+  const topology = nested.success ? nested.data.model_config : topologySchema.parse(modelTopology);
   const layers = topology.config.layers;
   for (const layer of layers) {
     const what = `layer ${quoteName(layer.config.name ?? '?')} of class ${quoteName(layer.class_name)}`;
@@ -125,7 +129,7 @@ export function checkModelFile(modelJson: string, files: ReadonlyMap<string, Uin
   if (jsonBytes + 4 * parameters > limits.maxBytes) throw new ModelFileError(`model.json and its weights are ${jsonBytes + 4 * parameters} bytes, over this server's ${limits.maxBytes}`, 'too-large');
   checkWeightNames(weightSpecs, new Set(layers.map((l) => l.config.name ?? '')));
   const weights = weightSpecs.length === 0 ? null : concatWeights(weightsManifest ?? [], files);
-  return { topology, weightSpecs, weights, layers: layers.length, parameters: weights ? parameters : null };
+  return { topology: modelTopology, weightSpecs, weights, layers: layers.length, parameters: weights ? parameters : null };
 }
 
 /** The normal form a checked file is served in: its topology, one manifest group, `weights.bin`. */
