@@ -11,7 +11,8 @@
  *
  * The last layer has no activation: the model outputs logits, as training computed them (argmax
  * is the class; apply softmax for probabilities). One place for the export, with a small interface:
- * a later task may hand in a LayersModel of its own instead of a built-in spec.
+ * a task whose model is a LayersModel (a served model, `LayersTask`) hands in a fresh copy of it
+ * instead of a built-in spec.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelExportError, type ModelName } from '@tabswarm/shared/protocol';
@@ -22,6 +23,16 @@ export interface ModelSpec {
   /** [height, width, channels]. */
   inputShape: [number, number, number];
   classes: number;
+}
+
+/** A task that can build its model again as a tfjs LayersModel (served-model.ts): its export is that model. */
+export interface LayersTask {
+  /** A fresh model, which the export disposes. */
+  layersModel(): tf.LayersModel;
+}
+
+export function isLayersTask(task: object): task is LayersTask {
+  return typeof (task as Partial<LayersTask>).layersModel === 'function';
 }
 
 /** `model.json`'s contents (topology + weights manifest) and the weights file it names. */
@@ -53,11 +64,12 @@ export function layersModelOf(spec: ModelSpec): tf.Sequential {
 }
 
 /**
- * `spec` with `weights` (one array per parameter, in the model's order) as Layers artifacts. Throws
- * ModelExportError if the weights do not fit the topology (count or size).
+ * `spec` (a built-in model, or a LayersModel, which this disposes) with `weights` (one array per
+ * parameter, in the model's order) as Layers artifacts. Throws ModelExportError if the weights do
+ * not fit the topology (count or size).
  */
-export async function exportLayersModel(spec: ModelSpec, weights: readonly Float32Array[], baseName = 'tabswarm-model'): Promise<LayersFiles> {
-  const model = layersModelOf(spec);
+export async function exportLayersModel(spec: ModelSpec | tf.LayersModel, weights: readonly Float32Array[], baseName = 'tabswarm-model'): Promise<LayersFiles> {
+  const model = spec instanceof tf.LayersModel ? spec : layersModelOf(spec);
   try {
     const shapes = model.weights.map((w) => w.shape as number[]);
     if (shapes.length !== weights.length) throw new ModelExportError(`${spec.name} has ${shapes.length} weight arrays, got ${weights.length}`);

@@ -24,7 +24,7 @@ import { AbortedError, CONFIG_KEYS, ConfigError, ModelExportError, type DataStat
 import { deadline, raceSignal, roomTaskName, waitForAbort, TrainingSession, type MembershipView, type StepRecord, ShapedTransport, Messenger, ExampleStore, type Examples, type Task, type TaskData, type TrainableModel, type Transport } from '@tabswarm/shared';
 import type { BackendChoice, BackendExclusion } from './backend.ts';
 import { ConsentGate, ignoredKeys, type ConsentRequest } from './consent.ts';
-import { exportLayersModel, type LayersFiles } from './layers-export.ts';
+import { exportLayersModel, isLayersTask, type LayersFiles } from './layers-export.ts';
 import { NoteLog } from './note-log.ts';
 import { RoomFollower } from './room-follower.ts';
 import { PathMonitor } from './peer-paths.ts';
@@ -224,12 +224,14 @@ export class RoomMember {
     const config = this.config;
     const data = this.data?.data;
     if (!weights || !config || !data) throw new ModelExportError('this tab holds no model yet');
-    // The Layers topology is built for the built-in models; a task's own model is not exported yet.
+    // The built-in models' Layers topology is built here; a served model is its own; other tasks' models are not exported yet.
+    const task = this.options.task(config);
     const shape = data.train.shape;
-    if (config.task !== '' || shape.length !== 3) throw new ModelExportError(`the model of the task ${config.task} cannot be exported yet: only the built-in mlp and cnn`);
+    if (!isLayersTask(task) && (config.task !== '' || shape.length !== 3)) throw new ModelExportError(`the model of the task ${config.task} cannot be exported yet: only the built-in mlp and cnn and served models`);
     const step = this.follower?.step ?? this.session!.step;
     const weightsHash = this.follower?.weightsHash ?? this.session!.weightsHash;
-    const files = await exportLayersModel({ name: config.model, inputShape: [shape[0]!, shape[1]!, shape[2]!], classes: data.train.classes }, [...weights], `${this.options.room}-step${step}`);
+    const spec = isLayersTask(task) ? task.layersModel() : { name: config.model, inputShape: [shape[0]!, shape[1]!, shape[2]!] as [number, number, number], classes: data.train.classes };
+    const files = await exportLayersModel(spec, [...weights], `${this.options.room}-step${step}`);
     return { files, step, weightsHash };
   }
 

@@ -15,7 +15,7 @@ import { listenSignalingServer, prepareModel, type ListeningServer, type StoredM
 import { DEFAULT_CONFIG, hashArrays, InMemoryNetwork, Messenger, TrainingSession, type TaskData } from '@tabswarm/shared';
 import { modelFiles, quadrantImages, trainTaskInMemory, type ModelFiles } from '@tabswarm/shared/testing';
 import { exportLayersModel } from './layers-export.ts';
-import { roomTasks, servedModelTask } from './served-model.ts';
+import { loadServedModel, roomTasks, servedModelTask } from './served-model.ts';
 import { startNodeWorker } from './node/start-node-worker.ts';
 
 const data: TaskData = { train: quadrantImages(96, 28, 1), test: quadrantImages(32, 28, 2) };
@@ -109,6 +109,22 @@ describe('a served model in a tab', () => {
     await task.loadData(AbortSignal.timeout(30_000));
     assert.equal(firstStepHash(task, 42), hashArrays(uploaded));
     assert.equal(firstStepHash(task, 7), hashArrays(uploaded));
+  });
+
+  it('a served model\'s room downloads its trained model in the same topology, which resumes a run again', async () => {
+    const task = servedModelTask(withWeights.task, loadData, server.url);
+    await task.loadData(AbortSignal.timeout(30_000));
+    const model = task.createModel(data.train, DEFAULT_CONFIG);
+    const trained = model.initialWeights(1).map((w, i) => w.map((v, j) => v + 0.001 * ((i + j) % 7)));
+    model.dispose();
+    const baseline = tf.memory().numTensors;
+    const files = await exportLayersModel(task.layersModel(), trained, 'served-step40');
+    assert.equal(tf.memory().numTensors, baseline, 'the export disposes the model');
+    const again = prepareModel(JSON.stringify(files.modelJson), new Map([[files.weightsPath, new Uint8Array(files.weightData)]]), LIMITS);
+    assert.equal(again.parameters, withWeights.parameters);
+    const weights = again.weights!;
+    const loaded = await loadServedModel(again.modelJson, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length) as ArrayBuffer, data.train);
+    assert.equal(hashArrays(loaded.initialWeights!), hashArrays(trained));
   });
 
   it('without weights: the seeded initializer, as for any task', async () => {

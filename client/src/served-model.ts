@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { builtinTasks, ConfigError, deadline, errorMessage, featureCount, fromLayersModel, ModelFileError, SERVED_MODEL_TASK, SERVED_WEIGHTS_PATH, servedModelUrl, type DataShape, type Task, type TaskData } from '@tabswarm/shared';
 import type { RunConfig } from '@tabswarm/shared/protocol';
+import type { LayersTask } from './layers-export.ts';
 
 /** Fetching model.json and its weights; the server's limit is 64 MiB by default. */
 const FETCH_TIMEOUT_MS = 120_000;
@@ -93,8 +94,12 @@ async function fetchOk(url: URL, signal: AbortSignal): Promise<Response> {
  * The task of a room whose key `task` names a served model: the room's data (`loadData`, MNIST in
  * the page) and the model from the server at `base`.
  */
-export function servedModelTask(task: string, loadData: (signal: AbortSignal) => Promise<TaskData>, base: string): Task {
+export function servedModelTask(task: string, loadData: (signal: AbortSignal) => Promise<TaskData>, base: string): Task & LayersTask {
   let served: ServedModel | undefined;
+  const loaded = (): ServedModel => {
+    if (!served) throw new ConfigError(`the model of ${task} is used before it was loaded`);
+    return served;
+  };
   return {
     name: task,
     // Another name than the data's own: the member loads this task's data, and the model with it, once.
@@ -106,10 +111,11 @@ export function servedModelTask(task: string, loadData: (signal: AbortSignal) =>
     },
     excludedBackend: () => (served?.convolutional ? { name: 'wasm', reason: 'it has no Conv2DBackpropFilter kernel, so it cannot train a model with convolutions' } : undefined),
     createModel() {
-      if (!served) throw new ConfigError(`the model of ${task} is used before it was loaded`);
-      const weights = served.initialWeights;
-      return fromLayersModel(served.build(), weights ? { initialWeights: () => weights.map((w) => w.slice()) } : {});
+      const { build, initialWeights } = loaded();
+      return fromLayersModel(build(), initialWeights ? { initialWeights: () => initialWeights.map((w) => w.slice()) } : {});
     },
+    // The Model card's download: this model with the trained weights, ready to upload again.
+    layersModel: () => loaded().build(),
   };
 }
 
