@@ -38,7 +38,7 @@ export async function loadServedModel(modelJson: string, weights: ArrayBuffer | 
     const weightSpecs = json.weightsManifest?.flatMap((g) => g.weights) ?? [];
     if (weightSpecs.length > 0 && weights === null) throw new ModelFileError('the model names weights the server did not send', 'weights');
     model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, ...(weights && weightSpecs.length > 0 ? { weightSpecs, weightData: weights } : {}) }));
-    const initialWeights = weightSpecs.length > 0 ? model.trainableWeights.map((w) => tf.tidy(() => w.read().dataSync() as Float32Array).slice()) : null;
+    const initialWeights = weightSpecs.length > 0 ? model.trainableWeights.map((w) => (w.read().dataSync() as Float32Array).slice()) : null;
     checkFits(model, data);
     const config = JSON.stringify(model.getConfig());
     const cls = model instanceof tf.Sequential ? tf.Sequential : tf.LayersModel;
