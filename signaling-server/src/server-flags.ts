@@ -71,11 +71,11 @@ export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose page
                          given by the --KEY VALUE flags; joiners' URL keys are ignored there
   --open-rooms BOOL      true (default): joining an unknown room opens it with the joiner's keys;
                          false: only organised rooms exist (UnknownRoomError)
-  --model-file F         the organiser's model: tfjs's model.json (a LayersModel, its weights files beside
-                         it if it has any), checked at start; the rooms train it (their task key
-                         names it) and tabs fetch it from /models/; with weights, every replica starts from them
+  --model-file F         the organiser's model: tfjs's model.json (a LayersModel, its weights files
+                         beside it if it has any), checked at start; the rooms train it (their task
+                         key names it), tabs fetch it from /models/ and start from its weights if any
   --max-model-bytes N    a model file (model.json and weights) at most this big (default ${DEFAULT_MODEL_FILE_LIMITS.maxBytes})
-  --max-model-params N   a model's weights at most this many values (default ${DEFAULT_MODEL_FILE_LIMITS.maxParameters})
+  --max-model-params N   a model's weights manifest at most this many values (default ${DEFAULT_MODEL_FILE_LIMITS.maxParameters})
   --admin-token T        the organiser page's password (or TABSWARM_ADMIN_TOKEN, at least 16
                          characters); without either a random one is printed at start
   --${Object.keys(INTEGER_FLAGS).filter((name) => !name.startsWith('max-model-')).join(' N, --')} N`;
