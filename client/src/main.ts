@@ -4,10 +4,11 @@
  * ticket, from the invite URL), `join=ok` (join without asking: an organiser's room or a heavy
  * configuration; `heavy=ok`, its older name, does the same), `role=observer` (follow the room
  * without training: its state from a member, the model out), `task` (an example task instead of
- * the built-in one, src/page-tasks.ts), `data=local` (train on files chosen in the page, which stay
- * in the tab, instead of a shard of the task's data: src/local-data-panel.ts), and the run
- * configuration keys (see shared/src/train/config.ts), which apply if this tab creates the room
- * (an organiser's room ignores them).
+ * the built-in one, src/page-tasks.ts, or `model-<hash>`: a model file the server serves),
+ * `data=local` (train on files chosen in the page, which stay in the tab, instead of a shard of
+ * the task's data: src/local-data-panel.ts), and the run configuration keys (see
+ * shared/src/train/config.ts), which apply if this tab creates the room (an organiser's room
+ * ignores them).
  */
 import { parseBackend } from './backend.ts';
 import { askInPage } from './consent-panel.ts';
@@ -16,10 +17,11 @@ import { chooseLocalData } from './local-data-panel.ts';
 import { openMnist } from './data.ts';
 import { downloadModelFiles } from './download.ts';
 import { pageTask } from './page-tasks.ts';
+import { roomTasks } from './served-model.ts';
 import { startTabWorker } from './tab-worker.ts';
 import { Ui } from './ui.ts';
 import type { ModelDownload, TabswarmApi } from '@tabswarm/shared/protocol';
-import { builtinTasks, ConfigError, errorMessage, type Task, type RunConfig } from '@tabswarm/shared';
+import { ConfigError, errorMessage, SERVED_MODEL_TASK, type Task, type RunConfig } from '@tabswarm/shared';
 
 declare global {
   interface Window {
@@ -33,10 +35,14 @@ const root = document.getElementById('app')!;
 const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
 let renderQueued = false;
 
-/** The example `task` the URL names, or the built-in task the room's `model` key names (MNIST by HTTP range requests). */
+/**
+ * The example `task` the URL names, or by the room's configuration: the model its server serves
+ * (`task=model-<hash>`) or the built-in task its `model` key names, on MNIST by HTTP range requests.
+ */
 async function chooseTask(): Promise<Task | ((config: RunConfig) => Task)> {
   const name = params.get('task');
-  return name === null ? builtinTasks((signal) => openMnist(undefined, signal)) : pageTask(name);
+  if (name !== null && !SERVED_MODEL_TASK.test(name)) return pageTask(name);
+  return roomTasks((signal) => openMnist(undefined, signal), params.get('signal') ?? location.href);
 }
 
 /** `data=local`: this tab trains on files the volunteer chooses; `builtin` (the default): a shard of the task's data. */

@@ -312,8 +312,9 @@ export class RoomMember {
       if (this.options.askConsent && !(await this.agree(await this.preview(closing), closing))) return;
       this.backend = await this.options.startBackend();
       this.onChange();
-      // Load before joining: a member must be ready to train the moment it counts.
-      const proposed = this.options.task(parseRunConfig(pickConfigParams(this.options.params)));
+      // Load before joining: a member must be ready to train the moment it counts. The room's
+      // configuration, if its preview gave it, names the task (a served model is checked here, before the join).
+      const proposed = this.options.task(this.config ?? parseRunConfig(pickConfigParams(this.options.params)));
       this.taskName = roomTaskName(proposed);
       // With data of its own, the task's data is loaded for its test set, shape and classes.
       this.choosingData = this.options.localData !== undefined;

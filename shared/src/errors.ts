@@ -171,6 +171,24 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** Why a model file (model.json and its weights) is refused; `reason` says which check it failed. */
+export const MODEL_FILE_REASONS = ['malformed', 'unknown-layer', 'non-trainable', 'inputs-outputs', 'weights', 'too-large', 'unbuildable'] as const;
+export type ModelFileReason = (typeof MODEL_FILE_REASONS)[number];
+
+/**
+ * A model file refused before any tab trains it: by the server at upload or start, or by a tab
+ * that cannot build it. Its message leads with the reason, so it survives the trip as `{ name, message }`.
+ */
+export class ModelFileError extends TabswarmError {
+  override name = 'ModelFileError';
+  readonly reason: ModelFileReason;
+  constructor(message: string, reason?: ModelFileReason) {
+    super(reason === undefined ? message : `${reason}: ${message}`);
+    // Rebuilt from the wire (errorFromPayload), the reason is read back from the message.
+    this.reason = reason ?? MODEL_FILE_REASONS.find((r) => message.startsWith(`${r}: `)) ?? 'malformed';
+  }
+}
+
 /**
  * The model cannot be exported: the trained weights do not fit it (count or size of an array), or
  * it has no tfjs-layers topology (a task's own TrainableModel that is no LayersModel).

@@ -1,6 +1,7 @@
 /**
  * Plain HTTP next to socket.io: `/healthz` (JSON `{ ok: true }`, nothing about rooms: anyone may
- * ask), `/metrics` (Prometheus text), the organiser page and its API (behind the admin token;
+ * ask), `/metrics` (Prometheus text), the model files rooms train (`/models/<task>/...`,
+ * model-store.ts), the organiser page and its API (behind the admin token;
  * 404 on a server without one), then the built client.
  * Registered before socket.io attaches: engine.io then hands over every request not under
  * /socket.io/.
@@ -8,6 +9,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { errorMessage, quote } from '@tabswarm/shared/protocol';
 import type { Logger } from './connection.ts';
+import type { ModelStore } from './model-store.ts';
 import { isOrganisePath, serveOrganise, type OrganiseRoutes } from './organise-routes.ts';
 import { sendText, serveStatic } from './static-files.ts';
 
@@ -18,6 +20,7 @@ export interface HttpRoutes {
   metrics(): Promise<{ type: string; text: string }>;
   /** The organiser's routes, if the server has an admin token (asked per request: they are made after the routes). */
   organise(): OrganiseRoutes | undefined;
+  models: ModelStore;
   log: Logger;
 }
 
@@ -35,6 +38,7 @@ export function serveHttpRoutes(httpServer: HttpServer, routes: HttpRoutes): voi
       });
       return;
     }
+    if (path !== undefined && (req.method === 'GET' || req.method === 'HEAD') && routes.models.serve(path, res)) return;
     if (path !== undefined && isOrganisePath(path)) {
       const organise = routes.organise();
       if (organise) void serveOrganise(organise, req, res);

@@ -2,3 +2,4 @@
 export * from './server.ts';
 export * from './listen.ts';
 export { Tickets } from './tickets.ts';
+export { prepareModel, readModelFile, type StoredModel } from './model-store.ts';

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, errorMessage, CONFIG_KEYS, DEFAULT_CONFIG, ORGANISE_PATH, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
+import { ConfigError, errorMessage, CONFIG_KEYS, ModelFileError, DEFAULT_CONFIG, ORGANISE_PATH, parseRunConfig, servedModelUrl, type RunConfig } from '@tabswarm/shared/protocol';
 import { randomAdminToken } from './admin-token.ts';
 import { listenSignalingServer, type ListeningServer } from './listen.ts';
 import { jsonLogger } from './log.ts';
@@ -63,9 +63,16 @@ function readCli(argv: string[], env: NodeJS.ProcessEnv): Cli | 'help' {
     port,
     host: flag('host') ?? env.HOST ?? '127.0.0.1',
     staticDir: staticFlag === undefined ? undefined : resolve(staticFlag),
-    config: parseRunConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, flag(key)])), DEFAULT_CONFIG),
+    config: parseRunConfig({ ...Object.fromEntries(CONFIG_KEYS.map((key) => [key, flag(key)])), ...modelTask(flag('task'), options.models?.[0]?.task) }, DEFAULT_CONFIG),
     server: { ...options, adminToken: options.adminToken ?? randomAdminToken(), log: jsonLogger(logLevel) },
   };
+}
+
+/** `--model-file` sets the rooms' `task` to the model it names; with `--task` too, which one is meant? */
+function modelTask(task: string | undefined, model: string | undefined): { task?: string } {
+  if (model === undefined) return {};
+  if (task !== undefined && task !== model) throw new ConfigError(`--model-file makes the rooms' task ${model}; leave --task out`);
+  return { task: model };
 }
 
 async function main(): Promise<void> {
@@ -73,7 +80,9 @@ async function main(): Promise<void> {
   try {
     cli = readCli(process.argv.slice(2), process.env);
   } catch (err) {
-    console.error(`tabswarm: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    // A model file refused says so by name: it is no usage error.
+    if (err instanceof ModelFileError) console.error(`tabswarm: ${err.name}: ${err.message}`);
+    else console.error(`tabswarm: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     process.exitCode = 1;
     return;
   }
@@ -95,6 +104,7 @@ async function main(): Promise<void> {
   log.info(`tabswarm signaling server on ${listening.url} (open it in several tabs)`, { event: 'listening', url: listening.url });
   const changed = CONFIG_KEYS.filter((key) => cli.config[key] !== DEFAULT_CONFIG[key]);
   if (changed.length > 0) log.info(`default room config: ${changed.map((key) => `${key}=${cli.config[key]}`).join(' ')}`, { event: 'config' });
+  for (const model of cli.server.models ?? []) log.info(`model file ${model.task}: ${model.layers} layers, ${model.parameters === null ? 'no weights (seeded)' : `${model.parameters} weights`}, at ${listening.url}${servedModelUrl(model.task)}`, { event: 'model', task: model.task });
   // Those of --room and of --rooms-file.
   for (const { room } of listening.signaling.rooms().filter((r) => r.organised)) log.info(`organised room ${room}: ${listening.url}/?room=${room}`, { event: 'organised', room });
   if (cli.server.openRooms === false) log.info('only organised rooms can be joined (--open-rooms false)', { event: 'config' });

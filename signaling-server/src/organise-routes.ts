@@ -10,18 +10,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import { errorMessage, isSignalingErrorName, ORGANISE_API, ORGANISE_PATH, ROOM_NAME_PATTERN, ValidationError, type OrganiserErrorBody } from '@tabswarm/shared/protocol';
+import { errorMessage, isSignalingErrorName, ORGANISE_API, ORGANISE_PATH, ROOM_NAME_PATTERN, ValidationError, type OrganiserErrorBody, type UploadedModel } from '@tabswarm/shared/protocol';
+import type { ModelStore } from './model-store.ts';
 import type { AdminToken } from './admin-token.ts';
 import type { Logger } from './log.ts';
 import type { Organiser } from './organiser.ts';
 import { sendText } from './static-files.ts';
 
-/** Largest request body: a room name and a few dozen configuration keys. */
+/** Largest request body but a model's: a room name and a few dozen configuration keys. */
 const MAX_BODY_BYTES = 16 * 1024;
 
 export interface OrganiseRoutes {
   token: AdminToken;
   organiser: Organiser;
+  models: ModelStore;
   staticDir: string;
   trustProxy: boolean;
   log: Logger;
@@ -30,6 +32,10 @@ export interface OrganiseRoutes {
 const createSchema = z.object({
   room: z.string().regex(ROOM_NAME_PATTERN, 'must be 1..64 characters of A-Z a-z 0-9 _ . -'),
   config: z.record(z.string().max(64), z.string().max(64)).refine((c) => Object.keys(c).length <= 64, 'must have at most 64 keys'),
+});
+const uploadSchema = z.object({
+  modelJson: z.string().min(2),
+  weights: z.record(z.string().min(1).max(256), z.base64()).refine((w) => Object.keys(w).length <= 64, 'must have at most 64 files'),
 });
 const removeSchema = z.object({ room: z.string().regex(ROOM_NAME_PATTERN), peerId: z.string().min(1).max(64) });
 
@@ -58,9 +64,17 @@ export async function serveOrganise(routes: OrganiseRoutes, req: IncomingMessage
       const svg = await QRCode.toString(routes.organiser.invite(room, base), { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
       return sendText(res, 200, svg, 'image/svg+xml');
     }
+    if (req.method === 'POST' && url.pathname === ORGANISE_API.models) {
+      checkSameOrigin(req, base);
+      // Base64 grows a model file by a third; the store checks the decoded sizes.
+      const { modelJson, weights } = parseBody(uploadSchema, await readJson(req, Math.ceil(routes.models.limits.maxBytes * 4 / 3) + MAX_BODY_BYTES), 'model');
+      const model = routes.models.add(modelJson, new Map(Object.entries(weights).map(([name, data]) => [name, Buffer.from(data, 'base64')])));
+      routes.log.info(`model ${model.task} uploaded by the organiser`, { event: 'model', task: model.task });
+      return sendJson(res, 201, { task: model.task, layers: model.layers, parameters: model.parameters } satisfies UploadedModel);
+    }
     if (req.method === 'POST' && (url.pathname === ORGANISE_API.rooms || url.pathname === ORGANISE_API.remove)) {
       checkSameOrigin(req, base);
-      const body = await readJson(req);
+      const body = await readJson(req, MAX_BODY_BYTES);
       if (url.pathname === ORGANISE_API.rooms) {
         const { room, config } = parseBody(createSchema, body, 'room');
         return sendJson(res, 201, routes.organiser.create(room, config, base));
@@ -96,12 +110,12 @@ function checkSameOrigin(req: IncomingMessage, base: string): void {
   if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new ValidationError('the body must be application/json');
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ValidationError(`the body is over ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new ValidationError(`the body is over ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   try {

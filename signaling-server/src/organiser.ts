@@ -4,7 +4,8 @@
  * organiser and stays out), and makes each room's invite link (with a join ticket when the server
  * requires them). organise-routes.ts puts it on HTTP behind the admin token.
  */
-import { NotInRoomError, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
+import { ConfigError, NotInRoomError, SERVED_MODEL_TASK, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
+import type { ModelStore } from './model-store.ts';
 import type { RoomSnapshot } from './room-types.ts';
 import type { ServerContext } from './connection.ts';
 import type { RoomsFile } from './rooms-file.ts';
@@ -15,7 +16,7 @@ const HOUR_MS = 3_600_000;
 
 export class Organiser {
   /** `roomsFile`: where the rooms it opens are kept for the next start (rooms-file.ts). */
-  constructor(private readonly context: ServerContext, private readonly roomsFile?: RoomsFile) {}
+  constructor(private readonly context: ServerContext, private readonly models: ModelStore, private readonly roomsFile?: RoomsFile) {}
 
   /** Every live room, sorted by name; invite links start with `base` (`https://host`). */
   rooms(base: string): OrganiserRoom[] {
@@ -26,6 +27,9 @@ export class Organiser {
 
   /** Opens `room` as an organised room with these configuration keys (the registry's errors: ConfigError naming a bad key or value, ...). */
   create(room: string, config: Record<string, string>, base: string): OrganiserRoom {
+    // A room naming a model file this server does not hold would fail in every tab.
+    const task = config.task ?? '';
+    if (SERVED_MODEL_TASK.test(task) && !this.models.has(task)) throw new ConfigError(`task ${task} names no model file of this server; upload it first`);
     const snapshot = this.context.registry.organise(room, config);
     this.roomsFile?.add({ room, config: snapshot.config });
     this.context.log.info(`organised room=${room}`, { event: 'organise', room });

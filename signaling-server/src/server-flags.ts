@@ -1,18 +1,20 @@
 /**
  * The server's own CLI flags (limits, policy, origins, tickets, ICE servers, organised rooms, the
- * admin token, logs), apart from main.ts so that a new flag is one row here. Flag names are a
+ * organiser's model file, the admin token, logs), apart from main.ts so that a new flag is one row here. Flag names are a
  * stable interface: add, never rename; none may be a run configuration key (those are the rooms'
  * configuration on the same command line).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, ROOM_NAME_PATTERN } from '@tabswarm/shared/protocol';
+import { ConfigError, DEFAULT_MODEL_FILE_LIMITS, ROOM_NAME_PATTERN } from '@tabswarm/shared/protocol';
 import { checkAdminToken } from './admin-token.ts';
 import { checkIceOptions, DEFAULT_TURN_TTL_SECONDS, type IceOptions } from './ice-servers.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { readModelFile } from './model-store.ts';
 import type { ClusterOptions, SignalingOptions } from './server.ts';
 
 type IntegerFlag = 'max-batch-size' | 'max-eval-per-step' | 'min-period' | 'max-members' | 'max-rooms' | 'max-members-per-address' | 'max-rooms-per-address'
-  | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'solo-resync-ms' | 'join-within-ms' | 'room-start-ms';
+  | 'max-connections' | 'max-connections-per-address' | 'eviction-cooldown-ms' | 'resync-window-ms' | 'solo-resync-ms' | 'join-within-ms' | 'room-start-ms'
+  | 'max-model-bytes' | 'max-model-params';
 
 /** Integer flags and what each sets. */
 const INTEGER_FLAGS: Record<IntegerFlag, (options: SignalingOptions, value: number) => void> = {
@@ -30,6 +32,8 @@ const INTEGER_FLAGS: Record<IntegerFlag, (options: SignalingOptions, value: numb
   'solo-resync-ms': (o, v) => { o.soloResyncMs = v; },
   'join-within-ms': (o, v) => { o.joinWithinMs = v; },
   'room-start-ms': (o, v) => { o.roomStartMs = v; },
+  'max-model-bytes': (o, v) => { o.modelLimits = { ...(o.modelLimits ?? DEFAULT_MODEL_FILE_LIMITS), maxBytes: v }; },
+  'max-model-params': (o, v) => { o.modelLimits = { ...(o.modelLimits ?? DEFAULT_MODEL_FILE_LIMITS), maxParameters: v }; },
 };
 
 /** parseArgs options of these flags. */
@@ -49,6 +53,7 @@ export const SERVER_FLAG_OPTIONS = {
   'open-rooms': { type: 'string' as const },
   'rooms-file': { type: 'string' as const },
   'admin-token': { type: 'string' as const },
+  'model-file': { type: 'string' as const },
 };
 
 export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose pages may connect (repeatable; default: this server's own)
@@ -69,9 +74,14 @@ export const SERVER_FLAGS_USAGE = `  --allowed-origin URL   an origin whose page
                          false: only organised rooms exist (UnknownRoomError)
   --rooms-file PATH      keep the rooms made on the organiser page (name and configuration) in this
                          JSON file, and open them again at start
+  --model-file F         the organiser's model: tfjs's model.json (a LayersModel, its weights files
+                         beside it if it has any), checked at start; the rooms train it (their task
+                         key names it), tabs fetch it from /models/ and start from its weights if any
+  --max-model-bytes N    a model file (model.json and weights) at most this big (default ${DEFAULT_MODEL_FILE_LIMITS.maxBytes})
+  --max-model-params N   a model's weights manifest at most this many values (default ${DEFAULT_MODEL_FILE_LIMITS.maxParameters})
   --admin-token T        the organiser page's password (or TABSWARM_ADMIN_TOKEN, at least 16
                          characters); without either a random one is printed at start
-  --${Object.keys(INTEGER_FLAGS).join(' N, --')} N`;
+  --${Object.keys(INTEGER_FLAGS).filter((name) => !name.startsWith('max-model-')).join(' N, --')} N`;
 
 /** The options these flags set; `values` as parseArgs returned them. Throws ConfigError. */
 export function readServerFlags(values: Record<string, unknown>, env: NodeJS.ProcessEnv): { options: SignalingOptions; logLevel: LogLevel } {
@@ -102,6 +112,8 @@ export function readServerFlags(values: Record<string, unknown>, env: NodeJS.Pro
   if (open === 'false') options.openRooms = false;
   const roomsFile = text('rooms-file');
   if (roomsFile !== undefined) options.roomsFile = roomsFile;
+  const modelFile = text('model-file');
+  if (modelFile !== undefined) options.models = [readModelFile(modelFile, options.modelLimits ?? DEFAULT_MODEL_FILE_LIMITS)];
   const token = text('admin-token') ?? env.TABSWARM_ADMIN_TOKEN;
   if (token !== undefined) options.adminToken = checkAdminToken(token);
   const level = values['log-level'] ?? 'info';

@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
-import { ConfigError, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
+import { ConfigError, type ModelFileLimits, type RunConfig, type ClientToServerEvents, type ServerToClientEvents } from '@tabswarm/shared/protocol';
 import { AdminToken } from './admin-token.ts';
 import { Admission } from './admission.ts';
 import { AddressBudgets } from './address-budget.ts';
@@ -32,6 +32,7 @@ import { handleRejoinEvents } from './rejoin-handlers.ts';
 import { handleRelayEvents } from './relay-handlers.ts';
 import { handleResyncEvents } from './resync-handlers.ts';
 import { checkIceOptions, type IceOptions } from './ice-servers.ts';
+import { ModelStore, type StoredModel } from './model-store.ts';
 import { Organiser } from './organiser.ts';
 import type { OrganiseRoutes } from './organise-routes.ts';
 import { handleRoomEvents } from './room-handlers.ts';
@@ -126,6 +127,10 @@ export interface SignalingOptions extends Pick<RoomRegistryOptions, 'maxMembersP
    * @default none
    */
   rooms?: ReadonlyArray<{ room: string; config?: Record<string, unknown> }>;
+  /** Model files served to tabs from the start (`--model-file`; model-store.ts), each a room's `task`. @default none */
+  models?: readonly StoredModel[];
+  /** Limits of a model file (`--max-model-bytes`, `--max-model-params`), for uploads on the organiser page. @default DEFAULT_MODEL_FILE_LIMITS */
+  modelLimits?: ModelFileLimits;
   /**
    * Keeps the rooms made on the organiser page in this JSON file (rooms-file.ts) and opens those it
    * holds at start, after `rooms` (a name in both is `rooms`'s). @default they live in memory only
@@ -188,6 +193,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
 
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const adminToken = options.adminToken === undefined ? undefined : new AdminToken(options.adminToken);
+  const models = new ModelStore(options.modelLimits, options.models);
   for (const { room, config } of options.rooms ?? []) registry.organise(room, config ?? {});
   const roomsFile = options.roomsFile === undefined ? undefined : new RoomsFile(options.roomsFile);
   for (const { room, config } of roomsFile?.read() ?? []) if (!registry.snapshot(room)) registry.organise(room, { ...config });
@@ -198,6 +204,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     staticDir,
     metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
     organise: () => organise,
+    models,
     log,
   });
 
@@ -217,7 +224,7 @@ export function createSignalingServer(httpServer: HttpServer, options: Signaling
     handleResyncEvents(conn);
   };
   const cluster = options.cluster && startCluster(io, context, options.cluster, handle);
-  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context, roomsFile), staticDir, trustProxy, log };
+  if (adminToken) organise = { token: adminToken, organiser: new Organiser(context, models, roomsFile), models, staticDir, trustProxy, log };
 
   // Counted at the engine.io handshake, in the same tick as allowRequest, so a burst of
   // handshakes cannot slip past the caps before the first socket.io connection is counted.

@@ -15,7 +15,7 @@
  * threads) and letting the process end by itself, with `process.exitCode` set.
  */
 import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
-import { builtinTasks } from '@tabswarm/shared';
+import { roomTasks } from '../served-model.ts';
 import type { WorkerInit } from '../worker.ts';
 import { NODE_WORKER_USAGE, parseNodeWorkerArgs, type NodeWorkerArgs } from './args.ts';
 import { loadMnistFromFs } from './mnist-fs.ts';
@@ -79,8 +79,8 @@ async function main(args: NodeWorkerArgs): Promise<void> {
     return new Promise((resolve) => send(message, undefined, {}, () => resolve()));
   };
 
-  // A module's task, or the built-in task the room's `model` key names, on MNIST from the disk.
-  const task: WorkerInit['task'] = args.task ? await importTask(args.task) : builtinTasks((signal) => loadMnistFromFs(undefined, signal));
+  // A module's task, or by the room's configuration the served model or built-in task it names, on MNIST from the disk.
+  const task: WorkerInit['task'] = args.task ? await importTask(args.task) : roomTasks((signal) => loadMnistFromFs(undefined, signal), args.signal);
   const member = startNodeWorker({
     task,
     room: args.room,

@@ -6,11 +6,12 @@
  * (model.json + weights) and leaves. The page imports this module only when asked, so tfjs and
  * WebRTC stay out of it until then.
  */
-import { builtinTasks, deadline } from '@tabswarm/shared';
+import { deadline, SERVED_MODEL_TASK } from '@tabswarm/shared';
 import { errorFromPayload, ModelUnavailableError, type ModelDownload, type OrganiserRoom, type TabStatus } from '@tabswarm/shared/protocol';
 import { openMnist } from '../data.ts';
 import { downloadModelFiles } from '../download.ts';
 import { pageTask } from '../page-tasks.ts';
+import { roomTasks } from '../served-model.ts';
 import { startTabWorker } from '../tab-worker.ts';
 
 /** Joining, the evaluation data, and each member's answer (the follower gives one 30 s, every member twice). */
@@ -18,7 +19,8 @@ const DOWNLOAD_MS = 120_000;
 
 /** Saves the model of `room` as two files; `say` hears what it is doing. Leaves the room either way. */
 export async function downloadRoomModel(room: OrganiserRoom, say: (text: string) => void): Promise<ModelDownload> {
-  const task = room.config.task === '' ? builtinTasks((signal) => openMnist(undefined, signal)) : await pageTask(room.config.task);
+  // The built-in tasks and the server's model files (this page's server serves them), else an example task.
+  const task = room.config.task === '' || SERVED_MODEL_TASK.test(room.config.task) ? roomTasks((signal) => openMnist(undefined, signal), location.href) : await pageTask(room.config.task);
   // On a server with tickets the invite link carries the room's.
   const ticket = new URL(room.invite).searchParams.get('ticket');
   const limit = deadline(DOWNLOAD_MS, `the model of room ${room.room}`);

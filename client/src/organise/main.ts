@@ -1,13 +1,14 @@
 /**
  * The organiser page (`/organise`, served by the signaling server behind the admin token): a form
- * that opens a room with a fixed configuration, and every room with its members' progress (step,
+ * that opens a room with a fixed configuration (and, if given, the organiser's own model: model.json
+ * and its weights files, uploaded and checked first; the room's `task` names it), and every room with its members' progress (step,
  * accuracy, steps/s, bytes per step, backend), a Remove button per member, and the invite link
  * with its QR code, and Download model (download-model.ts: the model out over WebRTC, as an
  * observer). The list is fetched again every POLL_MS.
  */
 import { CONFIG_KEYS, DEFAULT_CONFIG, errorMessage, type OrganiserMember, type OrganiserRoom } from '@tabswarm/shared/protocol';
 import { formatBytes } from '../ui.ts';
-import { createRoom, listRooms, qrUrl, removeMember } from './api.ts';
+import { createRoom, listRooms, qrUrl, removeMember, uploadModel } from './api.ts';
 
 const POLL_MS = 2_000;
 
@@ -47,6 +48,8 @@ function newRoomForm(): HTMLElement {
   const name = el('input', { name: 'room', required: '', pattern: '[A-Za-z0-9_.\\-]{1,64}', placeholder: 'room name' });
   form.append(labelled('room', name));
   for (const key of CONFIG_KEYS) form.append(labelled(key, el('input', { name: key, placeholder: String(DEFAULT_CONFIG[key]) })));
+  const model = el('input', { type: 'file', name: 'model-file', multiple: '', accept: '.json,.bin' });
+  form.append(labelled('model (model.json + .bin files)', model));
   const submit = el('button', { type: 'submit', id: 'create-room' }, 'Create room');
   form.append(submit);
   form.addEventListener('submit', (event) => {
@@ -57,12 +60,32 @@ function newRoomForm(): HTMLElement {
       const value = String(data.get(key) ?? '').trim();
       if (value !== '') config[key] = value;
     }
-    createRoom({ room: String(data.get('room') ?? ''), config })
+    withModel(model.files, config)
+      .then((withTask) => createRoom({ room: String(data.get('room') ?? ''), config: withTask }))
       .then(() => { form.reset(); error.textContent = ''; return refresh(); })
       .catch((err: unknown) => { error.textContent = `creating the room failed: ${errorMessage(err)}`; });
   });
   card.append(el('h2', {}, 'New room (empty fields: the server\'s defaults)'), form);
   return card;
+}
+
+/** `config` with the `task` of the model file among `files` (uploaded first), or as it is without one. */
+async function withModel(files: FileList | null, config: Record<string, string>): Promise<Record<string, string>> {
+  const chosen = [...(files ?? [])];
+  if (chosen.length === 0) return config;
+  const json = chosen.filter((f) => f.name.endsWith('.json'));
+  if (json.length !== 1) throw new Error(`choose one model.json and its weights files, got ${json.length} .json files`);
+  const weights: Record<string, string> = {};
+  for (const file of chosen.filter((f) => f !== json[0])) weights[file.name] = base64(new Uint8Array(await file.arrayBuffer()));
+  const uploaded = await uploadModel({ modelJson: await json[0]!.text(), weights });
+  return { ...config, task: uploaded.task };
+}
+
+function base64(bytes: Uint8Array): string {
+  let text = '';
+  // In slices: String.fromCharCode takes its arguments on the stack.
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 function labelled(text: string, input: HTMLElement): HTMLElement {

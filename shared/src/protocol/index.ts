@@ -19,3 +19,4 @@ export * from '../quote.ts';
 export * from '../train/config-cost.ts';
 export * from '../data/byte-ranges.ts';
 export * from '../data/download-estimate.ts';
+export * from '../task/model-file.ts';

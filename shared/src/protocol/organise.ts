@@ -11,6 +11,8 @@ export const ORGANISE_PATH = '/organise';
 export const ORGANISE_API = {
   rooms: '/organise/api/rooms',
   remove: '/organise/api/remove',
+  /** POST a model file (UploadModelRequest): checked and kept; a room trains it by its `task`. */
+  models: '/organise/api/models',
   /** `?room=NAME`: the room's invite link as an SVG QR code. */
   qr: '/organise/api/qr.svg',
 } as const;
@@ -48,6 +50,20 @@ export interface OrganiserRooms {
 export interface CreateRoomRequest {
   room: string;
   config: Record<string, string>;
+}
+
+/** POST ORGANISE_API.models: model.json's text and the weights files its manifest names, by name, in base64. */
+export interface UploadModelRequest {
+  modelJson: string;
+  weights: Record<string, string>;
+}
+
+/** The answer to an upload: the room key `task` that names the model, and its size. */
+export interface UploadedModel {
+  task: string;
+  layers: number;
+  /** Values in its weights; null when the file has none (the room starts from the seed). */
+  parameters: number | null;
 }
 
 /** POST ORGANISE_API.remove: the server evicts the member; its tab says so and stays out. */

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TabswarmError } from '../errors.ts';
+import { ModelFileError, TabswarmError } from '../errors.ts';
 import { errorFromPayload, isSignalingErrorName, SIGNALING_ERRORS, type ErrorPayload, type SignalingErrorName } from './signaling.ts';
 
 test('every signaling error name maps to a TabswarmError class of that name', () => {
   const names = Object.keys(SIGNALING_ERRORS) as SignalingErrorName[];
   assert.deepEqual(names.sort(), [
-    'ConfigError', 'InternalError', 'NotInRoomError', 'PeerIdTakenError', 'PeerNotFoundError', 'RateLimitError', 'RoomFullError', 'TicketError', 'TooManyRoomsError', 'UnknownRoomError', 'ValidationError',
+    'ConfigError', 'InternalError', 'ModelFileError', 'NotInRoomError', 'PeerIdTakenError', 'PeerNotFoundError', 'RateLimitError', 'RoomFullError', 'TicketError', 'TooManyRoomsError', 'UnknownRoomError', 'ValidationError',
   ]);
   for (const name of names) {
     const err = errorFromPayload({ name, message: `from the server (${name})` });
@@ -15,6 +15,14 @@ test('every signaling error name maps to a TabswarmError class of that name', ()
     assert.equal(err.name, name);
     assert.equal(err.message, `from the server (${name})`);
   }
+});
+
+test('a ModelFileError keeps its reason across the wire', () => {
+  const sent = new ModelFileError('layer "x" of class "Frobnicate" is not a layer class tfjs-layers can build', 'unknown-layer');
+  const received = errorFromPayload({ name: sent.name, message: sent.message });
+  assert.ok(received instanceof ModelFileError);
+  assert.equal(received.reason, 'unknown-layer');
+  assert.equal(received.message, sent.message);
 });
 
 test('an unknown name becomes a SignalingError that keeps the name', () => {

@@ -37,7 +37,7 @@
  */
 import type { RunConfig } from '../train/config.ts';
 import type { ConfigCost } from '../train/config-cost.ts';
-import { ConfigError, InternalError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, UnknownRoomError, ValidationError, type TabswarmError } from '../errors.ts';
+import { ConfigError, InternalError, ModelFileError, NotInRoomError, PeerIdTakenError, PeerNotFoundError, RateLimitError, RoomFullError, SignalingError, TicketError, TooManyRoomsError, UnknownRoomError, ValidationError, type TabswarmError } from '../errors.ts';
 
 /** Room names: short, URL-safe, so they can come straight from `?room=`. */
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -68,6 +68,7 @@ export const PROGRESS_REPORT_MS = 3_000;
  *   exist and the server opens none on request
  *   (`--open-rooms false`).
  * - RateLimitError: events are being dropped (sent at most once per second, never as an ack).
+ * - ModelFileError: the organiser's model file is refused (its reason leads the message).
  * - InternalError: a bug in the server; the message says nothing more.
  */
 export type SignalingErrorName =
@@ -81,6 +82,7 @@ export type SignalingErrorName =
   | 'TicketError'
   | 'UnknownRoomError'
   | 'RateLimitError'
+  | 'ModelFileError'
   | 'InternalError';
 
 /** The class of each error name the server sends (all in shared/src/errors.ts). */
@@ -95,6 +97,7 @@ export const SIGNALING_ERRORS: Readonly<Record<SignalingErrorName, new (message:
   TicketError,
   UnknownRoomError,
   RateLimitError,
+  ModelFileError,
   InternalError,
 };
 

@@ -19,3 +19,4 @@ export * from './collective-contract.ts';
 export * from './codec-contract.ts';
 export * from './aggregator-contract.ts';
 export * from './task-room.ts';
+export * from './model-files.ts';
