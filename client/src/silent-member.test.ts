@@ -51,20 +51,20 @@ test('a member that never connects is evicted by the honest members\' votes, tho
     await Promise.all(members.map((m) => m.close()));
     await server.close();
   });
-  let silentId: string | undefined;
+  const self: { id?: string } = {};
   let evicted = false;
   const epochs: number[] = [];
   // Blames an honest member at the start of every epoch, as a hostile member would.
   silent.on('room:members', (e: { epoch: number; members: string[] }) => {
     epochs.push(e.epoch);
-    const victim = e.members.find((id) => id !== silentId);
-    if (silentId !== undefined && victim !== undefined) silent.emit('room:resync', { epoch: e.epoch, suspect: victim }, () => undefined);
+    const victim = e.members.find((id) => id !== self.id);
+    if (self.id !== undefined && victim !== undefined) silent.emit('room:resync', { epoch: e.epoch, suspect: victim }, () => undefined);
   });
   silent.on('room:evicted', () => void (evicted = true));
   const runs = members.map((m) => m.start());
   const answer = (await silent.timeout(10_000).emitWithAck('room:join', { room: 'silent', config: PARAMS })) as { ok: boolean; data: { peerId: string } };
   assert.ok(answer.ok);
-  silentId = answer.data.peerId;
+  self.id = answer.data.peerId;
 
   const deadline = Date.now() + WAIT_MS;
   while (members.some((m) => m.status().state !== 'done' && m.status().state !== 'error') && Date.now() < deadline) {
