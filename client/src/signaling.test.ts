@@ -57,6 +57,16 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 }
 
+test('a client the server hung up on for idling outside a room (an evicted member waiting) connects again to join', LIMIT, async (t) => {
+  const { connect } = await serve(t, { joinWithinMs: 200 });
+  const drops: string[] = [];
+  const client = connect({ onDisconnected: (reason) => void drops.push(reason) });
+  await until(() => drops.length > 0, 'the idle hang-up');
+  assert.deepEqual(drops, ['io server disconnect']);
+  const joined = await client.join('room-a', {});
+  assert.deepEqual(joined.members, [joined.peerId]);
+});
+
 test('across a server restart on the same port: reconnecting, nothing queued for the server, then the room re-registered under the same id', { timeout: 30_000 }, async (t) => {
   const options = { log: quiet, staticDir: join(tmpdir(), 'tabswarm-no-such-dir'), rebuildWindowMs: 200 };
   let server = await listenSignalingServer(options);

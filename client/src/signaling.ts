@@ -99,6 +99,9 @@ export class SignalingClient {
    * TimeoutError, or the reason of `options.signal`.
    */
   join(room: string, config: Record<string, unknown>, options: JoinOptions = {}): Promise<JoinResult> {
+    // The server hangs up on a socket in no room for a while (e.g. an evicted member waiting out
+    // its address's wait), and socket.io does not retry that: connect again to join.
+    if (!this.socket.active && this.current.state !== 'closed') this.socket.connect();
     return this.ask(`joining room ${room}`, options.timeoutMs ?? 15_000, options.signal, (ack) => this.socket.emit('room:join', { room, config, ...(options.ticket === undefined ? {} : { ticket: options.ticket }), ...(options.role === 'observer' ? { role: options.role } : {}) }, ack));
   }
 

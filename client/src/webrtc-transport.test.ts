@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { deadline } from '@tabswarm/shared';
+import { AbortedError } from '@tabswarm/shared/protocol';
 import { transportContract } from '@tabswarm/shared/testing';
 import { nodeWrtc, releaseWrtc } from './node/wrtc.ts';
 import { selectedPath } from './peer-paths.ts';
@@ -93,6 +94,25 @@ test('a connect that times out names a member whose channel never opened, for bl
   } finally {
     a.close();
     b.close();
+  }
+});
+
+test('a connect cut short by a new epoch names the member it still awaited: one never heard from before one that signalled', async () => {
+  // m offers to z, which never answers; a (the lower id) sends m an offer that fails to negotiate.
+  const m = new WebRtcTransport('m', { wrtc: nodeWrtc, relay: () => undefined });
+  try {
+    const controller = new AbortController();
+    const connecting = m.connect(['a', 'm', 'z'], controller.signal);
+    m.handleSignal('a', { connId: 'c1', signal: { type: 'offer', sdp: 'v=0 not a session description' } });
+    controller.abort(new AbortedError('membership changed (epoch 8)'));
+    await assert.rejects(connecting, (err: Error & { waitingFor?: string }) => {
+      assert.equal(err.name, 'AbortedError');
+      assert.equal(err.waitingFor, 'z');
+      assert.equal(err.message, 'membership changed (epoch 8); no channel to a, z');
+      return true;
+    });
+  } finally {
+    m.close();
   }
 });
 

@@ -67,6 +67,8 @@ export class WebRtcTransport implements Transport {
   private observers = new Set<string>();
   private closed = false;
   private iceServers: RTCIceServer[];
+  /** Peers that sent us a signal a connection took: an honest peer slow to connect, unlike one that never tries. */
+  private readonly heard = new Set<string>();
 
   constructor(readonly selfId: string, private readonly init: WebRtcTransportInit) {
     this.iceServers = init.iceServers ?? [];
@@ -104,6 +106,7 @@ export class WebRtcTransport implements Transport {
 
   private reconcile(): void {
     for (const id of this.connections.keys()) if (!this.isPeer(id)) this.drop(id);
+    for (const id of this.heard) if (!this.isPeer(id)) this.heard.delete(id);
     for (const id of [...this.members, ...this.observers]) if (!this.connections.has(id) && this.selfId < id) this.open(id, randomId(), true);
   }
 
@@ -124,14 +127,18 @@ export class WebRtcTransport implements Transport {
       await raceSignal(Promise.all(pending), signal, 'connecting to peers');
     } catch (err) {
       const unopened = [...this.members].filter((id) => this.connections.get(id)?.open !== true).sort();
+      // Of those, one that never sent us a signal is the likelier culprit than one still negotiating.
+      const suspect = unopened.find((id) => !this.heard.has(id)) ?? unopened[0];
       // Give up connections that did not open in time, so the next epoch negotiates them afresh:
       // node-datachannel now and then leaves one side of a negotiation hanging with no error.
       for (const id of unopened) if (this.connections.has(id)) this.drop(id);
+      if (suspect === undefined) throw err;
+      const channels = `no channel to ${unopened.map((id) => id.slice(0, 8)).join(', ')}`;
       // A member whose channel never opened is blamed like one that goes silent in a step, or a
       // member that joins and never connects would stall every epoch of the room unblamed.
-      if (err instanceof TimeoutError && unopened.length > 0) {
-        throw new TimeoutError(`${err.message}; no channel to ${unopened.map((id) => id.slice(0, 8)).join(', ')}`, unopened[0]);
-      }
+      if (err instanceof TimeoutError) throw new TimeoutError(`${err.message}; ${channels}`, suspect);
+      // Cut short (a new epoch): the caller knows whether it waited long enough to blame anyone.
+      if (err instanceof AbortedError) throw new AbortedError(`${err.message}; ${channels}`, suspect);
       throw err;
     }
   }
@@ -168,6 +175,7 @@ export class WebRtcTransport implements Transport {
     // create an answering one that never opens (setMembers opens a fresh one on the next epoch).
     if (!conn && this.selfId < from) return;
     conn ??= this.open(from, wire.connId, false);
+    this.heard.add(from);
     conn.peer.signal(wire.signal);
   }
 

@@ -49,9 +49,16 @@ export class PeerLeftError extends TabswarmError {
   }
 }
 
-/** The operation was cancelled, e.g. because the room's membership epoch changed. */
+/**
+ * The operation was cancelled, e.g. because the room's membership epoch changed. `waitingFor`
+ * names the peer it still waited on, where known: not blamed for that alone (the cut may simply
+ * have come first); the caller judges whether it waited long enough to blame it.
+ */
 export class AbortedError extends TabswarmError {
   override name = 'AbortedError';
+  constructor(message?: string, readonly waitingFor?: string) {
+    super(message);
+  }
 }
 
 /** An object used after its dispose() (an aggregator, for instance). */

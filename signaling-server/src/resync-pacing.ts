@@ -31,7 +31,7 @@ export interface ResyncPacingOptions {
 
 /** One room's record of failures. */
 export interface RoomResyncs {
-  /** The last `evictAfter` failed epochs, oldest first. */
+  /** The last `evictAfter` + 1 failed epochs, oldest first (one more, for late votes: `report`). */
   failures: FailedEpoch[];
   lastResyncAt: number;
   /** The failed epoch whose new epoch waits for the window's end. */
@@ -78,11 +78,14 @@ export class ResyncPacing {
     if (!failure && epoch !== current) return none; // stale, and not a failure we track
     if (!failure) {
       failure = failedEpoch(epoch, members, this.options.now());
-      room.failures = [...room.failures, failure].slice(-this.options.evictAfter);
+      room.failures = [...room.failures, failure].slice(-this.options.evictAfter - 1);
     }
     vote(failure, reporter, suspect);
     const decision = epoch === current ? this.schedule(room, failure, reporter) : none;
-    if (suspect === undefined || !members.has(suspect) || !blamedByRoom(room.failures, suspect, members, this.options.evictAfter)) return decision;
+    // Counted over the failed epochs up to this one: a member cut short by the next epoch votes
+    // for the one it was in after the next has opened, and its vote may complete the majority there.
+    const upTo = room.failures.slice(0, room.failures.indexOf(failure) + 1);
+    if (suspect === undefined || !members.has(suspect) || !blamedByRoom(upTo, suspect, members, this.options.evictAfter)) return decision;
     const now = this.options.now();
     if (room.presentAtLastEviction.has(suspect) && now - room.lastEvictionAt < this.options.evictionCooldownMs) return decision;
     room.failures = [];

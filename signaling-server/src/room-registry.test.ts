@@ -246,3 +246,61 @@ test('rebuilds respect the caps', () => {
   rooms.finishRebuild('r');
   assert.throws(() => rooms.rejoin('r', claim('c', ['a', 'b', 'c'], 1, 0)), { name: 'RoomFullError' });
 });
+
+/**
+ * The room of the under-attack e2e on the default pacing: three honest members and s, a member
+ * that never connects and blames an honest one at the start of every epoch. Each honest member's
+ * sync names s when it gives up on s's channel; the first to do so (with s's own report) starts
+ * the next epoch, which cuts the other two short: they vote for the epoch cut (`cutShortVote`),
+ * after s has already opened the next.
+ */
+function silentMemberRoom(cutShortVote: boolean): { rooms: RoomRegistry; clock: { t: number }; evictedAt: number | undefined; honest: string[]; s: string; epochs: number } {
+  const clock = { t: 0 };
+  let n = 0;
+  const rooms = new RoomRegistry({ newPeerId: () => `p${++n}`, now: () => clock.t });
+  const honest = fill(rooms, 'r', 3);
+  const s = rooms.join('r').peerId;
+  let evictedAt: number | undefined;
+  let epochs = 0;
+  const evicts = (outcome: { evict?: { peerId: string } | undefined }): void => {
+    assert.ok(!honest.includes(outcome.evict?.peerId ?? ''), 'never an honest member');
+    if (outcome.evict) evictedAt ??= epochs;
+  };
+  for (; epochs < 6 && evictedAt === undefined; epochs++) {
+    const epoch = rooms.snapshot('r')!.epoch;
+    evicts(rooms.reportFailure('r', s, epoch, honest[epoch % 3]));
+    clock.t += 20_000;
+    const first = rooms.reportFailure('r', honest[epoch % 3]!, epoch, s);
+    assert.equal(first.newEpoch, true, 'the first honest report starts the next epoch at once');
+    evicts(first);
+    // s blames again at once in the next epoch; the two cut short vote for the epoch cut.
+    evicts(rooms.reportFailure('r', s, epoch + 1, honest[(epoch + 1) % 3]));
+    if (cutShortVote) for (const id of honest.filter((h) => h !== honest[epoch % 3])) evicts(rooms.reportFailure('r', id, epoch, s));
+  }
+  return { rooms, clock, evictedAt, honest, s, epochs };
+}
+
+test('a member that never connects is evicted once the members its failed epochs cut short vote too', () => {
+  const { evictedAt } = silentMemberRoom(true);
+  assert.equal(evictedAt, 2, 'in the third failed epoch (evictAfter 3)');
+});
+
+test('without the votes of the members cut short, nobody is ever evicted (the defect the e2e saw)', () => {
+  const { rooms, evictedAt, honest, s } = silentMemberRoom(false);
+  assert.equal(evictedAt, undefined);
+  assert.deepEqual(rooms.snapshot('r')!.members, [...honest, s].sort());
+});
+
+test('a hostile blamer alone evicts nobody, however often it blames', () => {
+  const clock = { t: 0 };
+  let n = 0;
+  const rooms = new RoomRegistry({ newPeerId: () => `p${++n}`, now: () => clock.t });
+  const [a, , , s] = fill(rooms, 'r', 4) as [string, string, string, string];
+  for (let i = 0; i < 20; i++) {
+    const epoch = rooms.snapshot('r')!.epoch;
+    assert.equal(rooms.reportFailure('r', s, epoch, a).evict, undefined);
+    clock.t += 26_000; // nobody agrees: the lone report's wait ends
+    rooms.settleResync('r');
+  }
+  assert.equal(rooms.snapshot('r')!.members.length, 4);
+});

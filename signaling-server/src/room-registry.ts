@@ -269,7 +269,8 @@ export class RoomRegistry {
    * `peerId` says a step of `epoch` failed, blaming `suspect` if it names one. The first report
    * of the room's current epoch starts the next epoch, at once or when the room's resync window
    * ends (`deferMs`: call settleResync then), or after the solo wait if nobody agrees; a second
-   * report of it may bring that forward; later reports only vote; reports of other epochs change
+   * report of it may bring that forward; later reports only vote, and so do reports of an earlier
+   * failed epoch still on record (a member cut short by the next); reports of other epochs change
    * nothing, and so does a member's second report of one epoch. Throws NotInRoomError if `peerId`
    * is not a member of `room`; `refused` (RateLimitError) when its report would have opened the
    * next epoch past its resync budget.

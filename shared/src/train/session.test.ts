@@ -9,6 +9,7 @@ import { quadrantImages } from '../data/synthetic.ts';
 import { InMemoryNetwork } from '../transport/in-memory-transport.ts';
 import { decodeFrame, MessageKind } from '../wire/frame.ts';
 import { Messenger } from '../wire/messenger.ts';
+import { AbortedError } from '../errors.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import type { SessionInit } from './session-init.ts';
 import { TrainingSession } from './session.ts';
@@ -323,6 +324,33 @@ describe('training session over the in-memory transport', () => {
     }
     assert.deepEqual(suspects, []);
     for (const p of peers) p.model.dispose();
+  });
+
+  it('a sync cut short by the next epoch late in its connect blames the member still awaited, for the epoch cut; an early cut blames nobody', async () => {
+    const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const votes: Array<[string | undefined, number]> = [];
+    // As the WebRTC transport does: s never connects, and a cut names it as the member still awaited.
+    let connects = 0;
+    const connect = (_members: readonly string[], signal: AbortSignal): Promise<void> => new Promise((_resolve, reject) => {
+      connects++;
+      signal.addEventListener('abort', () => reject(new AbortedError(`${(signal.reason as Error).message}; no channel to s`, 's')), { once: true });
+    });
+    const a = startPeer(network, 'a', config, train, test, { connect, syncTimeoutMs: 6_000, requestNewEpoch: (suspect, epoch) => void votes.push([suspect, epoch]) });
+    a.session.setView({ epoch: 1, members: ['a', 's'] });
+    await new Promise((r) => setTimeout(r, 3_500));
+    a.session.setView({ epoch: 2, members: ['a', 's'] });
+    await waitUntil(() => votes.length === 1, 'the vote for epoch 1');
+    assert.deepEqual(votes, [['s', 1]]);
+    assert.match(a.session.events.find((e) => e.kind === 'step-aborted')!.message, /^step 0 in epoch 1: TimeoutError: membership changed \(epoch 2\); no channel to s \(cut short after \d+ ms\)$/);
+    // Epoch 2 is cut at once (a join, say): s is not blamed for it.
+    await waitUntil(() => connects === 2, 'the sync of epoch 2');
+    a.session.setView({ epoch: 3, members: ['a', 's'] });
+    await waitUntil(() => a.session.events.some((e) => e.kind === 'step-aborted' && / in epoch 2: AbortedError/.test(e.message)), 'epoch 2 to be cut');
+    a.session.stop();
+    await a.done;
+    assert.deepEqual(votes, [['s', 1]]);
+    a.model.dispose();
   });
 
   it('stop() ends a step under way quietly and leaves no pending receive', async () => {

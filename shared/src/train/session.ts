@@ -16,7 +16,7 @@ import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
 import { gather, hold } from '../data/example-store.ts';
 import { deadline } from '../deadline.ts';
-import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf } from '../errors.ts';
+import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf, TimeoutError } from '../errors.ts';
 import type { RoundStatus, SessionEvent, StepRecord } from '../protocol/status.ts';
 import { Rng } from '../rng.ts';
 import { yieldToEventLoop } from '../yield.ts';
@@ -59,6 +59,21 @@ const DEFAULT_DATA_TIMEOUT_MS = 120_000;
 function refusedAsNonFinite(err: unknown): null {
   if ((err as { name?: unknown } | null)?.name === 'NonFiniteError') return null;
   throw err;
+}
+/**
+ * A connect cut short by the next epoch after this share of the sync deadline blames the member
+ * whose channel still had not opened, as the deadline would have a moment later: the next epoch
+ * usually comes from the first members whose deadlines fired, and unless the others vote too, a
+ * member that never connects is never blamed by most of the room. Cuts before it blame nobody (a
+ * join or a leave early in the sync; honest channels open within seconds).
+ */
+const LATE_CUT_SHARE = 0.5;
+
+/** `err` of a connect that waited `waitedMs` of `syncMs`: a TimeoutError naming the member still awaited if the cut came late. */
+function blameLateCut(err: unknown, waitedMs: number, syncMs: number): unknown {
+  const e = err as { name?: unknown; message?: unknown; waitingFor?: unknown } | null;
+  if (e?.name !== 'AbortedError' || typeof e.waitingFor !== 'string' || waitedMs < LATE_CUT_SHARE * syncMs) return err;
+  return new TimeoutError(`${String(e.message)} (cut short after ${waitedMs} ms)`, e.waitingFor);
 }
 /** How long a member that refused a peer's input waits for the others to see it too before it asks for a new epoch. */
 const PEER_INPUT_GRACE_MS = 500;
@@ -264,11 +279,15 @@ export class TrainingSession {
   /** Agree on the step with every member of the epoch; fetch the state if behind or diverged. */
   private async sync(view: MembershipView, signal: AbortSignal): Promise<void> {
     const { messenger, selfId, train, config } = this.init;
-    const limit = deadline(this.init.syncTimeoutMs ?? 20_000, `sync of epoch ${view.epoch}`, signal);
+    const syncMs = this.init.syncTimeoutMs ?? 20_000;
+    const limit = deadline(syncMs, `sync of epoch ${view.epoch}`, signal);
     try {
       // Until the hellos say where the room is, frames of any step of the run are kept.
       messenger.advance(view.epoch, 0, config.steps);
-      await this.init.connect(view.members, limit.signal);
+      const connecting = Date.now();
+      await this.init.connect(view.members, limit.signal).catch((err: unknown) => {
+        throw blameLateCut(err, Date.now() - connecting, syncMs);
+      });
       const { adopted, refused } = await agreeOnState(messenger, selfId, view, this.replica, limit.signal, { lastStep: config.steps, server: this.stateServer });
       if (adopted) {
         this.note('state-received', `state of step ${adopted.step} from ${adopted.source.slice(0, 8)} (${adopted.bytes} bytes)`, adopted.ms);
