@@ -71,9 +71,9 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   new Gauge({ name: 'tabswarm_cluster_rooms_connected', help: 'Rooms with a tab connected to this process, wherever owned.', registers: [context.metrics.registry], collect() { this.set(router.rooms); } });
   new Gauge({ name: 'tabswarm_cluster_remote_members', help: 'Members of rooms owned here connected to other processes.', registers: [context.metrics.registry], collect() { this.set(remote.members); } });
 
-  /** A room this process owned moved to `owner`: forget it without a word; its tabs re-register there. */
-  function dropRoom(room: string, owner: string): void {
-    log.info(`cluster: room=${room} is owned by ${owner} now: forgotten here, its tabs re-register`, { event: 'owner-lost', room });
+  /** A room this process owned moved (or may have: `why`): forget it without a word; its tabs re-register with its owner. */
+  function dropRoom(room: string, why: string): void {
+    log.info(`cluster: room=${room} ${why}: forgotten here, its tabs re-register`, { event: 'owner-lost', room });
     const local: Connection[] = [];
     const waiting = context.rebuilds.close(room);
     for (const [peerId, registrant] of waiting?.registrants ?? []) {
@@ -95,11 +95,26 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
     }
   }
 
+  // A room whose lease may have lapsed is forgotten once, after the decision under way.
+  const lapsed = new Set<string>();
+  context.authority = {
+    holds: (room) => leases.holds(room),
+    lost: (room) => {
+      if (lapsed.has(room)) return;
+      lapsed.add(room);
+      setImmediate(() => {
+        lapsed.delete(room);
+        if (!leases.holds(room)) dropRoom(room, 'may have lost its lease (this process stalled)');
+      });
+    },
+  };
+
   async function renew(): Promise<void> {
-    await leases.beat();
+    if (!(await leases.beat())) router.declaredGone();
+    leases.prune();
     for (const room of [...registry.all().map((r) => r.room), ...context.rebuilds.rooms()]) {
       const owner = await leases.owner(room);
-      if (owner !== leases.me) dropRoom(room, owner);
+      if (owner !== leases.me) dropRoom(room, `is owned by ${owner} now`);
     }
     await remote.dropDeadOrigins(graceMs);
   }
