@@ -69,7 +69,7 @@ export class ServerContext {
 
   /**
    * With several server processes (cluster/): whether this process surely still owns `room`, and
-   * what to do with a room it may have lost. Without it, this process owns every room it holds.
+   * where a decision goes that must wait for the proof. Without it, this process owns every room it holds.
    */
   authority: { holds(room: string): boolean; lost(room: string): void } | undefined;
 
@@ -102,9 +102,9 @@ export class ServerContext {
   }
 
   /**
-   * Whether this process may decide `room`'s membership now. One whose lease may have lapsed (it
-   * stalled) announces nothing: it forgets the room and its tabs register again, with whichever
-   * process owns it next, so every epoch's membership has one author.
+   * Whether this process may announce `room`'s membership now. One whose lease may have lapsed (it
+   * stalled) announces nothing until its renewal proves the lease again (then the room's current
+   * membership), or forgets the room if another process took it: every epoch has one author.
    */
   mayDecide(room: string): boolean {
     if (!this.authority || this.authority.holds(room)) return true;

@@ -14,6 +14,7 @@ import { ConfigError, errorMessage } from '@tabswarm/shared/protocol';
 import type { Connection, ServerContext, TabServer } from '../connection.ts';
 import { Leases } from './leases.ts';
 import { FORWARD, REPLY, type ClusterServer } from './messages.ts';
+import { finishRebuild } from '../rejoin-handlers.ts';
 import { RemoteMembers } from './remote-members.ts';
 import { Router } from './router.ts';
 
@@ -71,9 +72,9 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   new Gauge({ name: 'tabswarm_cluster_rooms_connected', help: 'Rooms with a tab connected to this process, wherever owned.', registers: [context.metrics.registry], collect() { this.set(router.rooms); } });
   new Gauge({ name: 'tabswarm_cluster_remote_members', help: 'Members of rooms owned here connected to other processes.', registers: [context.metrics.registry], collect() { this.set(remote.members); } });
 
-  /** A room this process owned moved (or may have: `why`): forget it without a word; its tabs re-register with its owner. */
-  function dropRoom(room: string, why: string): void {
-    log.info(`cluster: room=${room} ${why}: forgotten here, its tabs re-register`, { event: 'owner-lost', room });
+  /** A room this process owned moved to `owner`: forget it without a word; its tabs re-register there. */
+  function dropRoom(room: string, owner: string): void {
+    log.info(`cluster: room=${room} is owned by ${owner} now: forgotten here, its tabs re-register`, { event: 'owner-lost', room });
     const local: Connection[] = [];
     const waiting = context.rebuilds.close(room);
     for (const [peerId, registrant] of waiting?.registrants ?? []) {
@@ -95,26 +96,28 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
     }
   }
 
-  // A room whose lease may have lapsed is forgotten once, after the decision under way.
-  const lapsed = new Set<string>();
-  context.authority = {
-    holds: (room) => leases.holds(room),
-    lost: (room) => {
-      if (lapsed.has(room)) return;
-      lapsed.add(room);
-      setImmediate(() => {
-        lapsed.delete(room);
-        if (!leases.holds(room)) dropRoom(room, 'may have lost its lease (this process stalled)');
-      });
-    },
-  };
+  // Rooms whose decisions waited for a renewal to prove the lease again (this process stalled past it).
+  const unproven = new Set<string>();
+  context.authority = { holds: (room) => leases.holds(room), lost: (room) => unproven.add(room) };
+
+  /** The lease of `room` is proven again: what waited is announced (a rebuild decided), with nobody else's decision between. */
+  function settle(room: string): void {
+    if (!unproven.delete(room)) return;
+    if (context.rebuilds.has(room)) return finishRebuild(context, room);
+    const snapshot = registry.snapshot(room);
+    if (snapshot && snapshot.members.length > 0) context.announce(snapshot);
+  }
 
   async function renew(): Promise<void> {
     if (!(await leases.beat())) router.declaredGone();
     leases.prune();
     for (const room of [...registry.all().map((r) => r.room), ...context.rebuilds.rooms()]) {
       const owner = await leases.owner(room);
-      if (owner !== leases.me) dropRoom(room, `is owned by ${owner} now`);
+      if (owner === leases.me) settle(room);
+      else {
+        unproven.delete(room);
+        dropRoom(room, owner);
+      }
     }
     await remote.dropDeadOrigins(graceMs);
   }
