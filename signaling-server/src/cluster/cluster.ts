@@ -12,9 +12,9 @@ import { createClient } from 'redis';
 import { Gauge, Counter } from 'prom-client';
 import { ConfigError, errorMessage } from '@tabswarm/shared/protocol';
 import type { Connection, ServerContext, TabServer } from '../connection.ts';
+import { finishRebuild } from '../rejoin-handlers.ts';
 import { Leases } from './leases.ts';
 import { FORWARD, REPLY, type ClusterServer } from './messages.ts';
-import { finishRebuild } from '../rejoin-handlers.ts';
 import { RemoteMembers } from './remote-members.ts';
 import { Router } from './router.ts';
 

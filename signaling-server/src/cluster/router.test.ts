@@ -30,6 +30,7 @@ function setup() {
     async holder(room: string) {
       return holders.get(room);
     },
+    holds: (room: string) => holders.get(room) === 'b',
   } as unknown as Leases;
   const forwarded: Forward[] = [];
   const io = { serverSideEmit: (_event: string, message: Forward) => forwarded.push(message) } as unknown as ClusterServer;
@@ -95,7 +96,8 @@ test('a tab whose room moved to another process registers again: its event goes 
   s.holders.delete('r');
   await s.send('room:rejoin', { room: 'r' });
   assert.deepEqual(s.claims, ['r']);
-  assert.deepEqual(s.handledHere, ['room:rejoin']);
+  await s.send('signal:relay', { to: 'x', data: {} });
+  assert.deepEqual(s.handledHere, ['room:rejoin', 'signal:relay']);
 });
 
 test('a process declared gone makes its tabs that forward elsewhere register again', async () => {
