@@ -30,11 +30,7 @@ function watcher(pages: Page[]): (done: (s: TabStatus[]) => boolean, timeoutMs: 
   }, timeoutMs);
 }
 
-// Known failure, kept visible as fixme: in the first full e2e run after the merges, two tabs
-// finished all 80 steps with one peer each while the third sat at step 36 with two, all in
-// epoch 4 (a fork after the owner's kill); it passed 5 other runs, alone or in the suite. The
-// open defect of the scale-out under load, not this test.
-test.fixme('three tabs over two server processes; the room\'s owner is killed mid-run; they finish identical through the other', async ({ browser }) => {
+test('three tabs over two server processes; the room\'s owner is killed mid-run; they finish identical through the other', async ({ browser }) => {
   const started: Array<{ stop(): Promise<void> }> = [];
   let pages: Page[] = [];
   try {

@@ -67,6 +67,12 @@ export class ServerContext {
   /** Each member's last progress report, by peer id (forgotten when it leaves): the organiser's list. */
   readonly progress = new Map<string, MemberProgress>();
 
+  /**
+   * With several server processes (cluster/): whether this process surely still owns `room`, and
+   * where a decision goes that must wait for the proof. Without it, this process owns every room it holds.
+   */
+  authority: { holds(room: string): boolean; lost(room: string): void } | undefined;
+
   /** A deferred resync per room (the room's resync window), so one timer per room at most. */
   readonly resyncTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
@@ -90,8 +96,20 @@ export class ServerContext {
   /** Tells the whole room, the joiner included, its new membership. */
   announce(room: RoomSnapshot): void {
     if (this.closing) return;
+    if (!this.mayDecide(room.room)) return;
     this.metrics.epochs.inc();
     this.io.to(channel(room.room)).emit('room:members', { room: room.room, epoch: room.epoch, members: room.members });
+  }
+
+  /**
+   * Whether this process may announce `room`'s membership now. One whose lease may have lapsed (it
+   * stalled) announces nothing until its renewal proves the lease again (then the room's current
+   * membership), or forgets the room if another process took it: every epoch has one author.
+   */
+  mayDecide(room: string): boolean {
+    if (!this.authority || this.authority.holds(room)) return true;
+    this.authority.lost(room);
+    return false;
   }
 
   /** Tells the room's members (and observers) who observes it now. */

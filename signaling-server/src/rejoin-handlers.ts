@@ -59,6 +59,7 @@ export function handleRejoinEvents(conn: Connection): void {
 
 /** Decides `room`'s rebuild with the registrations it has, answers each registrant, then announces. */
 export function finishRebuild(server: ServerContext, room: string): void {
+  if (!server.mayDecide(room)) return;
   const waiting = server.rebuilds.close(room);
   const decided = server.registry.finishRebuild(room, (peerId) => waiting?.registrants.get(peerId)?.conn.address ?? 'unknown');
   if (!waiting || !decided) return;

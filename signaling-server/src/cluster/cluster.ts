@@ -12,6 +12,7 @@ import { createClient } from 'redis';
 import { Gauge, Counter } from 'prom-client';
 import { ConfigError, errorMessage } from '@tabswarm/shared/protocol';
 import type { Connection, ServerContext, TabServer } from '../connection.ts';
+import { finishRebuild } from '../rejoin-handlers.ts';
 import { Leases } from './leases.ts';
 import { FORWARD, REPLY, type ClusterServer } from './messages.ts';
 import { RemoteMembers } from './remote-members.ts';
@@ -95,11 +96,28 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
     }
   }
 
+  // Rooms whose decisions waited for a renewal to prove the lease again (this process stalled past it).
+  const unproven = new Set<string>();
+  context.authority = { holds: (room) => leases.holds(room), lost: (room) => unproven.add(room) };
+
+  /** The lease of `room` is proven again: what waited is announced (a rebuild decided), with nobody else's decision between. */
+  function settle(room: string): void {
+    if (!unproven.delete(room)) return;
+    if (context.rebuilds.has(room)) return finishRebuild(context, room);
+    const snapshot = registry.snapshot(room);
+    if (snapshot && snapshot.members.length > 0) context.announce(snapshot);
+  }
+
   async function renew(): Promise<void> {
-    await leases.beat();
+    if (!(await leases.beat())) router.declaredGone();
+    leases.prune();
     for (const room of [...registry.all().map((r) => r.room), ...context.rebuilds.rooms()]) {
       const owner = await leases.owner(room);
-      if (owner !== leases.me) dropRoom(room, owner);
+      if (owner === leases.me) settle(room);
+      else {
+        unproven.delete(room);
+        dropRoom(room, owner);
+      }
     }
     await remote.dropDeadOrigins(graceMs);
   }

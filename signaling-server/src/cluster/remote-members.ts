@@ -38,7 +38,9 @@ export class RemoteMembers {
 
   /**
    * Tabs whose process is gone (its lease missing for `graceMs`: after a Redis restart it is
-   * missing until the process renews it) leave their rooms, as when a socket closes.
+   * missing until the process renews it) leave their rooms, as when a socket closes. The process
+   * is declared gone first (Leases.bury): one that was only slow learns it at its next beat and
+   * makes its tabs register again, so none stays out of its room without knowing it.
    */
   async dropDeadOrigins(graceMs: number, now = Date.now()): Promise<void> {
     const origins = new Set([...this.sockets.values()].map((s) => s.socket.origin));
@@ -52,6 +54,8 @@ export class RemoteMembers {
       this.missingSince.set(origin, since);
       if (now - since < graceMs) continue;
       this.missingSince.delete(origin);
+      // Beaten by a late beat of a process that was only slow: it keeps its tabs.
+      if (!(await this.leases.bury(origin))) continue;
       this.context.log.info(`cluster: process ${origin} is gone: its tabs leave their rooms`, { event: 'process-gone' });
       for (const { socket } of [...this.sockets.values()]) if (socket.origin === origin) socket.closed(`its server process ${origin} is gone`);
     }
@@ -75,10 +79,12 @@ export class RemoteMembers {
       known?.socket.closed(String(message.args[0] ?? 'disconnect'));
       return;
     }
-    // Forwarded to the owner its process saw: make sure this process still is (and renew the lease).
-    if (!this.options.holds(message.room)) {
-      const owner = await this.leases.owner(message.room);
-      if (owner !== this.leases.me) {
+    // Forwarded to the owner its process saw. A room not held here (or whose lease this process
+    // cannot prove: it stalled) may be claimed or renewed by a join or a rejoin only, which bring
+    // the tab's membership; any other event is refused, and the renewal settles who owns the room.
+    if (!this.options.holds(message.room) || !this.leases.holds(message.room)) {
+      const claims = message.event === 'room:join' || message.event === 'room:rejoin';
+      if (!claims || (await this.leases.owner(message.room)) !== this.leases.me) {
         this.reply(message, { ok: false, error: { name: 'InternalError', message: `room ${message.room} moved to another server process; try again` } });
         return;
       }

@@ -101,16 +101,32 @@ export class Router {
         this.missingSince.set(room, since);
         if (now - since < this.options.lostAfterMs) continue;
       }
-      this.missingSince.delete(room);
       this.options.ownerLost();
-      this.log.info(`cluster: room=${room} lost its owner ${owner}${holder ? ` to ${holder}` : ''}: its tabs here re-register`, { event: 'owner-lost', room });
-      for (const [id, route] of this.routes) {
-        if (route.room !== room || route.owner !== owner) continue;
-        this.routes.delete(id);
-        // A join or rejoin on its way goes to the next owner; any other tab must re-register. A
-        // transport closed, not a disconnect by the server: the tab reconnects and re-registers.
-        if (!this.routeAgain(id)) route.socket.conn.close();
-      }
+      this.lost(room, owner, holder);
+    }
+  }
+
+  /**
+   * This process's lease lapsed long enough for the owners to declare it gone (Leases.bury): they
+   * let its tabs leave, so every tab here forwarding to another process registers again.
+   */
+  declaredGone(): void {
+    this.log.info('cluster: this process was declared gone (its lease lapsed): its tabs forwarding elsewhere re-register', { event: 'declared-gone' });
+    const forwarded = new Map<string, Route>();
+    for (const route of this.routes.values()) if (route.owner !== this.leases.me) forwarded.set(`${route.room}\n${route.owner}`, route);
+    for (const { room, owner } of forwarded.values()) this.lost(room, owner, undefined);
+  }
+
+  /** `room` is no longer owned by `owner`: its tabs here that registered there register again. */
+  private lost(room: string, owner: string, holder: string | undefined): void {
+    this.missingSince.delete(room);
+    this.log.info(`cluster: room=${room} lost its owner ${owner}${holder ? ` to ${holder}` : ''}: its tabs here re-register`, { event: 'owner-lost', room });
+    for (const [id, route] of this.routes) {
+      if (route.room !== room || route.owner !== owner) continue;
+      this.routes.delete(id);
+      // A join or rejoin on its way goes to the next owner; any other tab must re-register. A
+      // transport closed, not a disconnect by the server: the tab reconnects and re-registers.
+      if (!this.routeAgain(id)) route.socket.conn.close();
     }
   }
 
@@ -122,6 +138,13 @@ export class Router {
     if (room === undefined) return next();
     let owner: string;
     try {
+      if (named === undefined) {
+        // Any other event belongs to the owner its tab registered with (this one renews its lease).
+        const holder = prior!.owner === this.leases.me ? await this.leases.owner(room) : await this.leases.holder(room);
+        if (socket.connected) this.pass(conn, prior!, holder, event, args, next);
+        return;
+      }
+      // Only a join or a rejoin may claim a room: it brings the tab's membership to its new owner.
       owner = await this.leases.owner(room);
     } catch (err) {
       this.unavailable(args, room, err);
@@ -130,16 +153,33 @@ export class Router {
     if (!socket.connected) return;
     // A tab that joins or claims another room, or the same one at a new owner, is gone for the old
     // owner (which would otherwise hang it up when it idles there).
-    if (named !== undefined && prior && prior.owner !== this.leases.me && (prior.room !== room || prior.owner !== owner)) {
+    if (prior && prior.owner !== this.leases.me && (prior.room !== room || prior.owner !== owner)) {
       this.forward(prior, conn, 'disconnect', ['moved to another room']);
     }
     this.routes.set(socket.id, { room, owner, socket });
     if (owner === this.leases.me) return next();
     // Whatever this process held for the tab goes: the owner holds it from now on, idle timer included.
-    if (named !== undefined) conn.leave('rejoin');
+    conn.leave('rejoin');
     conn.handedOver();
-    const again = named === undefined ? undefined : () => this.queues.run(socket.id, () => this.route(conn, event, args, next));
-    this.forward({ room, owner, socket }, conn, event, args, again);
+    this.forward({ room, owner, socket }, conn, event, args, () => this.queues.run(socket.id, () => this.route(conn, event, args, next)));
+  }
+
+  /** Hands a registered tab's event to the owner it registered with, if that is who holds the room now. */
+  private pass(conn: Connection, route: Route, holder: string | undefined, event: string, args: unknown[], next: (err?: Error) => void): void {
+    if (holder === route.owner) {
+      // Owned here, and surely still (the renewal's answer may have come late).
+      if (holder === this.leases.me) return this.leases.holds(route.room) ? next() : this.unavailable(args, route.room, new Error('its lease lapsed while renewing it'));
+      conn.handedOver();
+      return this.forward(route, conn, event, args);
+    }
+    // Nobody holds the key (its owner renews it soon after a Redis restart, or is gone: watch decides).
+    if (holder === undefined) return this.unavailable(args, route.room, new Error(`the owner of room ${route.room} is not renewing it`));
+    // The room moved: its tab is no member at the new owner until it registers there. (Owned here
+    // before: the renewal forgets the room here, without a word, and hangs its tabs up.)
+    if (route.owner !== this.leases.me && this.routes.get(conn.socket.id) === route) {
+      this.options.ownerLost();
+      this.lost(route.room, route.owner, holder);
+    }
   }
 
   /** Routes the tab's unanswered joins and rejoins again; false if it has none. */
