@@ -110,6 +110,10 @@ test('the organiser makes a room with a form, gets its invite and QR code (with 
   const ticket = new URL(room.invite).searchParams.get('ticket');
   assert.ok(ticket);
   assert.doesNotThrow(() => new Tickets(KEY).check('class', ticket));
+  assert.equal(new URL(room.invite).searchParams.get('task'), null, 'a built-in task: no task key');
+  // A room of an example task: its invite names it, since a tab picks that task by its URL.
+  const spirals = (await api(h.url, ORGANISE_API.rooms, { password: TOKEN, body: { room: 'spirals-class', config: { task: 'spirals' } } })).body as OrganiserRoom;
+  assert.equal(new URL(spirals.invite).searchParams.get('task'), 'spirals');
 
   const bad = await api(h.url, ORGANISE_API.rooms, { password: TOKEN, body: { room: 'other', config: { compressor: 'zip' } } });
   assert.equal(bad.status, 400);

@@ -45,10 +45,15 @@ export class Organiser {
     conn.evict('removed by the organiser', 'organiser');
   }
 
-  /** The link that joins `room`. */
+  /**
+   * The link that joins `room`; with the room's `task` when it has one, since a tab picks an
+   * example task by its URL before it sees the room (a served model's it would find either way).
+   */
   invite(room: string, base: string): string {
     const url = new URL('/', base);
     url.searchParams.set('room', room);
+    const task = this.context.registry.snapshot(room)?.config.task;
+    if (typeof task === 'string' && task !== '') url.searchParams.set('task', task);
     const tickets = this.context.tickets;
     if (tickets) url.searchParams.set('ticket', tickets.issue(room, (Math.floor(Date.now() / HOUR_MS) + INVITE_HOURS) * HOUR_MS));
     return url.toString();
