@@ -38,6 +38,12 @@ function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, trai
   return { id, session, messenger, model, done: session.run() };
 }
 
+/**
+ * For tests that hold a step waiting and then end it themselves (a new epoch, stop()): a step
+ * deadline far past their wait, so that on a starved machine the step still waits when they act.
+ */
+const PATIENT = { stepTimeoutMs: 120_000, minStepTimeoutMs: 120_000 };
+
 /** Polls `condition` until it holds; fails the test after `ms`. */
 async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
   const began = Date.now();
@@ -188,9 +194,9 @@ describe('training session over the in-memory transport', () => {
       const frame = decodeFrame(bytes);
       return frame.epoch === 1 && frame.step >= 5 ? 'drop' : undefined;
     };
-    const [a, b, c] = ['a', 'b', 'c'].map((id) => startPeer(network, id, config, train, test)) as [Peer, Peer, Peer];
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => startPeer(network, id, config, train, test, PATIENT)) as [Peer, Peer, Peer];
     for (const p of [a, b, c]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
-    await waitUntil(() => [a, b].every((p) => p.session.step === 5 && p.messenger.pendingReceives > 0), 'a and b to wait in step 5');
+    await waitUntil(() => [a, b].every((p) => p.session.step === 5 && p.messenger.pendingReceives > 0), 'a and b to wait in step 5', 60_000);
     c.session.stop();
     network.kill('c');
     for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
@@ -280,9 +286,9 @@ describe('training session over the in-memory transport', () => {
         return undefined;
       }
     };
-    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => startPeer(network, id, config, train, test)) as [Peer, Peer, Peer, Peer];
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => startPeer(network, id, config, train, test, PATIENT)) as [Peer, Peer, Peer, Peer];
     for (const p of [a, b, c, d]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c', 'd'] });
-    await waitUntil(() => a.session.step === 3 && b.session.step === 2 && c.session.step === 2, 'a ahead of b and c');
+    await waitUntil(() => a.session.step === 3 && b.session.step === 2 && c.session.step === 2, 'a ahead of b and c', 60_000);
     // d leaves: the majority (b, c at step 2) wins the sync, and a, one step ahead, adopts their
     // state. b and c start step 2's ring while a still fetches it; a must keep those frames.
     network.kill('d');
@@ -309,9 +315,9 @@ describe('training session over the in-memory transport', () => {
     network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 3) ? 'drop' : undefined);
     const suspects: Array<string | undefined> = [];
     const requestNewEpoch = (suspect: string | undefined): void => void suspects.push(suspect);
-    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { requestNewEpoch }));
+    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { requestNewEpoch, ...PATIENT }));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
-    await waitUntil(() => peers.every((p) => p.session.step === 3 && p.messenger.pendingReceives > 0), 'both peers to wait in step 3');
+    await waitUntil(() => peers.every((p) => p.session.step === 3 && p.messenger.pendingReceives > 0), 'both peers to wait in step 3', 60_000);
     for (const p of peers) p.session.setView({ epoch: 2, members: ['a', 'b'] });
     await Promise.all(peers.map((p) => p.done));
     for (const p of peers) {
@@ -357,8 +363,7 @@ describe('training session over the in-memory transport', () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });
     network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
-    // A step deadline far past the wait below: on a starved machine the step must still be waiting when we stop it.
-    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { stepTimeoutMs: 120_000 }));
+    const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, PATIENT));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
     await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2', 60_000);
     for (const p of peers) p.session.stop();
