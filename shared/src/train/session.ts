@@ -103,6 +103,8 @@ export class TrainingSession {
   private readonly aggregator: GradientAggregator;
   /** The round modes' runner; undefined with `sync=step`. */
   private readonly rounds: RoundRunner | undefined;
+  /** When the last round's exchange ended (the round clock): the next round's budget runs from it. */
+  private lastExchangeEnd: number | undefined;
   private readonly replica: Replica;
   /** The seeded evaluation subset of the test set. */
   private readonly testIndices: Int32Array;
@@ -379,12 +381,17 @@ export class TrainingSession {
   /** `sync=accumulate` or `sync=local`: a round's local work, then its weighted mean (train/rounds/). */
   private async exchangeRound(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
     const { model, train, config, selfId } = this.init;
-    const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock: this.init.clock ?? (() => performance.now()) };
+    const clock = this.init.clock ?? (() => performance.now());
+    // The budget runs from the end of the last exchange, which ends at about the same time on every
+    // member; after a sync there is none to go by.
+    const startedAt = this.freshSync || this.lastExchangeEnd === undefined ? clock() : this.lastExchangeEnd;
+    const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock, startedAt };
     const work = await rounds.compute(input, this.weightsHash);
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();
     const exchange = (c: TimedCollective): Promise<WeightedMean | null> => rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
     const { result, waitedMs } = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+    this.lastExchangeEnd = clock();
     meter.exchangeEnds();
     const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
     return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs: 0, waitedMs }, ...(contributions ? { contributions } : {}) };

@@ -12,13 +12,13 @@ import { hasNonFinite } from '../hash.ts';
 import { fitsAnother, microBatch, type RoundInput, type RoundWork } from './round-work.ts';
 
 export async function accumulateRound(input: RoundInput): Promise<RoundWork> {
-  const { model, train, shard, config, round, rank, weights, signal, clock } = input;
+  const { model, train, shard, config, round, rank, weights, signal, clock, startedAt } = input;
   const began = clock();
   const sums = weights.map((w) => new Float32Array(w.length));
   let units = 0;
   let lossSum = 0;
   let zeroed = 0;
-  while (fitsAnother(clock() - began, units, config.roundMs)) {
+  while (fitsAnother(clock() - startedAt, clock() - began, units, config.roundMs)) {
     if (signal.aborted) throw abortReason(signal, `round ${round}`);
     const { grads, loss } = model.gradient(microBatch(train, shard, config, round, rank, units));
     units++;

@@ -24,13 +24,13 @@ export class LocalSteps {
   }
 
   async round(input: RoundInput): Promise<RoundWork> {
-    const { model, train, shard, config, round, rank, weights, signal, clock } = input;
+    const { model, train, shard, config, round, rank, weights, signal, clock, startedAt } = input;
     const began = clock();
     const local = weights.map((w) => w.slice());
     let units = 0;
     let lossSum = 0;
     let zeroed = 0;
-    const more = (): boolean => (config.roundMs > 0 ? fitsAnother(clock() - began, units, config.roundMs) : units < config.inner);
+    const more = (): boolean => (config.roundMs > 0 ? fitsAnother(clock() - startedAt, clock() - began, units, config.roundMs) : units < config.inner);
     try {
       while (more()) {
         if (signal.aborted) throw abortReason(signal, `round ${round}`);

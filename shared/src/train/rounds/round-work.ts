@@ -23,6 +23,12 @@ export interface RoundInput {
   signal: AbortSignal;
   /** Milliseconds, for the round's budget (`roundMs`); `computeMs` is measured on it too. */
   clock: () => number;
+  /**
+   * When the round's budget began on `clock`: the end of the previous exchange, so that what a
+   * member does between rounds (applying the update, evaluating) is spent from its budget, not
+   * added to the round. A slow member thus starts its one micro-batch late rather than ending it late.
+   */
+  startedAt: number;
 }
 
 export interface RoundWork {
@@ -46,8 +52,9 @@ export function microBatch(train: Examples, shard: Int32Array, config: Pick<RunC
 
 /**
  * Whether a time-boxed round has room for one more unit: the next one is expected to take the
- * mean so far, and must end within `budgetMs` (the first always runs: at least one per round).
+ * mean of those so far (`unitsMs` over `units`), and must end within `budgetMs` of the round's
+ * start, `elapsedMs` ago (the first always runs: at least one per round).
  */
-export function fitsAnother(elapsedMs: number, units: number, budgetMs: number): boolean {
-  return units === 0 || elapsedMs + elapsedMs / units <= budgetMs;
+export function fitsAnother(elapsedMs: number, unitsMs: number, units: number, budgetMs: number): boolean {
+  return units === 0 || elapsedMs + unitsMs / units <= budgetMs;
 }

@@ -32,6 +32,18 @@ class ClockedModel extends Model {
 }
 const device = (msPerBatch: number): ClockedModel => new ClockedModel(msPerBatch);
 
+/** A device that also spends `msPerEvaluation` on each evaluation: work between rounds. */
+class EvaluatingModel extends ClockedModel {
+  constructor(msPerBatch: number, private readonly msPerEvaluation: number) {
+    super(msPerBatch);
+  }
+
+  override accuracy(data: Dataset, batchSize?: number): number {
+    this.now += this.msPerEvaluation;
+    return super.accuracy(data, batchSize);
+  }
+}
+
 
 /** A collective frame (Reduce or Gather) of (`epoch`, `step`). */
 function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
@@ -144,6 +156,17 @@ describe('round modes over the in-memory transport', () => {
       assert.equal(redone.ms.compute, 0, 'the kept work, not computed again');
       assert.ok(p.session.events.some((e) => e.kind === 'step-aborted'));
     }
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=accumulate: the budget runs from the end of the last exchange, so work between rounds is spent from it', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', roundMs: 60, steps: 4, workers: 2, batchSize: 16, lr: 0.01, evalEvery: 1, evalSize: 100, checkEvery: 0 });
+    const peers = await runRoom(config, { a: undefined, e: new EvaluatingModel(5, 30) });
+    // The first round runs from the sync (e's evaluation of step 0 came before it); each later one
+    // begins with e evaluating the last for 30 of its 60 ms, leaving room for 6 batches of 5 ms.
+    assert.deepEqual(peers[0]!.session.history.map((r) => r.contributions), [
+      { a: 12, e: 12 }, { a: 12, e: 6 }, { a: 12, e: 6 }, { a: 12, e: 6 },
+    ]);
     for (const p of peers) p.model.dispose();
   });
 
