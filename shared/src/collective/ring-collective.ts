@@ -2,7 +2,7 @@
  * Collectives of one step over a Messenger, among peers ordered by id.
  *
  * Ring all-reduce (reduce-scatter, then all-gather) for large vectors, pipelined chunk by chunk:
- * ring-pipeline.ts. Each segment is summed exactly once, in ring order, and then copied, so every
+ * ring-pipeline.ts; or, when the room chooses it, the two-shot all-reduce (two-shot.ts). Each segment is summed exactly once, in ring order, and then copied, so every
  * peer ends with identical bits. Each peer sends 2(N-1)/N of the vector.
  *
  * Direct exchange: every peer sends its vector to every other in one hop and sums them in rank
@@ -33,6 +33,11 @@ import type { Collective } from './collective.ts';
 import { decodeHalf, encodeHalf } from './half.ts';
 import { checkValues, decodeValues, limitFor } from './received.ts';
 import { pipelinedRingSum } from './ring-pipeline.ts';
+import { twoShotSum } from './two-shot.ts';
+
+/** The all-reduce of vectors that do not go direct (the room's `collective` key). */
+export const ALL_REDUCE_ALGORITHMS = ['ring', 'two-shot'] as const;
+export type AllReduceAlgorithm = (typeof ALL_REDUCE_ALGORITHMS)[number];
 
 export interface RingCollectiveInit {
   messenger: Messenger;
@@ -49,6 +54,11 @@ export interface RingCollectiveInit {
    * bytes) instead of the ring. @default 0: every vector takes the ring
    */
   directBelowBytes?: number;
+  /**
+   * How vectors that do not go direct are summed: round the ring, or in two shots straight to and
+   * from each segment's owner (two-shot.ts: the same bytes, two hops instead of 2(N-1)). @default 'ring'
+   */
+  allReduce?: AllReduceAlgorithm;
   /** Values per ring frame (tests use small ones). @default as many as fit one frame */
   chunkValues?: number;
   /**
@@ -82,12 +92,13 @@ export class RingCollective implements Collective {
     const { messenger, epoch, codec, signal } = this.init;
     const perFrame = Math.floor(MAX_PAYLOAD_BYTES / (wire === 'f16' ? 2 : 4));
     const chunkValues = Math.min(this.init.chunkValues ?? perFrame, perFrame);
-    return pipelinedRingSum({
+    const plan = {
       messenger, members: this.members, rank: this.rank, epoch, step: this.step, tag, codec, signal, wire, chunkValues,
       maxAbs: this.init.maxAbs ?? Infinity,
-      checkCodec: (m) => this.checkCodec(m),
+      checkCodec: (m: Message) => this.checkCodec(m),
       blame,
-    }, sum);
+    };
+    return this.init.allReduce === 'two-shot' ? twoShotSum(plan, sum) : pipelinedRingSum(plan, sum);
   }
 
   async allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {

@@ -6,7 +6,7 @@ import { deadline } from '../deadline.ts';
 import { InMemoryNetwork, type InMemoryNetworkInit } from '../transport/in-memory-transport.ts';
 import { Messenger } from '../wire/messenger.ts';
 import type { Collective } from '../collective/collective.ts';
-import { RingCollective } from '../collective/ring-collective.ts';
+import { RingCollective, type AllReduceAlgorithm } from '../collective/ring-collective.ts';
 
 /** Deadline of one `run` when none is given. */
 const DEFAULT_RUN_TIMEOUT_MS = 30_000;
@@ -16,6 +16,8 @@ export interface LocalGroupInit extends InMemoryNetworkInit {
   directBelowBytes?: number;
   /** Passed on to every RingCollective (values per ring frame). @default its own default */
   chunkValues?: number;
+  /** Passed on to every RingCollective. @default its own default (the ring) */
+  allReduce?: AllReduceAlgorithm;
   /** Passed on to every RingCollective (bound on one contribution). @default none */
   maxAbs?: number;
   /** Codec id each peer's collectives write and expect (a function of the rank to mix codecs). @default 0 */
@@ -56,6 +58,7 @@ export function createLocalGroup(n: number, init: LocalGroupInit = {}): LocalGro
               messenger, members: ids, epoch: 1, step, signal: limit.signal, codec: codecOf(rank),
               ...(init.directBelowBytes !== undefined ? { directBelowBytes: init.directBelowBytes } : {}),
               ...(init.chunkValues !== undefined ? { chunkValues: init.chunkValues } : {}),
+              ...(init.allReduce !== undefined ? { allReduce: init.allReduce } : {}),
               ...(init.maxAbs !== undefined ? { maxAbs: init.maxAbs } : {}),
             });
             return await fn(collective, rank);

@@ -4,6 +4,7 @@
  * CLI share these names; they are a stable interface (extend, never rename).
  */
 import { z } from 'zod';
+import { ALL_REDUCE_ALGORITHMS, type AllReduceAlgorithm } from '../collective/ring-collective.ts';
 import { ConfigError } from '../errors.ts';
 import { quote } from '../quote.ts';
 
@@ -94,6 +95,12 @@ export interface RunConfig {
   outerLr: number;
   /** Outer Nesterov momentum with `sync=local`. */
   outerMomentum: number;
+  /**
+   * How a step's vectors are summed among three members or more: `ring` (2(N-1) hops) or
+   * `two-shot` (straight to each segment's owner and back: two hops, the same bytes; it pays when
+   * a hop is slow: latency, or a slow device every ring hop passes through).
+   */
+  collective: AllReduceAlgorithm;
 }
 
 export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -128,6 +135,7 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = Object.freeze({
   inner: 20,
   outerLr: 0.7,
   outerMomentum: 0.9,
+  collective: 'ring',
 });
 
 type Field = { kind: 'enum'; values: readonly string[] } | { kind: 'int' | 'number'; min: number; max: number } | { kind: 'name'; pattern: RegExp };
@@ -164,6 +172,7 @@ const FIELDS: { [K in keyof RunConfig]: Field } = {
   inner: { kind: 'int', min: 1, max: 100_000 },
   outerLr: { kind: 'number', min: 1e-6, max: 10 },
   outerMomentum: { kind: 'number', min: 0, max: 0.999 },
+  collective: { kind: 'enum', values: ALL_REDUCE_ALGORITHMS },
 };
 
 export const CONFIG_KEYS = Object.keys(FIELDS) as Array<keyof RunConfig>;

@@ -270,7 +270,7 @@ export class TrainingSession {
     const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
     const limit = deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
     try {
-      const ring = new RingCollective({ messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config) });
+      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {

@@ -159,6 +159,16 @@ describe('round modes over the in-memory transport', () => {
     for (const p of peers) p.model.dispose();
   });
 
+  it('collective=two-shot: rounds sum in two hops, replicas identical, contributions as on the ring', async () => {
+    for (const sync of ['accumulate', 'step'] as const) {
+      const config = parseRunConfig({ sync, roundMs: sync === 'accumulate' ? 60 : 0, collective: 'two-shot', steps: 6, workers: 4, batchSize: 16, lr: 0.01, evalEvery: 6, evalSize: 400 });
+      const peers = await runRoom(config, { a: undefined, b: undefined, c: undefined, slow: device(45) });
+      if (sync === 'accumulate') for (const r of peers[0]!.session.history) assert.deepEqual(r.contributions, { a: 12, b: 12, c: 12, slow: 1 });
+      assert.ok(peers[0]!.session.testAccuracy! > 0.5, `${sync}: accuracy ${peers[0]!.session.testAccuracy}`);
+      for (const p of peers) p.model.dispose();
+    }
+  });
+
   it('sync=accumulate: the budget runs from the end of the last exchange, so work between rounds is spent from it', async () => {
     const config = parseRunConfig({ sync: 'accumulate', roundMs: 60, steps: 4, workers: 2, batchSize: 16, lr: 0.01, evalEvery: 1, evalSize: 100, checkEvery: 0 });
     const peers = await runRoom(config, { a: undefined, e: new EvaluatingModel(5, 30) });
