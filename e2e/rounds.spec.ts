@@ -1,8 +1,9 @@
 /**
  * The round modes in three real tabs over WebRTC (wasm backend): `sync=accumulate` with one tab
  * slowed by Chromium's CPU throttling, whose rounds still end on time while it contributes fewer
- * micro-batches; `sync=local` (DiLoCo) with PowerSGD on the pseudo-gradient. Replicas are identical
- * after every round in both.
+ * micro-batches, summed by the two-shot all-reduce (which spares the other tabs the ring's 2(N-1)
+ * passes through the throttled one); `sync=local` (DiLoCo) with PowerSGD on the pseudo-gradient,
+ * over the ring. Replicas are identical after every round in both.
  */
 import { expect, test, type Page } from '@playwright/test';
 import type { StepRecord } from '@tabswarm/shared/protocol';
@@ -24,7 +25,7 @@ async function expectIdenticalRounds(pages: Page[], rounds: number): Promise<Ste
 test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas identical after every round', async ({ browser }) => {
   const ROUNDS = 12;
   const room = uniqueRoom('e2e-accumulate');
-  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003`;
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003&collective=two-shot`;
   const pages = await openTabs(browser, TABS, query, async (page, i) => {
     if (i === TABS - 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: 8 });
   });
@@ -34,6 +35,7 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas
     expect(s.weightsHash).toBe(statuses[0]!.weightsHash);
     expect(s.rounds?.sync).toBe('accumulate');
     expect(s.rounds?.unit).toBe('micro-batches');
+    expect(s.config?.collective).toBe('two-shot');
   }
   const histories = await expectIdenticalRounds(pages, ROUNDS);
   const slowId = statuses[TABS - 1]!.peerId!;
