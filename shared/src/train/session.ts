@@ -105,6 +105,8 @@ export class TrainingSession {
   private readonly rounds: RoundRunner | undefined;
   /** When the last round's exchange ended (the round clock): the next round's budget runs from it. */
   private lastExchangeEnd: number | undefined;
+  /** The round clock (`init.clock`): round budgets and the time evaluation takes. */
+  private readonly clock: () => number;
   private readonly replica: Replica;
   /** The seeded evaluation subset of the test set. */
   private readonly testIndices: Int32Array;
@@ -127,6 +129,7 @@ export class TrainingSession {
     this.aggregator = createAggregator(config, model.layers);
     this.replica = new Replica(model, config, this.aggregator);
     this.rounds = config.sync === 'step' ? undefined : new RoundRunner(config, this.replica.sizes);
+    this.clock = init.clock ?? (() => performance.now());
     this.testIndices = evaluationSubset(config, init.test.count);
     this.stateServer = new StateServer(init.messenger, this.replica, (err, to) => this.note('peer-input', `state for ${to.slice(0, 8)}: ${errorMessage(err)}`), (id) => init.isObserver?.(id) ?? false);
   }
@@ -335,8 +338,13 @@ export class TrainingSession {
     this.loss = done.loss;
     this.freshSync = false;
     messenger.advance(view.epoch, this.step);
-    const measured = this.step % config.evalEvery === 0 || this.step === config.steps;
-    if (measured) this.evaluate();
+    const due = this.step % config.evalEvery === 0 || this.step === config.steps;
+    const measured = due && (!this.rounds || this.rounds.evaluateNow(this.clock() - (this.lastExchangeEnd ?? this.clock()), this.step === config.steps));
+    if (measured) {
+      const began = this.clock();
+      this.evaluate();
+      this.rounds?.evaluated(this.clock() - began);
+    }
     const accuracy = measured && this.testAccuracy !== null ? { testAccuracy: this.testAccuracy } : {};
     const fields = { step: this.step, epoch: view.epoch, peers: view.members.length, loss: done.loss, weightsHash: this.weightsHash, ...accuracy };
     // The replica check belongs to the step it checks: its wait (on the slowest member's
@@ -381,7 +389,7 @@ export class TrainingSession {
   /** `sync=accumulate` or `sync=local`: a round's local work, then its weighted mean (train/rounds/). */
   private async exchangeRound(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
     const { model, train, config, selfId } = this.init;
-    const clock = this.init.clock ?? (() => performance.now());
+    const clock = this.clock;
     // The budget runs from the end of the last exchange, which ends at about the same time on every
     // member; after a sync there is none to go by.
     const startedAt = this.freshSync || this.lastExchangeEnd === undefined ? clock() : this.lastExchangeEnd;

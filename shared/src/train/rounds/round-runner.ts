@@ -35,8 +35,17 @@ export function createReplicaOptimizer(config: RunConfig, sizes: number[]): Opti
   return config.sync === 'local' ? new NesterovSgd(sizes, config.outerLr, config.outerMomentum) : createOptimizer(config, sizes);
 }
 
+/** A member defers at most this many evaluations in a row (see `evaluateNow`). */
+export const MAX_DEFERRED_EVALUATIONS = 4;
+
 export class RoundRunner {
   private readonly local: LocalSteps | undefined;
+  /** Mean time of one unit (micro-batch, inner step) in this member's last round, on the round clock. */
+  private unitMs = 0;
+  /** How long this member's last evaluation took, on the round clock. */
+  private evaluationMs = 0;
+  /** Evaluations deferred since the last one. */
+  private deferred = 0;
   /** The last round's work while its exchange has not succeeded, with the step and weights it started from. */
   private kept: { round: number; hash: string; work: RoundWork } | undefined;
 
@@ -55,8 +64,28 @@ export class RoundRunner {
     if (kept && kept.round === input.round && kept.hash === hash) return { ...kept.work, computeMs: 0 };
     this.kept = undefined;
     const work = this.local ? await this.local.round(input) : await accumulateRound(input);
+    if (work.units > 0) this.unitMs = work.computeMs / work.units;
     this.kept = { round: input.round, hash, work };
     return work;
+  }
+
+  /**
+   * Whether to evaluate now, `elapsedMs` into the next round's budget (`roundMs`). Evaluation is
+   * the same on every replica, so it must never hold the room back: a member whose budget has no
+   * room left for its evaluation and then one unit (a slow device) defers it, at most
+   * MAX_DEFERRED_EVALUATIONS times in a row, never the last round's. Without a time budget, always.
+   */
+  evaluateNow(elapsedMs: number, lastRound: boolean): boolean {
+    if (lastRound || this.config.roundMs <= 0 || this.deferred >= MAX_DEFERRED_EVALUATIONS) return true;
+    if (elapsedMs + this.evaluationMs + this.unitMs <= this.config.roundMs) return true;
+    this.deferred++;
+    return false;
+  }
+
+  /** An evaluation took `ms` on the round clock. */
+  evaluated(ms: number): void {
+    this.evaluationMs = ms;
+    this.deferred = 0;
   }
 
   /** The weighted mean of the members' work; the kept work is dropped once the exchange succeeded. */

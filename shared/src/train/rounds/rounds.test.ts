@@ -180,6 +180,19 @@ describe('round modes over the in-memory transport', () => {
     for (const p of peers) p.model.dispose();
   });
 
+  it('sync=accumulate: a member with no room in its budget for evaluation and a micro-batch defers it, at most 4 rounds in a row, never the last', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', roundMs: 60, steps: 12, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 1, evalSize: 100, checkEvery: 0 });
+    const peers = await runRoom(config, { a: new EvaluatingModel(5, 3), b: undefined, slow: new EvaluatingModel(45, 30) });
+    const evaluatedAt = (p: Peer): number[] => p.session.history.filter((r) => r.testAccuracy !== undefined).map((r) => r.step);
+    // slow: 30 ms of evaluation and 45 of a micro-batch overrun its 60 ms; its first evaluation
+    // (time still unknown) runs, then 4 are deferred, then one runs, ... and the last one always.
+    assert.deepEqual(evaluatedAt(peers[2]!), [1, 6, 11, 12]);
+    for (const p of peers.slice(0, 2)) assert.deepEqual(evaluatedAt(p), Array.from({ length: 12 }, (_, i) => i + 1));
+    assert.equal(peers[2]!.session.testAccuracy, peers[0]!.session.testAccuracy);
+    for (const r of peers[0]!.session.history.slice(1)) assert.deepEqual(r.contributions, { a: 11, b: 12, slow: 1 });
+    for (const p of peers) p.model.dispose();
+  });
+
   it('sync=accumulate: a member merely slower is never blamed; one whose contribution misses the round\'s deadline is', async () => {
     const config = parseRunConfig({ sync: 'accumulate', roundMs: 30, steps: 4, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 100, evalSize: 100, checkEvery: 0 });
     /**
