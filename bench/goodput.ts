@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --only goodput`: the ring's goodput against one bare data channel, side by side
+ * `npm run bench -- --only goodput`: the all-reduce's goodput (ring and two-shot) against one bare data channel, side by side
  * in one browser and one run. Builds bench/browser, opens goodput.html in N tabs of one headless
  * Chromium context (see the page for what each tab does) and writes results/goodput.{json,md}.
  *
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { CHROMIUM_PATH, isGlNotice, launchChromium } from '@tabswarm/launch';
+import { ALL_REDUCE_ALGORITHMS } from '@tabswarm/shared';
 import type { GoodputResult } from './browser/goodput.ts';
 import { hostEnvironment, loadAverage1m } from './machine.ts';
 import { RESULTS_DIR } from './report.ts';
@@ -70,14 +71,15 @@ export async function runGoodputBench(options: GoodputOptions = {}): Promise<voi
     }));
     const bare = results[0]!.bare!;
     const bareMBps = bare.bytes / 1e6 / (bare.ms / 1000);
-    const rings = sizes.map((size) => {
-      const rounds = results[0]!.ring[String(size)]!.map((_, i) => results.map((r) => r.ring[String(size)]![i]!));
+    const rings = ALL_REDUCE_ALGORITHMS.flatMap((algorithm) => sizes.map((size) => {
+      const key = `${algorithm}:${size}`;
+      const rounds = results[0]!.ring[key]!.map((_, i) => results.map((r) => r.ring[key]![i]!));
       const perRound = rounds.map((tabsOfRound) => median(tabsOfRound.map((t) => t.bytesSent / 1e6 / (t.ms / 1000))));
       const msPerRound = rounds.map((tabsOfRound) => median(tabsOfRound.map((t) => t.ms)));
       const bytesSent = median(rounds.flat().map((t) => t.bytesSent));
       const goodput = median(perRound);
-      return { values: size, bytesSentPerTab: bytesSent, medianMs: median(msPerRound), goodputMBps: goodput, ratio: goodput / bareMBps, perRoundMBps: perRound };
-    });
+      return { algorithm, values: size, bytesSentPerTab: bytesSent, medianMs: median(msPerRound), goodputMBps: goodput, ratio: goodput / bareMBps, perRoundMBps: perRound };
+    }));
     const file = {
       started, tabs, chromium: `${CHROMIUM_PATH} ${browser.version()}`, host: { ...host, loadAverage1mAtEnd: loadAverage1m() },
       bare: { ...bare, MBps: bareMBps }, rings, raw: results,
@@ -91,10 +93,10 @@ export async function runGoodputBench(options: GoodputOptions = {}): Promise<voi
   }
 }
 
-function renderGoodput(f: { started: string; tabs: number; chromium: string; host: ReturnType<typeof hostEnvironment> & { loadAverage1mAtEnd: number }; bare: { bytes: number; ms: number; MBps: number; messageBytes: number; highWaterBytes: number }; rings: Array<{ values: number; bytesSentPerTab: number; medianMs: number; goodputMBps: number; ratio: number }> }): string {
-  const rows = f.rings.map((r) => `| ring all-reduce, ${r.values.toLocaleString('en')} f32 values | ${r.bytesSentPerTab.toLocaleString('en')} sent per tab | ${r.medianMs.toFixed(1)} ms | ${r.goodputMBps.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+function renderGoodput(f: { started: string; tabs: number; chromium: string; host: ReturnType<typeof hostEnvironment> & { loadAverage1mAtEnd: number }; bare: { bytes: number; ms: number; MBps: number; messageBytes: number; highWaterBytes: number }; rings: Array<{ algorithm: string; values: number; bytesSentPerTab: number; medianMs: number; goodputMBps: number; ratio: number }> }): string {
+  const rows = f.rings.map((r) => `| ${r.algorithm} all-reduce, ${r.values.toLocaleString('en')} f32 values | ${r.bytesSentPerTab.toLocaleString('en')} sent per tab | ${r.medianMs.toFixed(1)} ms | ${r.goodputMBps.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
   return [
-    '# Ring goodput against a bare data channel',
+    '# All-reduce goodput against a bare data channel',
     '',
     `${f.tabs} tabs of one headless Chromium context, one run (${f.started}); \`npm run bench -- --only goodput\`.`,
     `Host: ${f.host.cpuModel}, ${f.host.cores} cores; load average ${f.host.loadAverage1m.toFixed(2)} at the start, ${f.host.loadAverage1mAtEnd.toFixed(2)} at the end. ${f.chromium}.`,
@@ -104,7 +106,7 @@ function renderGoodput(f: { started: string; tabs: number; chromium: string; hos
     `| bare RTCDataChannel, tab 0 to tab 1 (${f.bare.messageBytes / 1024} KiB messages, ${f.bare.highWaterBytes / 1048576} MiB high-water mark) | ${f.bare.bytes.toLocaleString('en')} | ${f.bare.ms.toFixed(0)} ms | ${f.bare.MBps.toFixed(1)} | 1 |`,
     ...rows,
     '',
-    'Ring: tabswarm\'s own path (WebRtcTransport over simple-peer, Messenger, RingCollective), fp32, every tab',
+    'Ring and two-shot (`collective=two-shot`): tabswarm\'s own path (WebRtcTransport over simple-peer, Messenger, RingCollective), fp32, every tab',
     'sending and receiving at once. Goodput = bytes a tab sent / time inside allReduceSum, median over tabs,',
     'then over the timed rounds (after warm-up rounds). MB = 10^6 bytes.',
     '',

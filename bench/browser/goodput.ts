@@ -7,12 +7,13 @@
  *    role 0 sends `bareBytes` in 256 KiB messages under backpressure (a 4 MiB high-water mark,
  *    woken by `bufferedamountlow`); role 1 answers once all arrived. MB/s = bytes / (start to answer).
  * 2. Ring: every role runs tabswarm's own path (WebRtcTransport, Messenger, RingCollective) and
- *    sums a `values`-long f32 vector `rounds` times (after `warmup` untimed rounds). Per round:
- *    the time inside allReduceSum and this tab's bytes sent, as the session measures a step.
+ *    sums a `values`-long f32 vector `rounds` times (after `warmup` untimed rounds), with the ring
+ *    and then with the two-shot all-reduce. Per round: the time inside allReduceSum and this tab's
+ *    bytes sent, as the session measures a step. Results are keyed `<algorithm>:<values>`.
  *
  * Results go to `window.goodput`, a failure to `window.goodputError`.
  */
-import { Messenger, RingCollective, deadline } from '@tabswarm/shared';
+import { ALL_REDUCE_ALGORITHMS, Messenger, RingCollective, deadline } from '@tabswarm/shared';
 import { WebRtcTransport } from '@tabswarm/client/webrtc-transport';
 
 export interface RingRound {
@@ -147,13 +148,13 @@ async function ring(sizes: number[], warmup: number, rounds: number): Promise<Go
   const out: GoodputResult['ring'] = {};
   let step = 0;
   try {
-    for (const size of sizes) {
+    for (const allReduce of ALL_REDUCE_ALGORITHMS) for (const size of sizes) {
       const values = Float32Array.from({ length: size }, (_, i) => Math.sin(i + role));
       const timed: RingRound[] = [];
       for (let round = 0; round < warmup + rounds; round++) {
-        const limit = deadline(WAIT_MS, `ring round ${round}`);
+        const limit = deadline(WAIT_MS, `${allReduce} round ${round}`);
         try {
-          const collective = new RingCollective({ messenger, members: ids, epoch: 1, step: ++step, signal: limit.signal, codec: 0 });
+          const collective = new RingCollective({ messenger, members: ids, epoch: 1, step: ++step, signal: limit.signal, codec: 0, allReduce });
           const sentBefore = messenger.stats.bytesSent;
           const began = performance.now();
           await collective.allReduceSum(values, 0);
@@ -164,7 +165,7 @@ async function ring(sizes: number[], warmup: number, rounds: number): Promise<Go
           limit.clear();
         }
       }
-      out[String(size)] = timed;
+      out[`${allReduce}:${size}`] = timed;
     }
   } finally {
     // Everyone finishes the last round before anyone closes: a closed channel would fail a peer's sends.
