@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { watchTab } from '@tabswarm/launch';
 import { hashArrays } from '@tabswarm/shared';
 import { SERVED_MODEL_TASK } from '@tabswarm/shared/protocol';
-import { modelFiles, type ModelFiles } from '@tabswarm/shared/testing';
+import { convNet, modelFiles, type ModelFiles } from '@tabswarm/shared/testing';
 import { historyOf, openTabs, status, waitForTabs } from './harness.ts';
 import { KillableServer } from './killable-server.ts';
 
@@ -23,16 +23,6 @@ const TOKEN = 'e2e-organiser-model-token-0123';
 const STEPS = 60;
 const ACCURACY = 0.8;
 const RUN = ['--workers', '3', '--steps', String(STEPS), '--batchSize', '32', '--lr', '0.003', '--evalEvery', '20', '--evalSize', '500'];
-
-function convNet(): tf.Sequential {
-  return tf.sequential({ layers: [
-    tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 5, activation: 'relu' }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 10 }),
-  ] });
-}
 
 async function saved(model: tf.LayersModel): Promise<ModelFiles & { arrays: Float32Array[] }> {
   const arrays = model.trainableWeights.map((w) => (w.read().dataSync() as Float32Array).slice());

@@ -13,24 +13,13 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { ORGANISE_API, SERVED_MODEL_TASK, servedModelUrl, type Ack, type ClientToServerEvents, type JoinResult, type OrganiserErrorBody, type OrganiserRoom, type ServerToClientEvents, type UploadedModel, type UploadModelRequest } from '@tabswarm/shared/protocol';
-import { modelFiles, type ModelFiles } from '@tabswarm/shared/testing';
+import { convNet, modelFiles, type ModelFiles } from '@tabswarm/shared/testing';
 import { listenSignalingServer } from './listen.ts';
 import { jsonLogger } from './log.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const LIMIT = { timeout: 60_000 };
 const TOKEN = 'organiser-token-of-the-tests';
-
-/** conv 8 5x5 -> max pool -> conv 16 3x3 -> flatten -> dense 10 on 28x28x1: 17,386 values. */
-function convNet(): tf.Sequential {
-  return tf.sequential({ layers: [
-    tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 5, activation: 'relu' }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 10 }),
-  ] });
-}
 
 async function saved(model: tf.LayersModel): Promise<ModelFiles> {
   const files = await modelFiles(model);

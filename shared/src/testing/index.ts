@@ -20,3 +20,4 @@ export * from './codec-contract.ts';
 export * from './aggregator-contract.ts';
 export * from './task-room.ts';
 export * from './model-files.ts';
+export * from './conv-net.ts';
