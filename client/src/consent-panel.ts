@@ -14,11 +14,22 @@ const MODELS: Record<string, string> = {
 /** The lines the panel shows (also what tests read). */
 export function consentLines(request: ConsentRequest, ignored: readonly string[]): string[] {
   const { config, cost, organised, room } = request.offer;
-  const lines = [
-    `Model: ${MODELS[config.model] ?? config.model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on ${config.dataset.toUpperCase()} handwritten digits.`,
-    `The data stays in this tab: it downloads about ${formatBytes(request.downloadBytes)} of ${config.dataset.toUpperCase()} and trains on it here. Only model updates (${config.compressor === 'none' ? 'uncompressed' : `compressed with ${config.compressor}`}) go to the other tabs of room ${room}, directly; the server never sees them.`,
+  const data = config.dataset.toUpperCase();
+  // A room's task other than the built-in MNIST ones names its own model.
+  const model = config.task ? `the task ${config.task}'s model` : (MODELS[config.model] ?? config.model);
+  const updates = `Only model updates (${config.compressor === 'none' ? 'uncompressed' : `compressed with ${config.compressor}`}) go to the other tabs of room ${room}, directly; the server never sees them.`;
+  const lines = request.ownData
+    ? [
+      `Model: ${model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on the files you choose next, with the other members' data.`,
+      `Your files stay in this tab: it reads them here and downloads only about ${formatBytes(request.downloadBytes)} of ${data}'s test set, to measure accuracy. ${updates}`,
+    ]
+    : [
+      `Model: ${MODELS[config.model] ?? config.model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on ${data} handwritten digits.`,
+      `The data stays in this tab: it downloads about ${formatBytes(request.downloadBytes)} of ${data} and trains on it here. ${updates}`,
+    ];
+  lines.push(
     `Compute: about ${Math.round(cost.mflopsPerStep).toLocaleString('en')} MFLOP per step (${cost.relative}x the default), using this device's graphics or processor while the tab is open.`,
-  ];
+  );
   if (organised) lines.push(`An organiser set this room's configuration${ignored.length > 0 ? `: this link's ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored` : ''}.`);
   if (cost.heavy) lines.push(`Heavy: ${cost.reasons.join('; ')}.`);
   lines.push('Leave stops training and leaves the room, now or at any time.');

@@ -64,7 +64,7 @@ test('the gate asks once per configuration, keeps the answer, and says no when c
 
 test('the page says the model, that the data stays in the tab, the download, the compute, and the ignored keys', () => {
   const organised: RoomOffer = { ...light, organised: true, config: parseRunConfig({ compressor: 'powersgd' }) };
-  const lines = consentLines({ offer: organised, reasons: consentReasons(organised), downloadBytes: 16_534_048 }, ['model', 'compressor']);
+  const lines = consentLines({ offer: organised, reasons: consentReasons(organised), downloadBytes: 16_534_048, ownData: false }, ['model', 'compressor']);
   assert.equal(lines[0], 'Model: a small multilayer perceptron (203,530 weights), trained for 500 steps on MNIST handwritten digits.');
   assert.match(lines[1]!, /^The data stays in this tab: it downloads about 15\.77 MiB of MNIST and trains on it here\. Only model updates \(compressed with powersgd\)/);
   assert.match(lines[2]!, /^Compute: about \d+ MFLOP per step \(1x the default\)/);
@@ -72,4 +72,21 @@ test('the page says the model, that the data stays in the tab, the download, the
   assert.equal(lines.at(-1), 'Leave stops training and leaves the room, now or at any time.');
   assert.equal(describeRoomOwner({ organised: true, ignoredKeys: ['model'] }), 'An organiser set this room\'s configuration: this tab\'s model is ignored.');
   assert.equal(describeRoomOwner({ organised: false, ignoredKeys: ['model'] }), '');
+});
+
+test('with data=local the gate counts no shard, and the page says the files stay in the tab and only the test set is downloaded', async () => {
+  const asked: ConsentRequest[] = [];
+  const gate = new ConsentGate((request) => {
+    asked.push(request);
+    return Promise.resolve(true);
+  }, () => {}, true);
+  const organised: RoomOffer = { ...light, organised: true };
+  assert.equal(await gate.agree(organised, new AbortController().signal), true);
+  // The 1,000 test images, the labels and headers: no training images.
+  assert.equal(asked[0]!.downloadBytes, 1000 * 784 + 70_048);
+  assert.equal(asked[0]!.ownData, true);
+  const lines = consentLines(asked[0]!, []);
+  assert.equal(lines[0], 'Model: a small multilayer perceptron (203,530 weights), trained for 500 steps on the files you choose next, with the other members\' data.');
+  assert.match(lines[1]!, /^Your files stay in this tab: it reads them here and downloads only about 834\.0 KiB of MNIST's test set, to measure accuracy\. Only model updates \(uncompressed\) go to the other tabs of room lab/);
+  assert.ok(!lines.join(' ').includes('handwritten'), 'nothing says it trains on MNIST');
 });

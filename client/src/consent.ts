@@ -11,8 +11,10 @@ export interface ConsentRequest {
   offer: RoomOffer;
   /** Why the volunteer is asked (consentReasons). */
   reasons: string[];
-  /** Roughly what joining downloads (its shard at the room's member count, at least `workers`; the evaluation subset, the labels). */
+  /** Roughly what joining downloads (its shard at the room's member count, at least `workers`, unless `ownData`; the evaluation subset, the labels). */
   downloadBytes: number;
+  /** The member trains on files it chooses in the tab (`data=local`), not on a shard it downloads. */
+  ownData: boolean;
 }
 
 /** Why joining `offer` needs a yes first: an organiser's room, a heavy configuration (the server's reasons). Empty: no need to ask. */
@@ -43,7 +45,12 @@ export class ConsentGate {
   private current: ConsentStatus | null = null;
   private agreedTo: RunConfig | null = null;
 
-  constructor(private readonly ask: ((request: ConsentRequest) => Promise<boolean>) | undefined, private readonly onChange: () => void) {}
+  constructor(
+    private readonly ask: ((request: ConsentRequest) => Promise<boolean>) | undefined,
+    private readonly onChange: () => void,
+    /** The member trains on its own files (`data=local`). */
+    private readonly ownData = false,
+  ) {}
 
   /** What was asked and answered; null if nothing was. */
   get status(): ConsentStatus | null {
@@ -55,7 +62,8 @@ export class ConsentGate {
     const reasons = consentReasons(offer);
     if (reasons.length === 0 || !this.ask || sameConfig(this.agreedTo, offer.config)) return !signal.aborted;
     // The first step waits for `workers` members, so the shard is at most 1/workers of the set.
-    const request: ConsentRequest = { offer, reasons, downloadBytes: estimateDownloadBytes(offer.config, Math.max(offer.members + 1, offer.config.workers)) };
+    const downloadBytes = estimateDownloadBytes(offer.config, Math.max(offer.members + 1, offer.config.workers), this.ownData);
+    const request: ConsentRequest = { offer, reasons, downloadBytes, ownData: this.ownData };
     this.current = { state: 'asking', reasons, downloadBytes: request.downloadBytes };
     this.onChange();
     const yes = await raceSignal(this.ask(request), signal, 'asking to join').catch(() => false);

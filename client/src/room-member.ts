@@ -166,7 +166,7 @@ export class RoomMember {
   private closed: Promise<void> | undefined;
 
   constructor(private readonly options: RoomMemberOptions, private readonly onChange: () => void) {
-    this.consent = new ConsentGate(options.askConsent?.bind(options), onChange);
+    this.consent = new ConsentGate(options.askConsent?.bind(options), onChange, options.localData !== undefined);
   }
 
   status(): TabStatus {

@@ -14,10 +14,10 @@ const LABELS_AND_HEADERS = TRAIN_EXAMPLES + TEST_EXAMPLES + 2 * 16 + 2 * 8;
 /**
  * Bytes a member of a room of `members` members (itself included) fetches at its first sync.
  * Multipart answers add part headers (a few percent); a later membership change fetches only
- * the difference of the new shard.
+ * the difference of the new shard. A member on its own files (`ownData`) fetches no shard.
  */
-export function estimateDownloadBytes(config: Pick<RunConfig, 'evalSize'>, members: number): number {
-  const shard = Math.ceil(TRAIN_EXAMPLES / Math.max(1, members));
+export function estimateDownloadBytes(config: Pick<RunConfig, 'evalSize'>, members: number, ownData = false): number {
+  const shard = ownData ? 0 : Math.ceil(TRAIN_EXAMPLES / Math.max(1, members));
   const evaluation = Math.min(config.evalSize, TEST_EXAMPLES);
   return (shard + evaluation) * BYTES_PER_IMAGE + LABELS_AND_HEADERS;
 }
