@@ -24,7 +24,7 @@ export function consentLines(request: ConsentRequest, ignored: readonly string[]
       `Your files stay in this tab: it reads them here and downloads only about ${formatBytes(request.downloadBytes)} of ${data}'s test set, to measure accuracy. ${updates}`,
     ]
     : [
-      `Model: ${MODELS[config.model] ?? config.model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on ${data} handwritten digits.`,
+      `Model: ${model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on ${data} handwritten digits.`,
       `The data stays in this tab: it downloads about ${formatBytes(request.downloadBytes)} of ${data} and trains on it here. ${updates}`,
     ];
   lines.push(

@@ -2,8 +2,9 @@
  * Collectives of one step over a Messenger, among peers ordered by id.
  *
  * Ring all-reduce (reduce-scatter, then all-gather) for large vectors, pipelined chunk by chunk:
- * ring-pipeline.ts; or, when the room chooses it, the two-shot all-reduce (two-shot.ts). Each segment is summed exactly once, in ring order, and then copied, so every
- * peer ends with identical bits. Each peer sends 2(N-1)/N of the vector.
+ * ring-pipeline.ts; or, when the room chooses it, the two-shot all-reduce (two-shot.ts). Each
+ * segment is summed exactly once, in ring order, and then copied, so every peer ends with
+ * identical bits. Each peer sends 2(N-1)/N of the vector.
  *
  * Direct exchange: every peer sends its vector to every other in one hop and sums them in rank
  * order (again identical bits everywhere), sending (N-1) times the vector. For two peers that is
