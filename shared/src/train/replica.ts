@@ -54,6 +54,18 @@ export class Replica {
     return applied;
   }
 
+  /**
+   * The weights a step with `update` would give, changing nothing: the optimizer steps a copy and
+   * gets its state back (an estimate of the next step's weights, see RoundRunner.prefetch).
+   */
+  preview(update: Float32Array[]): Float32Array[] {
+    const state = this.optimizer.exportState();
+    const weights = this.current.map((w) => w.slice());
+    this.optimizer.apply(weights, update, 1);
+    this.optimizer.importState(state);
+    return weights;
+  }
+
   /** Everything a member behind needs to continue from here, encoded. */
   snapshot(): Uint8Array {
     return encodeSnapshot({

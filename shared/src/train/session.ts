@@ -26,7 +26,7 @@ import { localGradient, type LocalGradient } from './local-gradient.ts';
 import { describeChange, Membership, type MembershipView } from './membership.ts';
 import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
-import { checkRoundConfig, RoundRunner } from './rounds/round-runner.ts';
+import { checkRoundConfig, ownUpdate, RoundRunner } from './rounds/round-runner.ts';
 import { roundStatus } from './rounds/round-status.ts';
 import type { WeightedMean } from './rounds/weighted-mean.ts';
 import { assignShard } from './shard.ts';
@@ -397,12 +397,30 @@ export class TrainingSession {
     const work = await rounds.compute(input, this.weightsHash);
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();
-    const exchange = (c: TimedCollective): Promise<WeightedMean | null> => rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
-    const { result, waitedMs } = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+    let prefetching: Promise<number> | undefined;
+    const exchange = (c: TimedCollective): Promise<WeightedMean | null> => {
+      const pending = rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
+      // Overlap (staleness 1): the next round's work runs while this sum travels, from the weights
+      // this member's own contribution alone would give.
+      if (config.staleness === 1 && this.step + 1 < config.steps) {
+        prefetching ??= rounds.prefetch({ ...input, round: this.step + 1, weights: this.replica.preview(ownUpdate(work)), startedAt: clock() });
+      }
+      return pending;
+    };
+    let prefetchMs = 0;
+    let exchanged: { result: WeightedMean | null; waitedMs: number };
+    try {
+      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+    } finally {
+      // The model holds the replica's weights again before anything else reads or changes them;
+      // a prefetch cut short (the epoch ended) is simply computed again.
+      if (prefetching) prefetchMs = await prefetching.catch(() => 0);
+    }
+    const { result, waitedMs } = exchanged;
     this.lastExchangeEnd = clock();
     meter.exchangeEnds();
     const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
-    return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs: 0, waitedMs }, ...(contributions ? { contributions } : {}) };
+    return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, ...(contributions ? { contributions } : {}) };
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */

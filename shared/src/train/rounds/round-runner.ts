@@ -23,7 +23,7 @@ export const ROUND_UNITS: Record<SyncMode, string> = { step: 'steps', accumulate
 /** Throws ConfigError for a round configuration that cannot run. */
 export function checkRoundConfig(config: RunConfig): void {
   if (config.sync === 'step') return;
-  if (config.staleness !== 0) throw new ConfigError(`staleness=1 overlaps steps of sync=step; sync=${config.sync} needs staleness=0`);
+  if (config.staleness !== 0 && config.sync !== 'local') throw new ConfigError(`staleness=1 overlaps steps (sync=step) or rounds (sync=local); sync=${config.sync} needs staleness=0`);
   if (config.sync === 'accumulate' && config.roundMs <= 0) throw new ConfigError('sync=accumulate needs roundMs > 0 (the compute budget of a round)');
 }
 
@@ -33,6 +33,12 @@ export function checkRoundConfig(config: RunConfig): void {
  */
 export function createReplicaOptimizer(config: RunConfig, sizes: number[]): Optimizer {
   return config.sync === 'local' ? new NesterovSgd(sizes, config.outerLr, config.outerMomentum) : createOptimizer(config, sizes);
+}
+
+/** This member's own share of a round's update: its sums over its count (its mean pseudo-gradient). */
+export function ownUpdate(work: RoundWork): Float32Array[] {
+  const scale = work.count > 0 ? 1 / work.count : 0;
+  return work.sums.map((sum) => sum.map((v) => v * scale));
 }
 
 /** A member defers at most this many evaluations in a row (see `evaluateNow`). */
@@ -48,6 +54,8 @@ export class RoundRunner {
   private deferred = 0;
   /** The last round's work while its exchange has not succeeded, with the step and weights it started from. */
   private kept: { round: number; hash: string; work: RoundWork } | undefined;
+  /** With overlap (`staleness=1`): the next round's work, computed while this round's exchange travelled. */
+  private next: { round: number; work: RoundWork } | undefined;
 
   constructor(private readonly config: RunConfig, sizes: number[]) {
     checkRoundConfig(config);
@@ -60,12 +68,40 @@ export class RoundRunner {
    * from a failed attempt at the same round and weights (its `computeMs` is then 0).
    */
   async compute(input: RoundInput, hash: string): Promise<RoundWork> {
+    const next = this.next;
+    // A round redone after a failed exchange keeps the next round's work for later.
+    if (next && next.round <= input.round) this.next = undefined;
+    if (next && next.round === input.round) {
+      // Computed during the last exchange (overlap): its time was counted there.
+      this.kept = { round: input.round, hash, work: next.work };
+      return { ...next.work, computeMs: 0 };
+    }
     const kept = this.kept;
     if (kept && kept.round === input.round && kept.hash === hash) return { ...kept.work, computeMs: 0 };
     this.kept = undefined;
+    const work = await this.work(input);
+    this.kept = { round: input.round, hash, work };
+    return work;
+  }
+
+  /**
+   * Overlap (`sync=local`, `staleness=1`): the work of round `input.round`, computed while the
+   * current round's exchange travels; compute() hands it out for that round. The mean it waits
+   * for is unknown, so the caller starts it eagerly (Kale et al. 2025, "eager updates"): from the
+   * weights the outer step would give if the mean were this member's own pseudo-gradient
+   * (`ownUpdate`). Every replica stays identical: the members still apply exchanged means only.
+   * Resolves with the time it took (0 if already done).
+   */
+  async prefetch(input: RoundInput): Promise<number> {
+    if (this.next?.round === input.round) return 0;
+    const work = await this.work(input);
+    this.next = { round: input.round, work };
+    return work.computeMs;
+  }
+
+  private async work(input: RoundInput): Promise<RoundWork> {
     const work = this.local ? await this.local.round(input) : await accumulateRound(input);
     if (work.units > 0) this.unitMs = work.computeMs / work.units;
-    this.kept = { round: input.round, hash, work };
     return work;
   }
 
