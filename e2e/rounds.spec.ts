@@ -3,7 +3,8 @@
  * slowed by Chromium's CPU throttling, whose rounds still end on time while it contributes fewer
  * micro-batches, summed by the two-shot all-reduce (which spares the other tabs the ring's 2(N-1)
  * passes through the throttled one); `sync=local` (DiLoCo) with PowerSGD on the pseudo-gradient,
- * over the ring. Replicas are identical after every round in both.
+ * over the ring, each round's inner steps overlapping the last round's exchange (`staleness=1`).
+ * Replicas are identical after every round in both.
  */
 import { expect, test, type Page } from '@playwright/test';
 import type { StepRecord } from '@tabswarm/shared/protocol';
@@ -51,11 +52,11 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas
   await pages[0]!.context().close();
 });
 
-test('sync=local: inner steps, a PowerSGD-compressed outer Nesterov step per round, replicas identical', async ({ browser }) => {
-  const ROUNDS = 10;
+test('sync=local: inner steps overlapping the exchange, a PowerSGD-compressed outer Nesterov step per round, replicas identical', async ({ browser }) => {
+  const ROUNDS = 12;
   const INNER = 10;
   const room = uniqueRoom('e2e-local');
-  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=5&model=mlp&backend=wasm&sync=local&inner=${INNER}&compressor=powersgd&rank=4`;
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=5&model=mlp&backend=wasm&sync=local&inner=${INNER}&compressor=powersgd&rank=4&staleness=1`;
   const pages = await openTabs(browser, TABS, query);
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
   for (const s of statuses) {
