@@ -94,3 +94,21 @@ test('QSGD messages stay byte-identical for the same seed (pinned hashes)', () =
   // Written by the byte-at-a-time encoder of December 2026, before the encoder was reworked for speed.
   assert.deepEqual(hashes, [1791635108, 1465487561, 1033479918]);
 });
+
+test('QSGD decompressMean equals decompressAdd in rank order divided, across decode blocks, odd lengths and a norm that overflowed', () => {
+  for (const levels of [16, 7, 1]) {
+    const codec = createQsgd({ levels });
+    const layer: LayerShape = { name: 'w', shape: [9001] };
+    const messages = [0, 1, 2].map((p) => codec.compress(gaussianArray(9001, 1 + p, 'qsgd-mean', p), layer, ctx(1, 0, p)));
+    const check = (ms: Uint8Array[]): Float32Array => {
+      const sum = new Float64Array(9001);
+      ms.forEach((m, p) => codec.decompressAdd!(m, layer, ctx(1, 0, p), sum));
+      const mean = codec.decompressMean!(ms, layer, ms.map((_, p) => ctx(1, 0, p)));
+      assert.deepEqual(mean, Float32Array.from(sum, (v) => v / ms.length), `levels ${levels}`);
+      return mean;
+    };
+    check(messages);
+    const overflowed = codec.compress(new Float32Array(9001).fill(3e38), layer, ctx(1, 0, 3));
+    assert.ok(check([...messages, overflowed]).every(Number.isNaN));
+  }
+});
