@@ -99,22 +99,6 @@ export class Rng {
     return out;
   }
 
-  /**
-   * The four sfc32 words (a pending gaussian is not part of them), for a hot loop that runs the
-   * nextUint32 step in its own locals: it then reads no property per draw. `setState` hands the
-   * stream back where that loop left it.
-   */
-  getState(): [number, number, number, number] {
-    return [this.a, this.b, this.c, this.d];
-  }
-
-  setState([a, b, c, d]: readonly [number, number, number, number]): void {
-    this.a = a >>> 0;
-    this.b = b >>> 0;
-    this.c = c >>> 0;
-    this.d = d >>> 0;
-  }
-
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -13,6 +13,9 @@ import { CODEC_IDS } from './ids.ts';
 import { layerSize } from './layers.ts';
 import type { GatherCodec, LayerShape } from './types.ts';
 
+/** Draws per block of entries: a small buffer, refilled. */
+const DRAW_BLOCK = 4096;
+
 /** Entries decoded per block by decompressMean: a multiple of 8, so every block starts on a byte; its f64 sums fit in L1. */
 const DECODE_BLOCK = 2048;
 
@@ -90,52 +93,39 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       const d = x.length;
       const norm = f32AtLeast(Math.sqrt(sumOfSquares(x)));
       const bytes = new Uint8Array(bytesOf(d));
-      const view = new DataView(bytes.buffer);
-      view.setFloat32(0, norm, true);
+      new DataView(bytes.buffer).setFloat32(0, norm, true);
       if (norm === 0 || norm === Infinity) return bytes;
-      // One 32-bit draw per entry: the level rounds up when draw / 2^32 < the fraction. The draws
-      // are Rng.nextUint32's sfc32 step, run here on int32 locals (see Rng.fillUint32).
-      const state = Rng.derive(ctx.seed, ctx.step, ctx.layerIndex, ctx.peer, 'qsgd').getState();
-      // int32 from the start (| 0: the same bits mod 2^32), so V8 keeps them in integer registers.
-      let a = state[0] | 0;
-      let b = state[1] | 0;
-      let c = state[2] | 0;
-      let e = state[3] | 0;
+      const rng = Rng.derive(ctx.seed, ctx.step, ctx.layerIndex, ctx.peer, 'qsgd');
+      // One 32-bit draw per entry, in blocks: the level rounds up when draw / 2^32 < the fraction.
+      const draws = new Uint32Array(Math.min(d, DRAW_BLOCK));
       const perUnit = levels / norm;
-      // Codes are appended LSB first to the 32-bit `word`, which leaves as one little-endian write
-      // when full: a branch every 32/bits entries instead of a byte loop per entry.
-      let word = 0;
-      let wordBits = 0;
+      // Codes are appended LSB first to `pending` (fewer than 8 + bits <= 25 bits held), whole
+      // bytes leave it as they fill.
+      let pending = 0;
+      let pendingBits = 0;
       let at = 4; // after the norm
-      for (let j = 0; j < d; j++) {
-        const draw = (a + b + e) | 0;
-        e = (e + 1) | 0;
-        a = b ^ (b >>> 9);
-        b = (c + (c << 3)) | 0;
-        c = (((c << 21) | (c >>> 11)) + draw) | 0;
-        const v = x[j]!;
-        const scaled = Math.abs(v) * perUnit;
-        // 0 <= scaled <= s (+ rounding) < 2^31: truncation is the floor. Rounding up and the
-        // sign are coin flips: added as 0/1, not branched on (a branch the CPU mispredicts half
-        // the time costs more than the rest of the entry).
-        const floor = scaled | 0;
-        let level = floor + +(draw >>> 0 < (scaled - floor) * 4294967296);
-        if (level > levels) level = levels;
-        const code = (level << 1) | (+(v < 0) & +(level > 0));
-        word |= code << wordBits;
-        wordBits += bits;
-        if (wordBits >= 32) {
-          view.setInt32(at, word, true);
-          at += 4;
-          wordBits -= 32;
-          // The code's high bits that did not fit (none when wordBits is 0: code < 2^bits).
-          word = code >>> (bits - wordBits);
+      for (let start = 0; start < d; start += DRAW_BLOCK) {
+        const end = Math.min(d, start + DRAW_BLOCK);
+        rng.fillUint32(end - start === draws.length ? draws : draws.subarray(0, end - start));
+        for (let j = start; j < end; j++) {
+          const v = x[j]!;
+          const scaled = Math.abs(v) * perUnit;
+          // 0 <= scaled <= s (+ rounding) < 2^31: truncation is the floor. Rounding up and the
+          // sign are coin flips: added as 0/1, not branched on (a branch the CPU mispredicts half
+          // the time costs more than the rest of the entry).
+          const floor = scaled | 0;
+          let level = floor + +(draws[j - start]! < (scaled - floor) * 4294967296);
+          if (level > levels) level = levels;
+          pending |= ((level << 1) | (+(v < 0) & +(level > 0))) << pendingBits;
+          pendingBits += bits;
+          while (pendingBits >= 8) {
+            bytes[at++] = pending;
+            pending >>>= 8;
+            pendingBits -= 8;
+          }
         }
       }
-      for (; wordBits > 0; wordBits -= 8) {
-        bytes[at++] = word;
-        word >>>= 8;
-      }
+      if (pendingBits > 0) bytes[at] = pending;
       return bytes;
     },
     decompress(message, layer) {
