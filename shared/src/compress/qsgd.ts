@@ -208,7 +208,7 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
     let pendingBits = 0;
     let at = 4 + (start * bits) / 8; // after the norm
     let j = start;
-    const invalid = pairInvalid!;
+    const invalid = pairInvalid ?? codeInvalid; // read only when pairs is set, which implies the pair table
     if (pairs && bits === 6) {
       // Two pairs in three bytes: no bit reservoir, no refill loop.
       for (const last = end - ((end - start) & 3); j < last; j += 4) {
