@@ -43,11 +43,24 @@ export async function exchange(
   }
   const blobs = await collective.allGather(blob, TAG_MAIN);
   if (blobs.length !== peers) throw new WireFormatError(`all-gather returned ${blobs.length} blobs for ${peers} peers`);
+  blobs.forEach((theirs, peer) => {
+    if (theirs.length !== blob.length) throw new WireFormatError(`peer ${peer} sent ${theirs.length} bytes, expected ${blob.length}`);
+  });
   // Decoded in rank order with f64 sums: every peer computes the same average.
+  const { decompressMean } = codec;
+  if (decompressMean) {
+    let at = 0;
+    const mean = layers.map((layer, l) => {
+      const size = codec.messageBytes(layer);
+      const slices = blobs.map((theirs) => theirs.subarray(at, at + size));
+      at += size;
+      return decompressMean.call(codec, slices, layer, slices.map((_, peer) => ctx(l, peer)));
+    });
+    return { mean, own };
+  }
   const sums = layers.map((layer) => new Float64Array(layerSize(layer)));
   for (let peer = 0; peer < blobs.length; peer++) {
     const theirs = blobs[peer]!;
-    if (theirs.length !== blob.length) throw new WireFormatError(`peer ${peer} sent ${theirs.length} bytes, expected ${blob.length}`);
     let at = 0;
     for (let l = 0; l < layers.length; l++) {
       const layer = layers[l]!;

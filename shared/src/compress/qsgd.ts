@@ -16,6 +16,9 @@ import type { GatherCodec, LayerShape } from './types.ts';
 /** Draws per block of entries: a small buffer, refilled. */
 const DRAW_BLOCK = 4096;
 
+/** Entries decoded per block by decompressMean: a multiple of 8, so every block starts on a byte; its f64 sums fit in L1. */
+const DECODE_BLOCK = 2048;
+
 /** Bits of one entry: the level (0..s) plus a sign bit. */
 export function qsgdEntryBits(levels: number): number {
   return 32 - Math.clz32(levels) + 1;
@@ -53,6 +56,29 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
   if (!Number.isInteger(levels) || levels < 1 || levels > 0xffff) throw new RangeError(`qsgd levels must be in [1, 65535], got ${levels}`);
   const bits = qsgdEntryBits(levels);
   const bytesOf = (d: number): number => 4 + Math.ceil((d * bits) / 8);
+  // Norm-free halves of the decode tables, built once: the signed level of each code (level 0 as
+  // +0 whatever its sign bit) and whether its level exceeds s; with pairs, the same per pair of codes.
+  const codeLevels = new Float64Array(1 << bits);
+  const codeInvalid = new Uint8Array(1 << bits);
+  for (let code = 0; code < 1 << bits; code++) {
+    const level = code >>> 1;
+    if (level > levels) codeInvalid[code] = 1;
+    else codeLevels[code] = code & 1 && level > 0 ? -level : level;
+  }
+  const pairLevels = bits <= 6 ? new Float64Array(2 << (2 * bits)) : null;
+  const pairInvalid = bits <= 6 ? new Uint8Array(1 << (2 * bits)) : null;
+  if (pairLevels && pairInvalid) {
+    for (let group = 0; group < 1 << (2 * bits); group++) {
+      const low = group & ((1 << bits) - 1);
+      const high = group >>> bits;
+      pairLevels[2 * group] = codeLevels[low]!;
+      pairLevels[2 * group + 1] = codeLevels[high]!;
+      pairInvalid[group] = codeInvalid[low]! | codeInvalid[high]!;
+    }
+  }
+  const codeValues: Float32Array[] = [];
+  const pairValues: Float32Array[] = [];
+  const blockSum = new Float64Array(DECODE_BLOCK);
   return {
     id: CODEC_IDS.qsgd,
     name: 'qsgd',
@@ -103,19 +129,19 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       return bytes;
     },
     decompress(message, layer) {
-      const d = layerSize(layer);
-      const norm = readNorm(message, layer, d);
-      const out = new Float32Array(d);
-      addLevels(message, layer, norm, out); // onto zeros: level 0 is +0, never -0
-      // The sender's norm overflowed f32: its vector is not representable here.
-      return norm === Infinity ? out.fill(NaN) : out;
+      return decodeMean([message], layer);
     },
     decompressAdd(message, layer, _ctx, sum) {
       const d = layerSize(layer);
       const norm = readNorm(message, layer, d);
       if (sum.length !== d) throw new RangeError(`qsgd sum for ${layer.name} has ${sum.length} entries, expected ${d}`);
-      addLevels(message, layer, norm, sum);
+      const pairs = usePairs(d);
+      const bad = addRange(message, valueTable(0, norm, pairs), pairs, 0, d, sum);
+      if (bad !== 0) throw new WireFormatError(`qsgd message for ${layer.name} has a level above ${levels}`);
       if (norm === Infinity) sum.fill(NaN);
+    },
+    decompressMean(messages, layer) {
+      return decodeMean(messages, layer);
     },
   };
 
@@ -126,36 +152,82 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
     return norm;
   }
 
+  /** Pairs of codes when their table is small (bits <= 6: 4,096 pairs) and the layer large enough to pay for filling it. */
+  function usePairs(d: number): boolean {
+    return pairLevels !== null && d >= pairLevels.length / 2;
+  }
+
   /**
-   * Adds every entry's value to `into`. Codes are read two at a time when a table of all code
-   * pairs is small (bits <= 6: 4,096 pairs) and the layer large enough to pay for building it; the
-   * table holds each pair's two f32 values, so an entry costs a lookup and an add.
+   * Peer `slot`'s table of f32 entry values, for one or two codes per lookup: the signed levels
+   * times this message's unit, rounded to f32 as decompress's output is. The arrays are the codec's,
+   * refilled per message.
    */
-  function addLevels(message: Uint8Array, layer: LayerShape, norm: number, into: Float32Array | Float64Array): void {
-    const d = into.length;
-    const perGroup = bits <= 6 && d >= 1 << (2 * bits) ? 2 : 1;
-    const groupBits = perGroup * bits;
-    const groupMask = (1 << groupBits) - 1;
+  function valueTable(slot: number, norm: number, pairs: boolean): Float32Array {
+    const signed = pairs ? pairLevels! : codeLevels;
+    const cache = pairs ? pairValues : codeValues;
+    while (cache.length <= slot) cache.push(new Float32Array(signed.length));
+    const values = cache[slot]!;
     const unit = norm / levels;
-    const values = new Float32Array((groupMask + 1) * perGroup);
-    // 1 for groups holding a level above s: or-ed over the message and refused at the end.
-    const invalid = new Uint8Array(groupMask + 1);
-    for (let group = 0; group <= groupMask; group++) {
-      for (let i = 0; i < perGroup; i++) {
-        const code = (group >>> (i * bits)) & ((1 << bits) - 1);
-        const level = code >>> 1;
-        if (level <= levels) values[group * perGroup + i] = (code & 1 ? -level : level) * unit;
-        else invalid[group] = 1;
-      }
+    for (let i = 0; i < signed.length; i++) values[i] = signed[i]! * unit;
+    return values;
+  }
+
+  /**
+   * The mean over `messages` (rank order), with the bits of adding each one's entries into f64
+   * zeros in that order and dividing: done a block of entries at a time, so the sums stay in cache
+   * and no layer-sized f64 array is written.
+   */
+  function decodeMean(messages: Uint8Array[], layer: LayerShape): Float32Array {
+    const d = layerSize(layer);
+    const peers = messages.length;
+    if (peers === 0) throw new RangeError(`qsgd needs at least one message for ${layer.name}`);
+    const norms = messages.map((m) => readNorm(m, layer, d));
+    const pairs = usePairs(d);
+    const tables = norms.map((norm, p) => valueTable(p, norm, pairs));
+    const out = new Float32Array(d);
+    let bad = 0;
+    for (let start = 0; start < d; start += DECODE_BLOCK) {
+      const end = Math.min(d, start + DECODE_BLOCK);
+      const sum = blockSum.fill(0);
+      for (let p = 0; p < peers; p++) bad |= addRange(messages[p]!, tables[p]!, pairs, start, end, sum);
+      for (let j = start; j < end; j++) out[j] = sum[j - start]! / peers;
     }
+    if (bad !== 0) throw new WireFormatError(`qsgd message for ${layer.name} has a level above ${levels}`);
+    // A sender's norm overflowed f32: its vector is not representable here.
+    return norms.includes(Infinity) ? out.fill(NaN) : out;
+  }
+
+  /**
+   * Adds entries [start, end) of `message` to into[0 ..], `start` a multiple of 8 (its codes then
+   * begin on a byte). Returns 1 when a code holds a level above s, else 0.
+   */
+  function addRange(message: Uint8Array, values: Float32Array, pairs: boolean, start: number, end: number, into: Float64Array): number {
     let bad = 0;
     // Bytes enter `pending` LSB first until it holds a group; a group never needs a byte past the message.
     let pending = 0;
     let pendingBits = 0;
-    let at = 4; // after the norm
-    let j = 0;
-    if (perGroup === 2) {
-      for (const pairs = d - (d & 1); j < pairs; j += 2) {
+    let at = 4 + (start * bits) / 8; // after the norm
+    let j = start;
+    const invalid = pairInvalid ?? codeInvalid; // read only when pairs is set, which implies the pair table
+    if (pairs && bits === 6) {
+      // Two pairs in three bytes: no bit reservoir, no refill loop.
+      for (const last = end - ((end - start) & 3); j < last; j += 4) {
+        const word = message[at]! | (message[at + 1]! << 8) | (message[at + 2]! << 16);
+        at += 3;
+        const low = word & 0xfff;
+        const high = word >>> 12;
+        bad |= invalid[low]! | invalid[high]!;
+        const i = j - start;
+        into[i]! += values[2 * low]!;
+        into[i + 1]! += values[2 * low + 1]!;
+        into[i + 2]! += values[2 * high]!;
+        into[i + 3]! += values[2 * high + 1]!;
+      }
+    }
+    if (pairs) {
+      const groupBits = 2 * bits;
+      const groupMask = (1 << groupBits) - 1;
+      for (const last = end - ((end - start) & 1); j < last; j += 2) {
         while (pendingBits < groupBits) {
           pending |= message[at++]! << pendingBits;
           pendingBits += 8;
@@ -164,13 +236,14 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
         pending >>>= groupBits;
         pendingBits -= groupBits;
         bad |= invalid[group]!;
-        into[j]! += values[2 * group]!;
-        into[j + 1]! += values[2 * group + 1]!;
+        into[j - start]! += values[2 * group]!;
+        into[j - start + 1]! += values[2 * group + 1]!;
       }
     }
-    // One code at a time: every entry when perGroup is 1, else the odd last one (its group's second code is 0, a valid level).
+    // One code at a time: every entry without pairs, else an odd last one.
     const codeMask = (1 << bits) - 1;
-    for (; j < d; j++) {
+    const stride = pairs ? 2 : 1; // a lone code's value is the first of a pair whose second code is 0
+    for (; j < end; j++) {
       while (pendingBits < bits) {
         pending |= message[at++]! << pendingBits;
         pendingBits += 8;
@@ -178,9 +251,9 @@ export function createQsgd({ levels }: { levels: number }): GatherCodec {
       const code = pending & codeMask;
       pending >>>= bits;
       pendingBits -= bits;
-      bad |= invalid[code]!;
-      into[j]! += values[code * perGroup]!;
+      bad |= codeInvalid[code]!;
+      into[j - start]! += values[code * stride]!;
     }
-    if (bad !== 0) throw new WireFormatError(`qsgd message for ${layer.name} has a level above ${levels}`);
+    return bad;
   }
 }

@@ -66,6 +66,12 @@ export interface GatherCodec extends CodecBase {
    * Throws what decompress throws; `sum` is then partly updated, and the caller discards it.
    */
   decompressAdd?(message: Uint8Array, layer: LayerShape, ctx: CodecContext, sum: Float64Array): void;
+  /**
+   * Optional: the mean of all peers' messages for this layer (`messages` and `ctxs` in rank order),
+   * with exactly the bits of decompressAdd-ing them in that order onto f64 zeros and dividing by
+   * their count into f32, but without the layer-sized f64 sums. Throws what decompress throws.
+   */
+  decompressMean?(messages: Uint8Array[], layer: LayerShape, ctxs: CodecContext[]): Float32Array;
 }
 
 export type Codec = LinearCodec | GatherCodec;

@@ -7,14 +7,15 @@
  * - `unbiased`: the mean of many draws is within 5 standard errors of x;
  * - `contraction` (on every input, or in expectation) and `omega` (in expectation) hold;
  * - a gather codec refuses a truncated or lengthened message with WireFormatError; its optional
- *   decompressAdd adds exactly decompress's bits;
+ *   decompressAdd adds exactly decompress's bits, and its optional decompressMean is exactly the
+ *   rank-order f64 sum divided;
  * - no tensor outlives a call.
  * The caller sets tfjs up (backend) before the tests run.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Codec, CodecContext, LayerShape } from '../compress/types.ts';
+import type { Codec, CodecContext, GatherCodec, LayerShape } from '../compress/types.ts';
 import { layerSize } from '../compress/layers.ts';
 import { gaussianArray } from './simulated-collective.ts';
 
@@ -219,6 +220,23 @@ export function codecContract(name: string, codec: Codec, options: CodecContract
           });
         });
       }
+      const { decompressMean } = codec;
+      if (decompressMean) {
+        const gather: GatherCodec = codec;
+        it('decompressMean has exactly the bits of decompressAdd in rank order onto f64 zeros, divided; it refuses what decompress refuses', () => {
+          layers.forEach((layer, l) => {
+            for (const peers of [1, 3]) {
+              const messages = Array.from({ length: peers }, (_, p) => gather.compress(gaussianArray(layerSize(layer), 1 + p, 'decompress-mean', l, p), layer, ctx(2, l, p)));
+              const ctxs = messages.map((_, p) => ctx(2, l, p));
+              const sum = new Float64Array(layerSize(layer));
+              messages.forEach((m, p) => addDecoded(gather, m, layer, ctxs[p]!, sum));
+              assert.deepEqual(decompressMean.call(codec, messages, layer, ctxs), Float32Array.from(sum, (v) => v / peers), `${layer.name}, ${peers} peers`);
+              const bad = [...messages.slice(0, -1), messages[peers - 1]!.subarray(0, Math.max(0, messages[peers - 1]!.length - 1))];
+              assert.throws(() => decompressMean.call(codec, bad, layer, ctxs), { name: 'WireFormatError' }, layer.name);
+            }
+          });
+        });
+      }
     }
 
     it('leaves no tensor behind', () => {
@@ -228,4 +246,11 @@ export function codecContract(name: string, codec: Codec, options: CodecContract
       assert.equal(tf.memory().numTensors, before);
     });
   });
+}
+
+/** decompressAdd where the codec has it, else decompress added entry by entry. */
+function addDecoded(codec: GatherCodec, message: Uint8Array, layer: LayerShape, c: CodecContext, sum: Float64Array): void {
+  if (codec.decompressAdd) return codec.decompressAdd(message, layer, c, sum);
+  const decoded = codec.decompress(message, layer, c);
+  for (let j = 0; j < sum.length; j++) sum[j]! += decoded[j]!;
 }
