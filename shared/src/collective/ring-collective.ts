@@ -87,7 +87,8 @@ export class RingCollective implements Collective {
   async allReduceSum(values: Float32Array, tag: number, options: { wire?: 'f32' | 'f16' } = {}): Promise<Float32Array> {
     this.checkSignal('allReduceSum');
     const wire = options.wire ?? 'f32';
-    const sum = Float32Array.from(values);
+    // A copy (the caller's array stays as it was); the constructor copies at memcpy speed, `from` goes value by value.
+    const sum = new Float32Array(values);
     if (this.size === 1) return wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
     if (this.size === 2 || values.byteLength < (this.init.directBelowBytes ?? 0)) return this.directSum(sum, tag, wire);
     const { messenger, epoch, codec, signal } = this.init;
