@@ -269,11 +269,11 @@ export class TrainingSession {
    * deadline when the work settles releases whatever it still waits on. The one place a step's
    * collectives are made: the training step and the replica check.
    */
-  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>): Promise<{ result: T; waitedMs: number }> {
+  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[]): Promise<{ result: T; waitedMs: number }> {
     const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
     const limit = deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
     try {
-      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config) });
+      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {
@@ -398,11 +398,23 @@ export class TrainingSession {
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();
     const exchange = (c: TimedCollective): Promise<WeightedMean | null> => rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
-    const { result, waitedMs } = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+    const { result, waitedMs } = await this.withCollective(view, signal, `round ${this.step}`, exchange, this.ownerShares(view));
     this.lastExchangeEnd = clock();
     meter.exchangeEnds();
     const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
     return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs: 0, waitedMs }, ...(contributions ? { contributions } : {}) };
+  }
+
+  /**
+   * Two-shot owners' shares for this round: each member's contribution to the last round, which
+   * every member of the epoch learnt with the same bits, so a slow member owns little of the
+   * summing and sending back. Equal (undefined) on a round after a sync or a refused one.
+   */
+  private ownerShares(view: MembershipView): number[] | undefined {
+    const last = this.history.at(-1);
+    if (this.freshSync || !last?.contributions || last.epoch !== view.epoch || last.step !== this.step) return undefined;
+    const contributions = last.contributions;
+    return view.members.map((id) => Math.round(contributions[id] ?? 0));
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */
