@@ -34,6 +34,12 @@ const params = new URLSearchParams(location.search);
 const root = document.getElementById('app')!;
 const agreed = params.get('join') === 'ok' || params.get('heavy') === 'ok';
 let renderQueued = false;
+let renderedAt = -Infinity;
+/**
+ * The page redraws at most this often: on a throttled device a redraw (layout, three plots) costs
+ * about as much main-thread time as the tab's share of the all-reduce, and the room waits for it.
+ */
+const RENDER_EVERY_MS = 1000;
 
 /**
  * The example `task` the URL names, or by the room's configuration: the model its server serves
@@ -83,10 +89,11 @@ const app = startTabWorker({
     // Drawing waits for a frame; training never does (rAF stops in background tabs, the loop must not).
     if (renderQueued) return;
     renderQueued = true;
-    requestAnimationFrame(() => {
+    setTimeout(() => requestAnimationFrame(() => {
       renderQueued = false;
+      renderedAt = performance.now();
       ui.render(worker.status(), worker.history());
-    });
+    }), Math.max(0, renderedAt + RENDER_EVERY_MS - performance.now()));
   },
 });
 

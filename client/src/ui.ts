@@ -139,7 +139,7 @@ export class Ui {
     this.refreshButton.hidden = status.role !== 'observer';
     this.progress.value = steps ? status.step / steps : 0;
     this.progressText.textContent = steps ? ` ${Math.floor((100 * status.step) / steps)} %` : '';
-    this.peers.replaceChildren(
+    replaceIfChanged(this.peers, [
       ...(status.peers.length === 0
         ? [el('li', {}, status.role === 'observer' ? 'no member in the room' : 'alone in the room: open this URL in another tab')]
         : status.peers.map((id) => {
@@ -148,7 +148,7 @@ export class Ui {
           const idle = status.role === 'observer' ? '(member)' : '(connecting…)';
           return el('li', { class: path?.path === 'relay' ? 'warn' : '' }, `${id} ${status.connectedPeers.includes(id) ? `(connected${path ? `, ${describePath(path)}` : ''})` : idle}`);
         })),
-    );
+    ]);
     if (status.config && this.config.childElementCount === 0) {
       if (status.cost) {
         const { mflopsPerStep, relative, heavy, reasons } = status.cost;
@@ -156,9 +156,7 @@ export class Ui {
       }
       for (const [k, v] of Object.entries(status.config)) this.config.append(el('dt', {}, k), el('dd', {}, String(v)));
     }
-    this.events.replaceChildren(
-      ...status.events.slice(-30).reverse().map((e) => el('li', {}, `${new Date(e.time).toLocaleTimeString()} ${e.kind}: ${e.message}${e.ms !== undefined ? ` (${Math.round(e.ms)} ms)` : ''}`)),
-    );
+    replaceIfChanged(this.events, status.events.slice(-30).reverse().map((e) => el('li', {}, `${new Date(e.time).toLocaleTimeString()} ${e.kind}: ${e.message}${e.ms !== undefined ? ` (${Math.round(e.ms)} ms)` : ''}`)));
     this.lossPlot.draw([{ label: 'loss', color: '#d33', points: history.map((r) => [r.step, r.loss]) }]);
     this.accuracyPlot.draw([{
       label: 'accuracy', color: '#070',
@@ -184,9 +182,16 @@ export class Ui {
 
   private set(key: string, text: string, className = ''): void {
     const field = this.fields.get(key)!;
-    field.textContent = text;
-    field.className = className;
+    // Unchanged text is left alone: every write invalidates the layout, which a slow device pays for.
+    if (field.textContent !== text) field.textContent = text;
+    if (field.className !== className) field.className = className;
   }
+}
+
+/** Puts `items` in `list` unless it holds the same already (a rebuilt list is laid out again). */
+function replaceIfChanged(list: HTMLElement, items: HTMLElement[]): void {
+  const same = list.children.length === items.length && items.every((item, i) => list.children[i]!.isEqualNode(item));
+  if (!same) list.replaceChildren(...items);
 }
 
 /** `accumulate, last round: 3 of this tab's 12 micro-batches ..., 8 % waiting` and the like. */

@@ -60,6 +60,13 @@ export interface RingCollectiveInit {
    * from each segment's owner (two-shot.ts: the same bytes, two hops instead of 2(N-1)). @default 'ring'
    */
   allReduce?: AllReduceAlgorithm;
+  /**
+   * Two-shot only: how much of the vector each rank owns (sums and sends back), by rank, as
+   * non-negative integers in proportion; every member must pass the same. The bits do not depend
+   * on it (each value is summed by its owner in rank order): it moves the owners' work off slow
+   * members. @default equal shares
+   */
+  shares?: readonly number[];
   /** Values per ring frame (tests use small ones). @default as many as fit one frame */
   chunkValues?: number;
   /**
@@ -87,14 +94,15 @@ export class RingCollective implements Collective {
   async allReduceSum(values: Float32Array, tag: number, options: { wire?: 'f32' | 'f16' } = {}): Promise<Float32Array> {
     this.checkSignal('allReduceSum');
     const wire = options.wire ?? 'f32';
-    const sum = Float32Array.from(values);
+    // A copy (the caller's array stays as it was); the constructor copies at memcpy speed, `from` goes value by value.
+    const sum = new Float32Array(values);
     if (this.size === 1) return wire === 'f16' ? decodeHalf(encodeHalf(sum)) : sum;
     if (this.size === 2 || values.byteLength < (this.init.directBelowBytes ?? 0)) return this.directSum(sum, tag, wire);
     const { messenger, epoch, codec, signal } = this.init;
     const perFrame = Math.floor(MAX_PAYLOAD_BYTES / (wire === 'f16' ? 2 : 4));
     const chunkValues = Math.min(this.init.chunkValues ?? perFrame, perFrame);
     const plan = {
-      messenger, members: this.members, rank: this.rank, epoch, step: this.step, tag, codec, signal, wire, chunkValues,
+      messenger, members: this.members, rank: this.rank, epoch, step: this.step, tag, codec, signal, wire, chunkValues, shares: this.init.shares,
       maxAbs: this.init.maxAbs ?? Infinity,
       checkCodec: (m: Message) => this.checkCodec(m),
       blame,

@@ -36,6 +36,8 @@ export interface RingPlan {
   wire: 'f32' | 'f16';
   /** Values per frame. */
   chunkValues: number;
+  /** Two-shot: each rank's share of the vector (RingCollectiveInit.shares); undefined: equal. */
+  shares?: readonly number[] | undefined;
   /** Bound on one peer's contribution to a value; a partial sum of k peers may reach k times it. */
   maxAbs: number;
   /** Checks a received message's codec (throws WireFormatError). */

@@ -40,6 +40,29 @@ describe('two-shot all-reduce', () => {
     });
   }
 
+  it('owners in proportion to shares: the same rank-order bits, and a share of 0 sums and sends back nothing', async () => {
+    const n = 4;
+    const length = 1009;
+    const xs = Array.from({ length: n }, (_, r) => vector(length, 77 + r));
+    const expected = bitsOf(rankOrderSum(xs));
+    for (const shares of [[0, 21, 7, 12], [1, 0, 0, 0], [0, 0, 0, 0], [3, 1, 1, 1]]) {
+      const group = createLocalGroup(n, { directBelowBytes: 0, chunkValues: 64, allReduce: 'two-shot', latencyMs: 1, jitterMs: 3, shares });
+      const gathersFrom = new Set<string>();
+      group.network.faultHook = (from, _to, bytes) => {
+        if (decodeFrame(bytes).kind === MessageKind.Gather) gathersFrom.add(from);
+        return undefined;
+      };
+      try {
+        const results = await group.run(1, (c, rank) => c.allReduceSum(xs[rank]!, 9));
+        results.forEach((result, rank) => assert.ok(bitsOf(result).equals(expected), `shares [${shares.join(', ')}]: peer ${rank}`));
+        if (shares.some((s) => s > 0)) group.ids.forEach((id, rank) => assert.equal(gathersFrom.has(id), shares[rank]! > 0, `shares [${shares.join(', ')}]: ${id}`));
+        assert.deepEqual(group.messengers.map((m) => m.pendingReceives), new Array<number>(n).fill(0));
+      } finally {
+        group.close();
+      }
+    }
+  });
+
   it('sends the ring\'s 2(N-1)/N of the vector per peer, in two hops: Reduce frames to owners, Gather frames from them', async () => {
     const n = 4;
     const length = 100_000;

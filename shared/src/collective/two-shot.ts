@@ -1,6 +1,6 @@
 /**
  * The two-shot all-reduce: the ring's bytes in two hops instead of 2(N-1). The vector is cut into
- * N segments as in the ring, and peer k owns segment k. Shot 1 (reduce-scatter): every peer sends
+ * N segments as in the ring (or in proportion to the caller's shares), and peer k owns segment k. Shot 1 (reduce-scatter): every peer sends
  * each segment straight to its owner, chunk by chunk. The owner sums the N contributions to each
  * chunk in rank order (its own among them) as soon as all have arrived. Shot 2 (all-gather): it
  * sends the complete chunk straight to every other peer, which copies it in.
@@ -25,11 +25,26 @@ import { encodeHalf, f16BitsToF32, f32ToF16Bits } from './half.ts';
 import { checkValues, decodeValues, limitFor } from './received.ts';
 import type { RingPlan } from './ring-pipeline.ts';
 
+/**
+ * Where segment i (owned by rank i) starts, for i in 0..n: in proportion to `shares` (integers, so
+ * every member computes the same bounds exactly), else equal. A share of 0 owns nothing.
+ */
+export function segmentBounds(length: number, n: number, shares?: readonly number[]): (i: number) => number {
+  const equal = (i: number): number => Math.floor((i * length) / n);
+  if (shares === undefined) return equal;
+  if (shares.length !== n || !shares.every((s) => Number.isSafeInteger(s) && s >= 0)) throw new RangeError(`two-shot shares must be ${n} non-negative integers, got [${shares.join(', ')}]`);
+  const starts = [0];
+  for (const s of shares) starts.push(starts.at(-1)! + s);
+  const total = starts[n]!;
+  if (total === 0 || !Number.isSafeInteger(total * length)) return equal;
+  return (i) => Math.floor((starts[i]! * length) / total);
+}
+
 /** Sums `acc` (this peer's own copy, overwritten with the sum) in two shots; resolves with it. */
 export async function twoShotSum(plan: RingPlan, acc: Float32Array): Promise<Float32Array> {
   const { messenger, members, rank: r, wire, chunkValues } = plan;
   const n = members.length;
-  const bound = (i: number): number => Math.floor((i * acc.length) / n);
+  const bound = segmentBounds(acc.length, n, plan.shares);
   const chunksIn = (segment: number): number => Math.ceil((bound(segment + 1) - bound(segment)) / chunkValues);
   const chunkOf = (segment: number, chunk: number): Float32Array => {
     const start = bound(segment) + chunk * chunkValues;

@@ -20,6 +20,8 @@ export interface LocalGroupInit extends InMemoryNetworkInit {
   allReduce?: AllReduceAlgorithm;
   /** Passed on to every RingCollective (bound on one contribution). @default none */
   maxAbs?: number;
+  /** Passed on to every RingCollective (two-shot owners' shares). @default equal */
+  shares?: readonly number[];
   /** Codec id each peer's collectives write and expect (a function of the rank to mix codecs). @default 0 */
   codec?: number | ((rank: number) => number);
 }
@@ -60,6 +62,7 @@ export function createLocalGroup(n: number, init: LocalGroupInit = {}): LocalGro
               ...(init.chunkValues !== undefined ? { chunkValues: init.chunkValues } : {}),
               ...(init.allReduce !== undefined ? { allReduce: init.allReduce } : {}),
               ...(init.maxAbs !== undefined ? { maxAbs: init.maxAbs } : {}),
+              ...(init.shares !== undefined ? { shares: init.shares } : {}),
             });
             return await fn(collective, rank);
           } finally {

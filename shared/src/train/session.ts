@@ -269,11 +269,11 @@ export class TrainingSession {
    * deadline when the work settles releases whatever it still waits on. The one place a step's
    * collectives are made: the training step and the replica check.
    */
-  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>): Promise<{ result: T; waitedMs: number }> {
+  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[]): Promise<{ result: T; waitedMs: number }> {
     const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
     const limit = deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
     try {
-      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config) });
+      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {
@@ -410,7 +410,7 @@ export class TrainingSession {
     let prefetchMs = 0;
     let exchanged: { result: WeightedMean | null; waitedMs: number };
     try {
-      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange);
+      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange, this.ownerShares(view));
     } finally {
       // The model holds the replica's weights again before anything else reads or changes them;
       // a prefetch cut short (the epoch ended) is simply computed again.
@@ -421,6 +421,18 @@ export class TrainingSession {
     meter.exchangeEnds();
     const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
     return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, ...(contributions ? { contributions } : {}) };
+  }
+
+  /**
+   * Two-shot owners' shares for this round: each member's contribution to the last round, which
+   * every member of the epoch learnt with the same bits, so a slow member owns little of the
+   * summing and sending back. Equal (undefined) on a round after a sync or a refused one.
+   */
+  private ownerShares(view: MembershipView): number[] | undefined {
+    const last = this.history.at(-1);
+    if (this.freshSync || !last?.contributions || last.epoch !== view.epoch || last.step !== this.step) return undefined;
+    const contributions = last.contributions;
+    return view.members.map((id) => Math.round(contributions[id] ?? 0));
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */

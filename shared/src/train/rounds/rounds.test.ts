@@ -183,6 +183,12 @@ describe('round modes over the in-memory transport', () => {
       const peers = await runRoom(config, { a: undefined, b: undefined, c: undefined, slow: device(45) });
       if (sync === 'accumulate') for (const r of peers[0]!.session.history) assert.deepEqual(r.contributions, { a: 12, b: 12, c: 12, slow: 1 });
       assert.ok(peers[0]!.session.testAccuracy! > 0.5, `${sync}: accuracy ${peers[0]!.session.testAccuracy}`);
+      // From the second round on, the owners' shares follow the last round's contributions: the bits do not.
+      for (const p of peers) {
+        assert.equal(p.session.state, 'done', p.session.error ?? '');
+        assert.equal(p.session.weightsHash, peers[0]!.session.weightsHash);
+        assert.ok(!p.session.events.some((e) => e.kind === 'step-aborted'), `${sync}: no step aborted`);
+      }
       for (const p of peers) p.model.dispose();
     }
   });

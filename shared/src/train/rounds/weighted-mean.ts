@@ -59,7 +59,8 @@ export class CountingCollective implements Collective {
       for (let d = DIGITS - 1; d >= 0; d--) n = n * DIGIT_BASE + summed[values.length + DIGITS * r + d]!;
       return n;
     });
-    return summed.slice(0, values.length);
+    // A view, not a copy: `summed` is the collective's own buffer, which nobody else holds.
+    return summed.subarray(0, values.length);
   }
 
   async allGather(blob: Uint8Array, tag: number): Promise<Uint8Array[]> {
@@ -95,5 +96,12 @@ export async function weightedMean(aggregator: GradientAggregator, sums: Float32
   if (counts === null) throw new WireFormatError(`${aggregator.name} exchanged nothing, so the members' counts are unknown`);
   const total = counts.reduce((a, b) => a + b, 0);
   const scale = total > 0 ? collective.size / total : 0;
-  return { update: mean.map((layer) => layer.map((v) => v * scale)), counts };
+  return { update: mean.map((layer) => scaled(layer, scale)), counts };
+}
+
+/** `layer` times `scale` in a new array: a plain loop, as `map` with a callback is several times slower on 10^5 values. */
+function scaled(layer: Float32Array, scale: number): Float32Array {
+  const out = new Float32Array(layer.length);
+  for (let i = 0; i < layer.length; i++) out[i] = layer[i]! * scale;
+  return out;
 }
