@@ -13,7 +13,7 @@ import { accumulateRound } from './accumulate.ts';
 import { LocalSteps } from './local.ts';
 import { NesterovSgd } from './outer-optimizer.ts';
 import type { RoundInput, RoundWork } from './round-work.ts';
-import { weightedMean, type WeightedMean } from './weighted-mean.ts';
+import { scaled, weightedMean, type WeightedMean } from './weighted-mean.ts';
 
 export type { RoundInput, RoundWork } from './round-work.ts';
 
@@ -38,7 +38,7 @@ export function createReplicaOptimizer(config: RunConfig, sizes: number[]): Opti
 /** This member's own share of a round's update: its sums over its count (its mean pseudo-gradient). */
 export function ownUpdate(work: RoundWork): Float32Array[] {
   const scale = work.count > 0 ? 1 / work.count : 0;
-  return work.sums.map((sum) => sum.map((v) => v * scale));
+  return work.sums.map((sum) => scaled(sum, scale));
 }
 
 /** A member defers at most this many evaluations in a row (see `evaluateNow`). */
