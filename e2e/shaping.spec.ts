@@ -22,7 +22,7 @@ import { parseLinkSettings, type LinkSettings } from '@tabswarm/shared/protocol'
 import { historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 import { emulateNetwork, probeChannel, type ChannelProbe } from './network.ts';
 
-const STEPS = 7;
+const STEPS = 9;
 /** The first steps carry connection set-up and shader compilation. */
 const WARM_UP_STEPS = 2;
 const RATE = 10e6;
@@ -82,11 +82,18 @@ test('in-transport: 10 Mbit/s measures within 10 %, 40 ms latency adds 40 ms to 
   expect(Math.abs(plain.rate - RATE) / RATE).toBeLessThan(0.1);
   await plain.pages[0]!.context().close();
 
+  // The fixed costs are whatever the unshaped-latency run spends beyond its bytes; on a loaded
+  // machine they alone reach 50-80 ms, so the latency's share is judged against them.
+  const fixedMs = addedLatency(plain, RATE);
   const far = await trainPair(browser, 'bandwidth=10mbit&latency=40ms');
   const added = addedLatency(far, RATE);
-  console.log(`in-transport latency 40 ms on both tabs: the exchange took ${added.toFixed(1)} ms more (expected 40)`);
+  console.log(`in-transport latency 40 ms on both tabs: the exchange took ${added.toFixed(1)} ms more (expected 40), `
+    + `${(added - fixedMs).toFixed(1)} ms more than with no latency`);
+  // The latency is there: it cannot hide inside the fixed costs, which the run without it also has.
   expect(added).toBeGreaterThan(40 - 10);
-  expect(added).toBeLessThan(40 + 40);
+  // Once, not on every hop: a second 40 ms (or a round trip) would put it 80 ms above the fixed costs.
+  // Part of the fixed costs overlap the delay, so the difference is often under 40.
+  expect(added - fixedMs).toBeLessThan(40 + 30);
   await far.pages[0]!.context().close();
 });
 
