@@ -17,7 +17,7 @@ export interface ScaleFile {
 export const SCALE_METHOD = [
   'N tabs of one headless Chromium (Debian\'s, WebGL on SwiftShader, no GPU) in one room, MNIST MLP (203,530 parameters), batch 64, each case in a fresh browser with a fresh signaling server.',
   'Steps/s: 1000 / the median time between consecutive steps of tab 0, the first 5 steps (shader warm-up) left out. Start-up: from opening the first tab to the first completed step.',
-  'Renderer RSS and PSS: the peak over the run of each tab\'s renderer process (/proc/PID/status VmRSS, /proc/PID/smaps_rollup Pss), sampled every second; the N largest renderers of the browser are the tabs\'. PSS splits shared pages (libraries, fonts) among the processes that map them, RSS counts them in each.',
+  'Renderer RSS and PSS: the peak over the run of each tab\'s renderer process (/proc/PID/status VmRSS, /proc/PID/smaps_rollup Pss), sampled every second; the N largest renderers of the browser are the tabs\'. PSS splits shared pages (libraries, fonts) among the processes that map them, RSS counts them in each. USS (smaps_rollup Private_Clean + Private_Dirty): the pages only that renderer maps, what closing the tab gives back. RSS minus USS is shared: mostly the Chromium binary\'s code, of which a renderer running WebGL and WebRTC touches ~130 MiB (a blank page ~55 MiB).',
   'JS heap: the peak of CDP Runtime.getHeapUsage usedSize + backingStorageSize (V8\'s heap and the ArrayBuffers it holds) per tab. Retained: the same and the renderer RSS after the run, once HeapProfiler.collectGarbage has run in every tab. GPU process: every tab\'s WebGL textures and SwiftShader live there, shared by all tabs.',
   'Downloaded: status().data.bytesDownloaded of each tab (MNIST labels, headers, its shard and the 1,000-example evaluation subset, fetched by HTTP range requests).',
   'The machine has 2 cores shared with other work: compare the rows of one run, and look at the load average of each case.',
@@ -36,7 +36,7 @@ export function renderScale(file: ScaleFile): string {
     return `| ${tabs} | ${cell(fp32)} | ${cell(psgd)} | ${ratio} | ${[fp32, psgd].map((r) => (r ? fmt(r.startupS, 1) : '-')).join(' / ')} | ${ok} | ${[fp32, psgd].map((r) => (r ? fmt(r.loadAverage1m, 1) : '-')).join(' / ')} |`;
   });
   const memory = file.results.map((r) =>
-    `| ${r.tabs} | ${r.compressor === 'none' ? 'fp32' : 'PowerSGD r4'} | ${range(r.rendererRssMiB)} | ${range(r.rendererPssMiB)} | ${range(r.jsHeapMiB)} | ${range(r.retained.rendererRssMiB)} | ${range(r.retained.jsHeapMiB)} | ${fmt(r.gpuRssMiB)} | ${fmt(r.browserRssMiB)} | ${fmt(r.downloadedBytes.median / 1e6, 2)} |`);
+    `| ${r.tabs} | ${r.compressor === 'none' ? 'fp32' : 'PowerSGD r4'} | ${range(r.rendererRssMiB)} | ${range(r.rendererPssMiB)} | ${r.rendererUssMiB ? range(r.rendererUssMiB) : '-'} | ${range(r.jsHeapMiB)} | ${range(r.retained.rendererRssMiB)} | ${range(r.retained.jsHeapMiB)} | ${fmt(r.gpuRssMiB)} | ${fmt(r.browserRssMiB)} | ${fmt(r.downloadedBytes.median / 1e6, 2)} |`);
   return [
     '# Scale in one browser',
     '',
@@ -55,8 +55,8 @@ export function renderScale(file: ScaleFile): string {
     'Median (min-max) over the tabs of the case, MiB unless said.',
 
     '',
-    '| tabs | compressor | renderer RSS (peak) | renderer PSS (peak) | JS heap (peak) | renderer RSS retained | JS heap retained | GPU process RSS (all tabs) | browser process RSS | MNIST downloaded per tab, MB |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| tabs | compressor | renderer RSS (peak) | renderer PSS (peak) | renderer USS (peak) | JS heap (peak) | renderer RSS retained | JS heap retained | GPU process RSS (all tabs) | browser process RSS | MNIST downloaded per tab, MB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...memory,
     '',
     ...(file.failures.length ? ['## Cases that did not finish', '', ...file.failures.map((f) => `- ${f.tabs} tabs, ${f.compressor}: ${f.error}`), ''] : []),

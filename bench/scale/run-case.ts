@@ -39,6 +39,8 @@ export interface ScaleResult extends ScaleCase {
   rendererRssMiB: Spread;
   /** Peak proportional set (shared pages split) of each renderer, MiB. */
   rendererPssMiB: Spread;
+  /** Peak unique set (pages no other process maps) of each renderer, MiB; absent in files written before it was measured. */
+  rendererUssMiB?: Spread;
   /** Peak JS heap in use per tab (CDP Runtime.getHeapUsage: V8's heap plus ArrayBuffer backing stores), MiB. */
   jsHeapMiB: Spread;
   /** After the run, once every tab's garbage is collected: what the tab retains. */
@@ -135,6 +137,7 @@ export async function runCase(c: ScaleCase, log: (line: string) => void, loadAve
       downloadedBytes: spread(statuses.map((s) => s.data?.bytesDownloaded ?? 0)),
       rendererRssMiB: spread(renderers.map((p) => p.rss / MiB)),
       rendererPssMiB: spread(renderers.map((p) => p.pss / MiB)),
+      rendererUssMiB: spread(renderers.map((p) => p.uss / MiB)),
       jsHeapMiB: spread(heaps.map((h) => h / MiB)),
       retained: { rendererRssMiB: spread(retainedRenderers.map((p) => p.rss / MiB)), jsHeapMiB: spread(retainedHeaps.map((h) => h / MiB)) },
       gpuRssMiB: (memory.of('gpu')[0]?.rss ?? 0) / MiB,
