@@ -1,6 +1,7 @@
 /**
  * `npm run bench:scale [-- options]`: N tabs of one headless Chromium in one room (fp32 and
- * PowerSGD rank 4), their steps/s, renderer memory, JS heap and MNIST downloaded per tab, written
+ * PowerSGD rank 4), their steps/s, renderer memory, JS heap and MNIST downloaded per tab, and the
+ * renderers' memory of N fp32 tabs with no DevTools client attached (scale/detached-case.ts), written
  * to bench/results/scale.{json,md}. The method is in scale/report.ts (SCALE_METHOD).
  *
  *   --tabs 2,4,8,16          tab counts (default 2,4,8,16)
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'vite';
 import { hostEnvironment, loadAverage1m } from './machine.ts';
 import { RESULTS_DIR } from './report.ts';
+import { runDetachedCase, type DetachedResult } from './scale/detached-case.ts';
 import { runCase, type ScaleCase, type ScaleResult } from './scale/run-case.ts';
 import { renderScale, SCALE_METHOD, writeScale, type ScaleFile } from './scale/report.ts';
 
@@ -47,10 +49,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const results: ScaleResult[] = [];
   const failures: ScaleFile['failures'] = [];
+  const detached: DetachedResult[] = [];
   for (const n of tabs) {
+    const stamp = (): string => `${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s`;
     for (const compressor of compressors as ScaleCase['compressor'][]) {
       const c: ScaleCase = { tabs: n, compressor, steps };
-      const stamp = (): string => `${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s`;
       console.log(`${stamp()} ${n} tabs, ${compressor}`);
       let r: ScaleResult;
       try {
@@ -65,6 +68,16 @@ async function main(): Promise<void> {
       console.log(`${stamp()}   ${r.stepsPerSecond.toFixed(2)} steps/s, renderer RSS ${r.rendererRssMiB.median.toFixed(0)} MiB, heap ${r.jsHeapMiB.median.toFixed(0)} MiB, downloaded ${(r.downloadedBytes.median / 1e6).toFixed(1)} MB, identical ${r.identical}`);
       results.push(r);
     }
+    console.log(`${stamp()} ${n} tabs, none, no DevTools client attached`);
+    try {
+      const d = await runDetachedCase(n, steps);
+      console.log(`${stamp()}   renderer RSS ${d.rendererRssMiB.median.toFixed(0)} MiB, USS ${d.rendererUssMiB.median.toFixed(0)} MiB, finished at step ${d.finished.step}`);
+      detached.push(d);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      console.log(`${stamp()}   FAILED: ${error}`);
+      failures.push({ tabs: n, compressor: 'none, detached', steps, error });
+    }
   }
   const file: ScaleFile = {
     benchmark: 'scale',
@@ -73,6 +86,7 @@ async function main(): Promise<void> {
     updated: new Date().toISOString(),
     host: { ...hostEnvironment() },
     results,
+    detached,
     failures,
   };
   console.log(`\n${renderScale(file)}`);

@@ -1,6 +1,7 @@
 /** bench/results/scale.json (every figure) and scale.md (the tables the docs quote). */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { DetachedResult } from './detached-case.ts';
 import type { ScaleResult, Spread } from './run-case.ts';
 
 export interface ScaleFile {
@@ -10,6 +11,8 @@ export interface ScaleFile {
   updated: string;
   host: Record<string, unknown>;
   results: ScaleResult[];
+  /** The same rooms' renderers with no DevTools client attached (fp32); absent in older files. */
+  detached?: DetachedResult[];
   /** Cases that did not finish, with the reason. */
   failures: Array<{ tabs: number; compressor: string; steps: number; error: string }>;
 }
@@ -19,6 +22,7 @@ export const SCALE_METHOD = [
   'Steps/s: 1000 / the median time between consecutive steps of tab 0, the first 5 steps (shader warm-up) left out. Start-up: from opening the first tab to the first completed step.',
   'Renderer RSS and PSS: the peak over the run of each tab\'s renderer process (/proc/PID/status VmRSS, /proc/PID/smaps_rollup Pss), sampled every second; the N largest renderers of the browser are the tabs\'. PSS splits shared pages (libraries, fonts) among the processes that map them, RSS counts them in each. USS (smaps_rollup Private_Clean + Private_Dirty): the pages only that renderer maps, what closing the tab gives back. RSS minus USS is shared: mostly the Chromium binary\'s code, of which a renderer running WebGL and WebRTC touches ~130 MiB (a blank page ~55 MiB).',
   'JS heap: the peak of CDP Runtime.getHeapUsage usedSize + backingStorageSize (V8\'s heap and the ArrayBuffers it holds) per tab. Retained: the same and the renderer RSS after the run, once HeapProfiler.collectGarbage has run in every tab. GPU process: every tab\'s WebGL textures and SwiftShader live there, shared by all tabs.',
+  'No DevTools client attached: Playwright\'s session keeps what the page fetched (the Network domain\'s buffers live in the renderer), so the figures above count memory a user\'s tab does not hold. The last table runs each tab count again (fp32) in a Chromium started directly with the same flags, tabs opened over its /json/new endpoint, nothing attached: peak RSS, PSS and USS from /proc, the end read from the signaling server\'s log (the step and weights hash most of the room reported).',
   'Downloaded: status().data.bytesDownloaded of each tab (MNIST labels, headers, its shard and the 1,000-example evaluation subset, fetched by HTTP range requests).',
   'The machine has 2 cores shared with other work: compare the rows of one run, and look at the load average of each case.',
 ];
@@ -59,6 +63,14 @@ export function renderScale(file: ScaleFile): string {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...memory,
     '',
+    ...(file.detached?.length ? [
+      '## Memory per tab with no DevTools client attached (fp32)',
+      '',
+      '| tabs | renderer RSS (peak) | renderer PSS (peak) | renderer USS (peak) | finished at step (weights hash) |',
+      '|---|---|---|---|---|',
+      ...file.detached.map((d) => `| ${d.tabs} | ${range(d.rendererRssMiB)} | ${range(d.rendererPssMiB)} | ${range(d.rendererUssMiB)} | ${d.finished.step} (${d.finished.hash}) |`),
+      '',
+    ] : []),
     ...(file.failures.length ? ['## Cases that did not finish', '', ...file.failures.map((f) => `- ${f.tabs} tabs, ${f.compressor}: ${f.error}`), ''] : []),
   ].join('\n');
 }
