@@ -1,18 +1,19 @@
 /**
  * The memory of N training tabs as a user's browser holds them: no DevTools client attached.
- * Playwright's session keeps every response body a page fetched (the Network domain's buffers, in
- * the renderer) and more, which the ordinary cases' renderer figures include. Here Chromium is
+ * Under Playwright's session a renderer holds 25-50 MiB more of its own, growing with what the page
+ * fetched (most likely the Network domain's copies of response bodies), which the ordinary cases'
+ * renderer figures include. Here Chromium is
  * started directly with the same flags, the tabs are opened over its HTTP endpoint (`/json/new`,
  * which attaches nothing), the memory is read from /proc, and the room's end from the signaling
  * server's log: nothing ever speaks to the tabs.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, startServer } from '@tabswarm/launch';
 import { parseRunConfig } from '@tabswarm/shared/protocol';
+import { freePort } from '@tabswarm/signaling-server/cluster-testing';
 import { PeakMemory } from './processes.ts';
 import { spread, type Spread } from './run-case.ts';
 
@@ -29,16 +30,6 @@ export interface DetachedResult {
 const MiB = 1024 * 1024;
 const CASE_TIMEOUT_MS = 15 * 60_000;
 const POLL_MS = 1_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 async function untilOk(url: string, init: RequestInit, deadlineAt: number): Promise<Response> {
   for (;;) {
