@@ -176,7 +176,8 @@ export class TrainingSession {
 
   /** The round mode, the round, the members' last contributions and the share of time waiting. */
   get roundStatus(): RoundStatus {
-    return roundStatus(this.init.config, this.step, this.history);
+    const out = this.sitOut?.step === this.step ? [...this.sitOut.members] : [];
+    return roundStatus(this.init.config, this.step, this.history, out);
   }
 
   /** The membership this session trains in (members sorted). */

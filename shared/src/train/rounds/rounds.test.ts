@@ -274,6 +274,8 @@ describe('round modes over the in-memory transport', () => {
     for (const r of slow.slice(2)) assert.ok(r.step % 2 === 1 ? r.ms.compute > 0 : r.ms.compute === 0, `step ${r.step}: ${r.ms.compute} ms of compute`);
     assert.ok(peers[0]!.session.testAccuracy! > 0.9, `accuracy ${peers[0]!.session.testAccuracy}`);
     assert.equal(peers[2]!.session.testAccuracy, peers[0]!.session.testAccuracy);
+    // It contributed to the last round and flagged again: status says who sits the next one out.
+    for (const p of peers) assert.deepEqual(p.session.roundStatus.sittingOut, ['slow']);
     for (const p of peers) p.model.dispose();
   });
 
