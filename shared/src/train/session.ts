@@ -290,6 +290,12 @@ export class TrainingSession {
     const { messenger, selfId, train, config } = this.init;
     const syncMs = this.init.syncTimeoutMs ?? 20_000;
     const limit = deadline(syncMs, `sync of epoch ${view.epoch}`, signal);
+    // The shard depends only on the members, so it loads while the connections and the hellos
+    // take their time (on a slow device, seconds each) instead of after them.
+    const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
+    const holding = this.holdData(shard, signal);
+    // Awaited below; should the sync fail first, the next one holds what this one fetched.
+    holding.catch(() => undefined);
     try {
       // Until the hellos say where the room is, frames of any step of the run are kept.
       messenger.advance(view.epoch, 0, config.steps);
@@ -311,8 +317,7 @@ export class TrainingSession {
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
       for (const e of refused) this.note('peer-input', errorMessage(e));
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
-      const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
-      await this.holdData(shard, signal);
+      await holding;
       this.shard = shard;
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       messenger.advance(view.epoch, this.step);
