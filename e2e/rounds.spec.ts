@@ -4,7 +4,9 @@
  * micro-batches, summed by the two-shot all-reduce (which spares the other tabs the ring's 2(N-1)
  * passes through the throttled one); `sync=local` (DiLoCo) with PowerSGD on the pseudo-gradient,
  * over the ring, each round's inner steps overlapping the last round's exchange (`staleness=1`).
- * Replicas are identical after every round in both.
+ * With `staleness=1`, `sync=accumulate` lets a tab too slow for the round (throttled 16x) sit every
+ * other round out, computing meanwhile, and contribute its batch one round late.
+ * Replicas are identical after every round in all three.
  */
 import { expect, test, type Page } from '@playwright/test';
 import type { StepRecord } from '@tabswarm/shared/protocol';
@@ -49,6 +51,39 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas
   expect(total(fast)).toBeGreaterThan(total(slow));
   expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
   await expect(pages[0]!.locator('#field-rounds')).toContainText('sync=accumulate');
+  await pages[0]!.context().close();
+});
+
+test('sync=accumulate, staleness=1: a tab too slow for the round sits every other one out and contributes one round late; replicas identical after every round', async ({ browser }) => {
+  const ROUNDS = 12;
+  const room = uniqueRoom('e2e-sit-out');
+  const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&staleness=1&roundMs=400&lr=0.003&collective=two-shot`;
+  const pages = await openTabs(browser, TABS, query, async (page, i) => {
+    if (i === TABS - 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: 16 });
+  });
+  const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
+  for (const s of statuses) {
+    expect(s.step).toBe(ROUNDS);
+    expect(s.error).toBeNull();
+    expect(s.weightsHash).toBe(statuses[0]!.weightsHash);
+  }
+  const histories = await expectIdenticalRounds(pages, ROUNDS);
+  const slowId = statuses[TABS - 1]!.peerId!;
+  const slow = histories[0]!.map((r) => r.contributions![slowId]!);
+  const throttled = histories[TABS - 1]!;
+  console.log(`sit-out: throttled tab's contributions ${slow.join(',')}; its round ms (compute/communicate/total) ${throttled.map((r) => [r.ms.compute, r.ms.communicate, r.ms.total].map(Math.round).join('/')).join(' ')}; others' totals ${histories[0]!.map((r) => Math.round(r.ms.total)).join(',')}`);
+  // It sat rounds out, never two in a row, and each round it sat out it computed the next one's
+  // batch, which it contributed there.
+  const satOut = slow.flatMap((n, i) => (n === 0 ? [i] : []));
+  expect(satOut.length).toBeGreaterThanOrEqual(3);
+  for (const i of satOut) {
+    expect(throttled[i]!.ms.compute, `round ${i + 1}: computed meanwhile`).toBeGreaterThan(0);
+    if (i + 1 < ROUNDS) {
+      expect(slow[i + 1], `round ${i + 2}: it contributes`).toBeGreaterThanOrEqual(1);
+      expect(throttled[i + 1]!.ms.compute, `round ${i + 2}: its batch was ready`).toBe(0);
+    }
+  }
+  expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
   await pages[0]!.context().close();
 });
 

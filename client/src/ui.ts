@@ -205,6 +205,9 @@ export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): st
     parts.push(`last round ${all.join(' + ')} ${r.unit}${mine !== undefined ? ` (this tab ${mine})` : ''}`);
   }
   if (r.waitingShare !== null) parts.push(`${Math.round(100 * r.waitingShare)} % of the time waiting`);
+  const out = r.sittingOut ?? [];
+  if (status.peerId !== null && out.includes(status.peerId)) parts.push('this tab sits the next round out (too slow for it; it computes meanwhile)');
+  else if (out.length > 0) parts.push(`${out.length} ${out.length === 1 ? 'member sits' : 'members sit'} the next round out`);
   return parts.join(', ');
 }
 

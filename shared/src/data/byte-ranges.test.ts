@@ -38,6 +38,11 @@ test('a multipart/byteranges body as a server writes it parses back to its parts
   const wanted = [{ start: 4, end: 8 }, { start: 100, end: 101 }, { start: 260, end: 262 }];
   assert.deepEqual(assemble(wanted, parts), Uint8Array.from([...file.subarray(4, 8), file[100]!, ...file.subarray(260, 262)]));
   assert.throws(() => assemble([{ start: 0, end: 2 }], parts), WireFormatError);
+  // Parts in any order, one inside another: each range from a part that holds all of it.
+  const whole = { start: 0, bytes: file.subarray(0, 300) };
+  const shuffled = [parts[2]!, whole, parts[0]!, parts[1]!];
+  assert.deepEqual(assemble([{ start: 260, end: 262 }, { start: 5, end: 120 }, { start: 100, end: 101 }], shuffled), Uint8Array.from([...file.subarray(260, 262), ...file.subarray(5, 120), file[100]!]));
+  assert.throws(() => assemble([{ start: 250, end: 400 }], shuffled), WireFormatError);
   assert.throws(() => parseMultipart(body.subarray(0, body.length - 20), boundary), WireFormatError);
   assert.deepEqual(parseContentRange('bytes 5-9/100'), { start: 5, end: 10 });
   assert.throws(() => parseContentRange('bytes */100'), WireFormatError);

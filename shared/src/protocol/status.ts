@@ -47,6 +47,8 @@ export interface RoundStatus {
   contributions: Record<string, number> | null;
   /** Share of the last rounds' time (up to 10) spent waiting inside collectives, in [0, 1]; null before the first. */
   waitingShare: number | null;
+  /** Members sitting the next round out, too slow for it (`sync=accumulate`, `staleness=1`), by peer id. */
+  sittingOut: string[];
 }
 
 export interface SessionEvent {

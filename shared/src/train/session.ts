@@ -19,6 +19,7 @@ import { deadline } from '../deadline.ts';
 import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf, TimeoutError } from '../errors.ts';
 import type { RoundStatus, SessionEvent, StepRecord } from '../protocol/status.ts';
 import { Rng } from '../rng.ts';
+import { MessageKind } from '../wire/frame.ts';
 import { yieldToEventLoop } from '../yield.ts';
 import { messageValueBound } from './clip.ts';
 import type { RunConfig } from './config.ts';
@@ -26,8 +27,9 @@ import { localGradient, type LocalGradient } from './local-gradient.ts';
 import { describeChange, Membership, type MembershipView } from './membership.ts';
 import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
-import { checkRoundConfig, ownUpdate, RoundRunner } from './rounds/round-runner.ts';
+import { checkRoundConfig, ownUpdate, RoundRunner, type RoundInput } from './rounds/round-runner.ts';
 import { roundStatus } from './rounds/round-status.ts';
+import { decodeOutcome, encodeOutcome, sittingOut, type RoundOutcome } from './rounds/sit-out.ts';
 import type { WeightedMean } from './rounds/weighted-mean.ts';
 import { assignShard } from './shard.ts';
 import type { SessionInit } from './session-init.ts';
@@ -122,6 +124,8 @@ export class TrainingSession {
   private prefetched: LocalGradient | undefined;
   /** The first step after a sync gets the ceiling deadline. */
   private freshSync = true;
+  /** Who sits out round `step` of `epoch` (`sync=accumulate`, `staleness=1`; rounds/sit-out.ts). */
+  private sitOut: { epoch: number; step: number; members: Set<string> } | undefined;
 
   constructor(private readonly init: SessionInit) {
     const { config, model } = init;
@@ -172,7 +176,8 @@ export class TrainingSession {
 
   /** The round mode, the round, the members' last contributions and the share of time waiting. */
   get roundStatus(): RoundStatus {
-    return roundStatus(this.init.config, this.step, this.history);
+    const out = this.sitOut?.step === this.step ? [...this.sitOut.members] : [];
+    return roundStatus(this.init.config, this.step, this.history, out);
   }
 
   /** The membership this session trains in (members sorted). */
@@ -269,11 +274,10 @@ export class TrainingSession {
    * deadline when the work settles releases whatever it still waits on. The one place a step's
    * collectives are made: the training step and the replica check.
    */
-  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[]): Promise<{ result: T; waitedMs: number }> {
-    const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
-    const limit = deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
+  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[], members = view.members): Promise<{ result: T; waitedMs: number }> {
+    const limit = this.stepDeadline(what, signal);
     try {
-      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members: view.members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
+      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {
@@ -286,6 +290,12 @@ export class TrainingSession {
     const { messenger, selfId, train, config } = this.init;
     const syncMs = this.init.syncTimeoutMs ?? 20_000;
     const limit = deadline(syncMs, `sync of epoch ${view.epoch}`, signal);
+    // The shard depends only on the members, so it loads while the connections and the hellos
+    // take their time (on a slow device, seconds each) instead of after them.
+    const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
+    const holding = this.holdData(shard, signal);
+    // Awaited below; should the sync fail first, the next one holds what this one fetched.
+    holding.catch(() => undefined);
     try {
       // Until the hellos say where the room is, frames of any step of the run are kept.
       messenger.advance(view.epoch, 0, config.steps);
@@ -307,8 +317,7 @@ export class TrainingSession {
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
       for (const e of refused) this.note('peer-input', errorMessage(e));
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
-      const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
-      await this.holdData(shard, signal);
+      await holding;
       this.shard = shard;
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       messenger.advance(view.epoch, this.step);
@@ -364,6 +373,12 @@ export class TrainingSession {
     this.init.onUpdate?.(this);
   }
 
+  /** A step's deadline: from the recent steps' times, the ceiling on a step after a sync (step-deadline.ts). */
+  private stepDeadline(what: string, signal: AbortSignal): ReturnType<typeof deadline> {
+    const limits = { ceilingMs: this.init.stepTimeoutMs ?? DEFAULT_STEP_CEILING_MS, floorMs: this.init.minStepTimeoutMs ?? DEFAULT_STEP_FLOOR_MS };
+    return deadline(stepDeadlineMs(this.history, this.freshSync, limits), what, signal);
+  }
+
   /** `sync=step`: one batch's gradient, averaged (with staleness 1, the next one computed meanwhile). */
   private async exchangeStep(view: MembershipView, signal: AbortSignal, meter: StepMeter): Promise<Exchanged> {
     const { config, selfId } = this.init;
@@ -394,15 +409,18 @@ export class TrainingSession {
     // member; after a sync there is none to go by.
     const startedAt = this.freshSync || this.lastExchangeEnd === undefined ? clock() : this.lastExchangeEnd;
     const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock, startedAt };
+    const out = this.sitOut?.epoch === view.epoch && this.sitOut.step === this.step && !this.freshSync ? this.sitOut.members : new Set<string>();
+    const participants = view.members.filter((id) => !out.has(id));
+    if (out.has(selfId)) return this.sitRoundOut(rounds, view, signal, meter, input, participants[0]!);
     const work = await rounds.compute(input, this.weightsHash);
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();
     let prefetching: Promise<number> | undefined;
     const exchange = (c: TimedCollective): Promise<WeightedMean | null> => {
       const pending = rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
-      // Overlap (staleness 1): the next round's work runs while this sum travels, from the weights
-      // this member's own contribution alone would give.
-      if (config.staleness === 1 && this.step + 1 < config.steps) {
+      // Overlap (sync=local, staleness 1): the next round's work runs while this sum travels, from
+      // the weights this member's own contribution alone would give.
+      if (config.sync === 'local' && config.staleness === 1 && this.step + 1 < config.steps) {
         prefetching ??= rounds.prefetch({ ...input, round: this.step + 1, weights: this.replica.preview(ownUpdate(work)), startedAt: clock() });
       }
       return pending;
@@ -410,7 +428,7 @@ export class TrainingSession {
     let prefetchMs = 0;
     let exchanged: { result: WeightedMean | null; waitedMs: number };
     try {
-      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange, this.ownerShares(view));
+      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange, this.ownerShares(view, participants), participants);
     } finally {
       // The model holds the replica's weights again before anything else reads or changes them;
       // a prefetch cut short (the epoch ended) is simply computed again.
@@ -419,8 +437,53 @@ export class TrainingSession {
     const { result, waitedMs } = exchanged;
     this.lastExchangeEnd = clock();
     meter.exchangeEnds();
-    const contributions = result ? rounds.contributions(view.members, result.counts) : undefined;
-    return { update: result?.update ?? null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, ...(contributions ? { contributions } : {}) };
+    if (!result) return { update: null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs } };
+    // The round's outcome over every member of the epoch: those sitting it out counted 0.
+    const byMember = (values: readonly number[]): number[] => view.members.map((id) => values[participants.indexOf(id)] ?? 0);
+    const counts = byMember(result.counts);
+    const sitsOutNext = byMember(result.sitsOutNext.map(Number)).map(Boolean);
+    this.sitOut = { epoch: view.epoch, step: this.step + 1, members: sittingOut(view.members, sitsOutNext) };
+    // The first member taking part hands the outcome to those sitting this round out.
+    if (out.size > 0 && participants[0] === selfId) this.forwardOutcome(view, [...out], { update: result.update, counts, sitsOutNext, sharedState: this.aggregator.exportSharedState() });
+    return { update: result.update, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, contributions: rounds.contributions(view.members, counts) };
+  }
+
+  /**
+   * A round this member sits out (too slow for it, rounds/sit-out.ts): it computes its next round's
+   * work from the weights it holds meanwhile, then takes the round's outcome from `forwarder`
+   * under the step's deadline, and makes the same step as the others with the same bits.
+   */
+  private async sitRoundOut(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter, input: RoundInput, forwarder: string): Promise<Exchanged> {
+    meter.exchangeStarts();
+    const prefetchMs = this.step + 1 < this.init.config.steps ? await rounds.prefetch({ ...input, round: this.step + 1 }) : 0;
+    const limit = this.stepDeadline(`round ${this.step}'s outcome from ${forwarder.slice(0, 8)}`, signal);
+    const began = performance.now();
+    let outcome: RoundOutcome;
+    try {
+      const message = await this.init.messenger.receive(forwarder, { kind: MessageKind.RoundUpdate, codec: 0, tag: 0, epoch: view.epoch, step: this.step, seq: 0 }, limit.signal);
+      outcome = decodeOutcome(message.payload, view.members.length, this.replica.sizes);
+      this.aggregator.importSharedState(outcome.sharedState);
+    } catch (err) {
+      const name = (err as Error | null)?.name;
+      if (name === 'TimeoutError') throw new TimeoutError(`${(err as Error).message} (suspect ${forwarder.slice(0, 8)})`, forwarder);
+      if (name === 'WireFormatError') throw new PeerInputError(`round ${this.step}'s outcome from ${forwarder.slice(0, 8)}: ${(err as Error).message}`, forwarder);
+      throw err;
+    } finally {
+      limit.clear();
+    }
+    const waitedMs = performance.now() - began;
+    this.sitOut = { epoch: view.epoch, step: this.step + 1, members: sittingOut(view.members, outcome.sitsOutNext) };
+    this.lastExchangeEnd = this.clock();
+    meter.exchangeEnds();
+    return { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs }, contributions: rounds.contributions(view.members, outcome.counts) };
+  }
+
+  /** Sends a round's outcome to the members who sat it out; one gone is the next epoch's business. */
+  private forwardOutcome(view: MembershipView, to: readonly string[], outcome: RoundOutcome): void {
+    const payload = encodeOutcome(outcome);
+    for (const id of to) {
+      this.init.messenger.send(id, { kind: MessageKind.RoundUpdate, codec: 0, tag: 0, epoch: view.epoch, step: this.step, seq: 0 }, payload).catch(() => undefined);
+    }
   }
 
   /**
@@ -428,11 +491,11 @@ export class TrainingSession {
    * every member of the epoch learnt with the same bits, so a slow member owns little of the
    * summing and sending back. Equal (undefined) on a round after a sync or a refused one.
    */
-  private ownerShares(view: MembershipView): number[] | undefined {
+  private ownerShares(view: MembershipView, participants: readonly string[]): number[] | undefined {
     const last = this.history.at(-1);
     if (this.freshSync || !last?.contributions || last.epoch !== view.epoch || last.step !== this.step) return undefined;
     const contributions = last.contributions;
-    return view.members.map((id) => Math.round(contributions[id] ?? 0));
+    return participants.map((id) => Math.round(contributions[id] ?? 0));
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */

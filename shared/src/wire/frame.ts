@@ -44,6 +44,8 @@ export enum MessageKind {
   StateRequest = 5,
   /** The full training state (weights, optimizer, shared codec state). */
   State = 6,
+  /** A round's outcome, for a member that sat it out (train/rounds/sit-out.ts). */
+  RoundUpdate = 7,
 }
 
 const KINDS = new Set<number>(Object.values(MessageKind).filter((v): v is number => typeof v === 'number'));

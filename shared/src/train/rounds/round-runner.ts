@@ -23,8 +23,12 @@ export const ROUND_UNITS: Record<SyncMode, string> = { step: 'steps', accumulate
 /** Throws ConfigError for a round configuration that cannot run. */
 export function checkRoundConfig(config: RunConfig): void {
   if (config.sync === 'step') return;
-  if (config.staleness !== 0 && config.sync !== 'local') throw new ConfigError(`staleness=1 overlaps steps (sync=step) or rounds (sync=local); sync=${config.sync} needs staleness=0`);
   if (config.sync === 'accumulate' && config.roundMs <= 0) throw new ConfigError('sync=accumulate needs roundMs > 0 (the compute budget of a round)');
+  // A member sitting a round out neither sends nor updates its part of a shared mean of local
+  // estimates, so that mean would no longer be the mean over the members (sit-out.ts).
+  if (config.sync === 'accumulate' && config.staleness === 1 && (config.ef === 'ef21' || config.ef === 'diana')) {
+    throw new ConfigError(`sync=accumulate with staleness=1 lets slow members sit rounds out, which ef=${config.ef}'s shared mean of every member's estimate does not allow; use ef=none or ef14`);
+  }
 }
 
 /**
@@ -41,6 +45,9 @@ export function ownUpdate(work: RoundWork): Float32Array[] {
   return work.sums.map((sum) => scaled(sum, scale));
 }
 
+/** A member sits rounds out once this many of its rounds in a row had units over half the budget. */
+const SLOW_ROUNDS_TO_SIT_OUT = 2;
+
 /** A member defers at most this many evaluations in a row (see `evaluateNow`). */
 export const MAX_DEFERRED_EVALUATIONS = 4;
 
@@ -48,6 +55,8 @@ export class RoundRunner {
   private readonly local: LocalSteps | undefined;
   /** Mean time of one unit (micro-batch, inner step) in this member's last round, on the round clock. */
   private unitMs = 0;
+  /** This member's rounds in a row whose unit took more than half the budget (see `sitsOutNext`). */
+  private slowRounds = 0;
   /** How long this member's last evaluation took, on the round clock. */
   private evaluationMs = 0;
   /** Evaluations deferred since the last one. */
@@ -101,8 +110,23 @@ export class RoundRunner {
 
   private async work(input: RoundInput): Promise<RoundWork> {
     const work = this.local ? await this.local.round(input) : await accumulateRound(input);
-    if (work.units > 0) this.unitMs = work.computeMs / work.units;
+    if (work.units > 0) {
+      this.unitMs = work.computeMs / work.units;
+      this.slowRounds = this.unitMs > this.config.roundMs / 2 ? this.slowRounds + 1 : 0;
+    }
     return work;
+  }
+
+  /**
+   * Whether this member sits the next round out (`sync=accumulate`, `staleness=1`): when one of its
+   * micro-batches takes more than half the round's budget, it would hold the others up every
+   * round; sitting every other round out, it computes during the round it misses instead. Two
+   * such rounds in a row, so that one slow batch (a pause for garbage collection, a busy moment
+   * of the machine) does not make a fast member sit out.
+   */
+  sitsOutNext(): boolean {
+    const { sync, staleness } = this.config;
+    return sync === 'accumulate' && staleness === 1 && this.slowRounds >= SLOW_ROUNDS_TO_SIT_OUT;
   }
 
   /**
@@ -126,7 +150,7 @@ export class RoundRunner {
 
   /** The weighted mean of the members' work; the kept work is dropped once the exchange succeeded. */
   async exchange(aggregator: GradientAggregator, work: RoundWork, collective: Collective): Promise<WeightedMean> {
-    const result = await weightedMean(aggregator, work.sums, work.count, collective);
+    const result = await weightedMean(aggregator, work.sums, work.count, collective, this.sitsOutNext());
     this.kept = undefined;
     return result;
   }

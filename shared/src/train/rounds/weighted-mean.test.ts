@@ -5,7 +5,7 @@ import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, cha
 import { createAggregator, type AggregatorConfig } from '../../compress/index.ts';
 import type { GradientAggregator, LayerShape } from '../../compress/types.ts';
 import { gaussianArray, simulatePeers } from '../../testing/simulated-collective.ts';
-import { weightedMean } from './weighted-mean.ts';
+import { MAX_COUNT, weightedMean } from './weighted-mean.ts';
 
 await tf.setBackend('cpu');
 
@@ -127,4 +127,21 @@ describe('weighted mean of unequal contributions', () => {
     const exact = exactWeightedMean(big[0]!.map((n, rank) => sumsOf(rank, 0, n)), big[0]!);
     assertClose(updates[0]![0]!, exact, 2e-3, 'fp16');
   });
+});
+
+describe('the sit-out flag beside each count', () => {
+  for (const compressor of ['none', 'topk'] as const) {
+    it(`${compressor === 'none' ? 'all-reduce' : 'all-gather'}: every member learns every member's flag, and the counts stay exact`, async () => {
+      const config: AggregatorConfig = { ...BASE, compressor, ratio: 1 };
+      const aggregators = [0, 1, 2].map(() => createAggregator(config, LAYERS));
+      const counts = [64, MAX_COUNT - 1, 0];
+      const flags = [false, true, true];
+      const results = await simulatePeers(3, (c, rank) => weightedMean(aggregators[rank]!, sumsOf(rank, 0, counts[rank]!), counts[rank]!, c, flags[rank]), { step: 0 });
+      for (const r of results) {
+        assert.deepEqual(r.counts, counts);
+        assert.deepEqual(r.sitsOutNext, flags);
+      }
+      for (const a of aggregators) a.dispose();
+    });
+  }
 });
