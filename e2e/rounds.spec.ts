@@ -25,8 +25,8 @@ async function expectIdenticalRounds(pages: Page[], rounds: number): Promise<Ste
   return histories;
 }
 
-test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas identical after every round', async ({ browser }) => {
-  const ROUNDS = 12;
+test('sync=accumulate: a throttled tab contributes nothing while its shard loads, then fewer micro-batches; replicas identical after every round', async ({ browser }) => {
+  const ROUNDS = 20;
   const room = uniqueRoom('e2e-accumulate');
   const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&roundMs=600&lr=0.003&collective=two-shot`;
   const pages = await openTabs(browser, TABS, query, async (page, i) => {
@@ -47,7 +47,12 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas
   const fast = steady.map((r) => Math.min(...Object.entries(r.contributions!).filter(([id]) => id !== slowId).map(([, n]) => n)));
   const total = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   console.log(`accumulate: contributions per round (fast min / throttled) ${fast.join(',')} / ${slow.join(',')}; round ms (compute/communicate/total) ${steady.map((r) => [r.ms.compute, r.ms.communicate, r.ms.total].map(Math.round).join('/')).join(' ')}; accuracy ${statuses[0]!.testAccuracy}`);
-  expect(Math.min(...slow)).toBeGreaterThanOrEqual(1);
+  // The room trains while the throttled tab still fetches its shard (it takes part with nothing);
+  // from then on it contributes at least one micro-batch a round.
+  const loaded = slow.findIndex((n) => n > 0);
+  expect(loaded).toBeGreaterThanOrEqual(0);
+  expect(slow.length - loaded).toBeGreaterThanOrEqual(4);
+  expect(Math.min(...slow.slice(loaded))).toBeGreaterThanOrEqual(1);
   expect(total(fast)).toBeGreaterThan(total(slow));
   expect(statuses[0]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
   await expect(pages[0]!.locator('#field-rounds')).toContainText('sync=accumulate');
@@ -55,12 +60,21 @@ test('sync=accumulate: a throttled tab contributes fewer micro-batches, replicas
 });
 
 test('sync=accumulate, staleness=1: a tab too slow for the round sits every other one out and contributes one round late; replicas identical after every round', async ({ browser }) => {
-  const ROUNDS = 12;
+  const ROUNDS = 16;
   const room = uniqueRoom('e2e-sit-out');
   const query = `room=${room}&workers=${TABS}&steps=${ROUNDS}&evalEvery=6&model=mlp&backend=wasm&sync=accumulate&staleness=1&roundMs=400&lr=0.003&collective=two-shot`;
-  const pages = await openTabs(browser, TABS, query, async (page, i) => {
-    if (i === TABS - 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: 16 });
-  });
+  const pages = await openTabs(browser, TABS, query);
+  // Throttled once it holds its shard (it contributed), so that what follows is sitting out, not
+  // taking part with nothing while a throttled tab fetches its shard (the test above).
+  const last = pages[TABS - 1]!;
+  const held = async (): Promise<number> => {
+    const id = (await waitForTabs([last], () => true, 10_000))[0]!.peerId;
+    const history = await historyOf(last);
+    return history.findIndex((r) => id !== null && id !== undefined && (r.contributions?.[id] ?? 0) > 0);
+  };
+  await expect.poll(held, { timeout: 60_000 }).toBeGreaterThanOrEqual(0);
+  await (await last.context().newCDPSession(last)).send('Emulation.setCPUThrottlingRate', { rate: 16 });
+  const throttledAfter = (await historyOf(last)).length;
   const statuses = await waitForTabs(pages, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);
   for (const s of statuses) {
     expect(s.step).toBe(ROUNDS);
@@ -74,7 +88,11 @@ test('sync=accumulate, staleness=1: a tab too slow for the round sits every othe
   console.log(`sit-out: throttled tab's contributions ${slow.join(',')}; its round ms (compute/communicate/total) ${throttled.map((r) => [r.ms.compute, r.ms.communicate, r.ms.total].map(Math.round).join('/')).join(' ')}; others' totals ${histories[0]!.map((r) => Math.round(r.ms.total)).join(',')}`);
   // It sat rounds out, never two in a row, and each round it sat out it computed the next one's
   // batch, which it contributed there.
-  const satOut = slow.flatMap((n, i) => (n === 0 ? [i] : []));
+  // Before it was throttled it took part in every round (with nothing while its shard loaded);
+  // the last round has no next one to compute for.
+  const loading = slow.findIndex((n) => n > 0);
+  expect(slow.slice(loading, throttledAfter).every((n) => n > 0)).toBe(true);
+  const satOut = slow.flatMap((n, i) => (n === 0 && i >= throttledAfter && i < ROUNDS - 1 ? [i] : []));
   expect(satOut.length).toBeGreaterThanOrEqual(3);
   for (const i of satOut) {
     expect(throttled[i]!.ms.compute, `round ${i + 1}: computed meanwhile`).toBeGreaterThan(0);

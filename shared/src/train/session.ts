@@ -14,7 +14,7 @@
 import { createAggregator } from '../compress/index.ts';
 import type { GradientAggregator } from '../compress/types.ts';
 import { RingCollective } from '../collective/ring-collective.ts';
-import { gather, hold } from '../data/example-store.ts';
+import { gather, hold, type Examples } from '../data/example-store.ts';
 import { deadline } from '../deadline.ts';
 import { DivergenceError, errorMessage, isRecoverable, PeerInputError, suspectOf, TimeoutError } from '../errors.ts';
 import type { RoundStatus, SessionEvent, StepRecord } from '../protocol/status.ts';
@@ -27,7 +27,7 @@ import { localGradient, type LocalGradient } from './local-gradient.ts';
 import { describeChange, Membership, type MembershipView } from './membership.ts';
 import { findDivergence } from './replica-check.ts';
 import { Replica } from './replica.ts';
-import { checkRoundConfig, ownUpdate, RoundRunner, type RoundInput } from './rounds/round-runner.ts';
+import { checkRoundConfig, emptyWork, ownUpdate, RoundRunner, type RoundInput, type RoundWork } from './rounds/round-runner.ts';
 import { roundStatus } from './rounds/round-status.ts';
 import { decodeOutcome, encodeOutcome, sittingOut, type RoundOutcome } from './rounds/sit-out.ts';
 import type { WeightedMean } from './rounds/weighted-mean.ts';
@@ -79,6 +79,8 @@ function blameLateCut(err: unknown, waitedMs: number, syncMs: number): unknown {
 }
 /** How long a member that refused a peer's input waits for the others to see it too before it asks for a new epoch. */
 const PEER_INPUT_GRACE_MS = 500;
+/** A round's weighted mean (null: refused as non-finite) and the time its collectives waited. */
+type RoundExchange = { result: WeightedMean | null; waitedMs: number };
 /** A step's exchange, whatever the mode: the update to apply and what the step record needs. */
 interface Exchanged {
   update: Float32Array[] | null;
@@ -90,6 +92,15 @@ interface Exchanged {
 
 /** The session's own list of events is cut to the most recent this many. */
 const MAX_EVENTS = 500;
+
+/**
+ * Two-shot owners' shares for a round: each member's contribution to the last round, which every
+ * member of the epoch learnt with the same bits, so a slow member owns little of the summing and
+ * sending back.
+ */
+function ownerShares(participants: readonly string[], contributions: Record<string, number>): number[] {
+  return participants.map((id) => Math.round(contributions[id] ?? 0));
+}
 
 export class TrainingSession {
   state: SessionState = 'connecting';
@@ -126,6 +137,10 @@ export class TrainingSession {
   private freshSync = true;
   /** Who sits out round `step` of `epoch` (`sync=accumulate`, `staleness=1`; rounds/sit-out.ts). */
   private sitOut: { epoch: number; step: number; members: Set<string> } | undefined;
+  /** sync=accumulate: the shard is still loading after the sync (with the error, if its fetch failed). */
+  private shardLoading: { error?: unknown } | undefined;
+  /** The exchange of round `round` of `epoch`, started by this member as it took the outcome of a round it sat out. */
+  private early: { epoch: number; round: number; work: RoundWork; exchanged: Promise<RoundExchange> } | undefined;
 
   constructor(private readonly init: SessionInit) {
     const { config, model } = init;
@@ -235,6 +250,7 @@ export class TrainingSession {
           if (!isRecoverable(err)) throw err;
           this.failedAt ??= Date.now();
           this.prefetched = undefined;
+          this.early = undefined;
           this.note('step-aborted', `step ${this.step} in epoch ${view.epoch}: ${errorMessage(err)}`);
           this.syncedEpoch = -1;
           // Bad input reaches every member it was sent to about now: a moment's grace lets them
@@ -274,10 +290,10 @@ export class TrainingSession {
    * deadline when the work settles releases whatever it still waits on. The one place a step's
    * collectives are made: the training step and the replica check.
    */
-  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[], members = view.members): Promise<{ result: T; waitedMs: number }> {
+  private async withCollective<T>(view: MembershipView, signal: AbortSignal, what: string, work: (c: TimedCollective) => Promise<T>, shares?: readonly number[], members = view.members, step = this.step): Promise<{ result: T; waitedMs: number }> {
     const limit = this.stepDeadline(what, signal);
     try {
-      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members, epoch: view.epoch, step: this.step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
+      const ring = new RingCollective({ allReduce: this.init.config.collective, messenger: this.init.messenger, members, epoch: view.epoch, step, signal: limit.signal, codec: this.aggregator.codecId, maxAbs: messageValueBound(this.init.config), ...(shares ? { shares } : {}) });
       const collective = new TimedCollective(ring);
       return { result: await work(collective), waitedMs: collective.waitedMs };
     } finally {
@@ -293,9 +309,11 @@ export class TrainingSession {
     // The shard depends only on the members, so it loads while the connections and the hellos
     // take their time (on a slow device, seconds each) instead of after them.
     const shard = this.init.ownData ? Int32Array.from({ length: train.count }, (_, i) => i) : assignShard(config, train.labels, train.classes, view.members.indexOf(selfId), view.members.length);
-    const holding = this.holdData(shard, signal);
+    const holdingTest = this.holdData(this.init.test, this.testIndices, signal);
+    const holdingShard = this.holdData(train, shard, signal);
     // Awaited below; should the sync fail first, the next one holds what this one fetched.
-    holding.catch(() => undefined);
+    holdingTest.catch(() => undefined);
+    holdingShard.catch(() => undefined);
     try {
       // Until the hellos say where the room is, frames of any step of the run are kept.
       messenger.advance(view.epoch, 0, config.steps);
@@ -317,8 +335,13 @@ export class TrainingSession {
       // A member whose hello or state we refused is blamed like a silent one: this epoch fails.
       for (const e of refused) this.note('peer-input', errorMessage(e));
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
-      await holding;
+      await holdingTest;
       this.shard = shard;
+      // With sync=accumulate a member whose shard is still loading (a slow device, a slow link)
+      // takes part with nothing rather than hold the room's first rounds up: a round's work is any
+      // number of samples, none included.
+      if (config.sync === 'accumulate') this.loadInBackground(holdingShard);
+      else await holdingShard;
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       messenger.advance(view.epoch, this.step);
     } finally {
@@ -327,16 +350,31 @@ export class TrainingSession {
   }
 
   /**
-   * Holds the shard and the evaluation subset (a store fetches only what it lacks and drops the
-   * rest), under a deadline of its own: on a slow link the download may outlast the hello's.
+   * Holds `indices` of `data` (a store fetches only what it lacks and drops the rest), under a
+   * deadline of its own: on a slow link the download may outlast the hello's.
    */
-  private async holdData(shard: Int32Array, signal: AbortSignal): Promise<void> {
-    const limit = deadline(this.init.dataTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS, 'fetching the training data', signal);
+  private async holdData(data: Examples, indices: Int32Array, signal: AbortSignal): Promise<void> {
+    const what = data === this.init.test ? 'the test data' : 'the training data';
+    const limit = deadline(this.init.dataTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS, `fetching ${what}`, signal);
     try {
-      await Promise.all([hold(this.init.test, this.testIndices, limit.signal), hold(this.init.train, shard, limit.signal)]);
+      await hold(data, indices, limit.signal);
     } finally {
       limit.clear();
     }
+  }
+
+  /** Marks the shard as loading until `holding` resolves; a failure fails the next round (and so brings a new sync). */
+  private loadInBackground(holding: Promise<void>): void {
+    const pending: { error?: unknown } = {};
+    this.shardLoading = pending;
+    holding.then(
+      () => {
+        if (this.shardLoading === pending) this.shardLoading = undefined;
+      },
+      (err: unknown) => {
+        pending.error = err;
+      },
+    );
   }
 
   private async trainStep(view: MembershipView, signal: AbortSignal): Promise<void> {
@@ -409,15 +447,19 @@ export class TrainingSession {
     // member; after a sync there is none to go by.
     const startedAt = this.freshSync || this.lastExchangeEnd === undefined ? clock() : this.lastExchangeEnd;
     const input = { model, train, shard: this.shard, config, round: this.step, rank: view.members.indexOf(selfId), weights: this.replica.weights, signal, clock, startedAt };
+    if (this.shardLoading?.error !== undefined) throw this.shardLoading.error;
+    const loading = this.shardLoading !== undefined;
     const out = this.sitOut?.epoch === view.epoch && this.sitOut.step === this.step && !this.freshSync ? this.sitOut.members : new Set<string>();
     const participants = view.members.filter((id) => !out.has(id));
     if (out.has(selfId)) return this.sitRoundOut(rounds, view, signal, meter, input, participants[0]!);
-    const work = await rounds.compute(input, this.weightsHash);
+    const early = this.early?.epoch === view.epoch && this.early.round === this.step ? this.early : undefined;
+    this.early = undefined;
+    const work = early?.work ?? (loading ? emptyWork(this.replica.sizes) : await rounds.compute(input, this.weightsHash));
     if (work.zeroed > 0) this.note('nonfinite', `${work.zeroed} non-finite batches in round ${this.step}; contributed zeros`);
     meter.exchangeStarts();
     let prefetching: Promise<number> | undefined;
     const exchange = (c: TimedCollective): Promise<WeightedMean | null> => {
-      const pending = rounds.exchange(this.aggregator, work, c).catch(refusedAsNonFinite);
+      const pending = rounds.exchange(this.aggregator, work, c, loading).catch(refusedAsNonFinite);
       // Overlap (sync=local, staleness 1): the next round's work runs while this sum travels, from
       // the weights this member's own contribution alone would give.
       if (config.sync === 'local' && config.staleness === 1 && this.step + 1 < config.steps) {
@@ -426,9 +468,9 @@ export class TrainingSession {
       return pending;
     };
     let prefetchMs = 0;
-    let exchanged: { result: WeightedMean | null; waitedMs: number };
+    let exchanged: RoundExchange;
     try {
-      exchanged = await this.withCollective(view, signal, `round ${this.step}`, exchange, this.ownerShares(view, participants), participants);
+      exchanged = early ? await early.exchanged : await this.withCollective(view, signal, `round ${this.step}`, exchange, this.lastShares(view, participants), participants);
     } finally {
       // The model holds the replica's weights again before anything else reads or changes them;
       // a prefetch cut short (the epoch ended) is simply computed again.
@@ -455,7 +497,9 @@ export class TrainingSession {
    */
   private async sitRoundOut(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, meter: StepMeter, input: RoundInput, forwarder: string): Promise<Exchanged> {
     meter.exchangeStarts();
-    const prefetchMs = this.step + 1 < this.init.config.steps ? await rounds.prefetch({ ...input, round: this.step + 1 }) : 0;
+    // Still loading its shard, it has nothing to compute: it takes part in the next round with nothing.
+    const ready = this.shardLoading === undefined;
+    const prefetchMs = ready && this.step + 1 < this.init.config.steps ? await rounds.prefetch({ ...input, round: this.step + 1 }) : 0;
     const limit = this.stepDeadline(`round ${this.step}'s outcome from ${forwarder.slice(0, 8)}`, signal);
     const began = performance.now();
     let outcome: RoundOutcome;
@@ -473,9 +517,30 @@ export class TrainingSession {
     }
     const waitedMs = performance.now() - began;
     this.sitOut = { epoch: view.epoch, step: this.step + 1, members: sittingOut(view.members, outcome.sitsOutNext) };
+    const contributions = rounds.contributions(view.members, outcome.counts);
+    if (this.step + 1 < this.init.config.steps) await this.startEarly(rounds, view, signal, ready ? input : undefined, contributions);
     this.lastExchangeEnd = this.clock();
     meter.exchangeEnds();
-    return { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs }, contributions: rounds.contributions(view.members, outcome.counts) };
+    return { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs }, contributions };
+  }
+
+  /**
+   * Starts the next round's exchange as soon as a round sat out is over, before its update is
+   * applied: this member's work for it is already computed (from the weights it held, one round
+   * stale) and the codec's shared state is the outcome's, so the others need not wait while a slow
+   * device applies the update, evaluates and redraws. exchangeRound then takes it up.
+   */
+  private async startEarly(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, input: RoundInput | undefined, contributions: Record<string, number>): Promise<void> {
+    const round = this.step + 1;
+    const out = this.sitOut?.members ?? new Set<string>();
+    if (out.has(this.init.selfId)) return;
+    const participants = view.members.filter((id) => !out.has(id));
+    // Without input (its shard was loading as the round began) it takes part with nothing, and sits the next out.
+    const work = input ? await rounds.compute({ ...input, round }, this.weightsHash) : emptyWork(this.replica.sizes);
+    const exchanged = this.withCollective(view, signal, `round ${round}`, (c) => rounds.exchange(this.aggregator, work, c, !input).catch(refusedAsNonFinite), ownerShares(participants, contributions), participants, round);
+    // Awaited by exchangeRound; should the epoch end first, nobody does.
+    exchanged.catch(() => undefined);
+    this.early = { epoch: view.epoch, round, work, exchanged };
   }
 
   /** Sends a round's outcome to the members who sat it out; one gone is the next epoch's business. */
@@ -486,16 +551,11 @@ export class TrainingSession {
     }
   }
 
-  /**
-   * Two-shot owners' shares for this round: each member's contribution to the last round, which
-   * every member of the epoch learnt with the same bits, so a slow member owns little of the
-   * summing and sending back. Equal (undefined) on a round after a sync or a refused one.
-   */
-  private ownerShares(view: MembershipView, participants: readonly string[]): number[] | undefined {
+  /** Two-shot owners' shares for this round, from the last round's contributions (see ownerShares); undefined after a sync or a refused round. */
+  private lastShares(view: MembershipView, participants: readonly string[]): number[] | undefined {
     const last = this.history.at(-1);
     if (this.freshSync || !last?.contributions || last.epoch !== view.epoch || last.step !== this.step) return undefined;
-    const contributions = last.contributions;
-    return participants.map((id) => Math.round(contributions[id] ?? 0));
+    return ownerShares(participants, last.contributions);
   }
 
   /** Every `checkEvery` steps (replica-check.ts); a mismatch is reported and ends the epoch. Resolves with the time it waited. */

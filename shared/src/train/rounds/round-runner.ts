@@ -16,6 +16,7 @@ import type { RoundInput, RoundWork } from './round-work.ts';
 import { scaled, weightedMean, type WeightedMean } from './weighted-mean.ts';
 
 export type { RoundInput, RoundWork } from './round-work.ts';
+export { emptyWork } from './round-work.ts';
 
 /** What a unit of a member's contribution is, by mode (status and the page say it). */
 export const ROUND_UNITS: Record<SyncMode, string> = { step: 'steps', accumulate: 'micro-batches', local: 'inner steps' };
@@ -124,9 +125,9 @@ export class RoundRunner {
    * such rounds in a row, so that one slow batch (a pause for garbage collection, a busy moment
    * of the machine) does not make a fast member sit out.
    */
-  sitsOutNext(): boolean {
+  sitsOutNext(loading = false): boolean {
     const { sync, staleness } = this.config;
-    return sync === 'accumulate' && staleness === 1 && this.slowRounds >= SLOW_ROUNDS_TO_SIT_OUT;
+    return sync === 'accumulate' && staleness === 1 && (loading || this.slowRounds >= SLOW_ROUNDS_TO_SIT_OUT);
   }
 
   /**
@@ -148,9 +149,12 @@ export class RoundRunner {
     this.deferred = 0;
   }
 
-  /** The weighted mean of the members' work; the kept work is dropped once the exchange succeeded. */
-  async exchange(aggregator: GradientAggregator, work: RoundWork, collective: Collective): Promise<WeightedMean> {
-    const result = await weightedMean(aggregator, work.sums, work.count, collective, this.sitsOutNext());
+  /**
+   * The weighted mean of the members' work; the kept work is dropped once the exchange succeeded.
+   * A member still `loading` its shard (its work is empty) sits the next round out too.
+   */
+  async exchange(aggregator: GradientAggregator, work: RoundWork, collective: Collective, loading = false): Promise<WeightedMean> {
+    const result = await weightedMean(aggregator, work.sums, work.count, collective, this.sitsOutNext(loading));
     this.kept = undefined;
     return result;
   }

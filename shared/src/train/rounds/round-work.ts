@@ -45,6 +45,11 @@ export interface RoundWork {
   zeroed: number;
 }
 
+/** No work: what a member whose shard is still loading contributes (zero samples). */
+export function emptyWork(sizes: readonly number[]): RoundWork {
+  return { sums: sizes.map((n) => new Float32Array(n)), count: 0, units: 0, loss: Number.NaN, computeMs: 0, zeroed: 0 };
+}
+
 /** The `index`-th micro-batch of (`round`, `rank`): `batchSize` examples drawn with replacement from `shard`. */
 export function microBatch(train: Examples, shard: Int32Array, config: Pick<RunConfig, 'seed' | 'batchSize'>, round: number, rank: number, index: number): Dataset {
   return drawBatch(train, shard, config.batchSize, Rng.derive(config.seed, 'round-batch', round, rank, index));

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // as a runner sets tfjs up: backends, gradients, chained ops
-import type { Dataset } from '../../data/mnist.ts';
+import type { ExampleSource, Examples } from '../../data/example-store.ts';
+import { subset, type Dataset } from '../../data/mnist.ts';
 import { quadrantImages } from '../../data/synthetic.ts';
 import { Model } from '../../model/model.ts';
 import { InMemoryNetwork } from '../../transport/in-memory-transport.ts';
@@ -57,17 +58,17 @@ function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
 
 interface Peer { id: string; session: TrainingSession; model: ClockedModel; done: Promise<void> }
 
-function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5)): Peer {
+function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5), data: Examples = train): Peer {
   const messenger = new Messenger(network.join(id));
   const clock = (): number => model.now;
-  const session = new TrainingSession({ selfId: id, config, messenger, model, train, test, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
+  const session = new TrainingSession({ selfId: id, config, messenger, model, train: data, test, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
   return { id, session, model, done: session.run() };
 }
 
-async function runRoom(config: RunConfig, models: Record<string, ClockedModel | undefined>): Promise<Peer[]> {
-  const network = new InMemoryNetwork({ latencyMs: 1 });
+async function runRoom(config: RunConfig, models: Record<string, ClockedModel | undefined>, network = new InMemoryNetwork({ latencyMs: 1 }), onStart?: (peers: Peer[]) => void): Promise<Peer[]> {
   const ids = Object.keys(models);
   const peers = ids.map((id) => startPeer(network, id, config, models[id]));
+  onStart?.(peers);
   for (const p of peers) p.session.setView({ epoch: 1, members: ids });
   await Promise.all(peers.map((p) => p.done));
   for (const p of peers) {
@@ -263,7 +264,16 @@ describe('round modes over the in-memory transport', () => {
 
   it('sync=accumulate, staleness=1: a member too slow for the round sits every other one out and contributes its work one round late; nobody waits, replicas identical, it learns', async () => {
     const config = parseRunConfig({ sync: 'accumulate', staleness: 1, roundMs: 60, steps: 12, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 12, evalSize: 400 });
-    const peers = await runRoom(config, { a: undefined, b: undefined, slow: device(45) });
+    // The step the slow member's replica is at when it sends its first collective frame of each round.
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const sentAt = new Map<number, number>();
+    let slowSession: TrainingSession | undefined;
+    network.faultHook = (from, _to, bytes) => {
+      const frame = from === 'slow' ? decodeFrame(bytes) : undefined;
+      if (slowSession && frame && (frame.kind === MessageKind.Reduce || frame.kind === MessageKind.Gather) && !sentAt.has(frame.step)) sentAt.set(frame.step, slowSession.step);
+      return undefined;
+    };
+    const peers = await runRoom(config, { a: undefined, b: undefined, slow: device(45) }, network, (started) => { slowSession = started[2]!.session; });
     // 45 ms a batch, more than half of the 60 ms budget: after two such rounds it flags, sits the
     // next out (computing meanwhile), contributes that batch in the one after, flags again, ...
     assert.deepEqual(peers[0]!.session.history.map((r) => r.contributions!.slow), [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
@@ -272,6 +282,9 @@ describe('round modes over the in-memory transport', () => {
     // In the rounds it sits out it computes (the next round's batch) and receives the outcome; in
     // the others its batch is ready, computed the round before.
     for (const r of slow.slice(2)) assert.ok(r.step % 2 === 1 ? r.ms.compute > 0 : r.ms.compute === 0, `step ${r.step}: ${r.ms.compute} ms of compute`);
+    // A round it takes part in after sitting one out, it starts as soon as it has the outcome, before
+    // applying it: the others never wait while it applies, evaluates and redraws.
+    assert.deepEqual([0, 1, 3, 5, 7, 9, 11].map((round) => sentAt.get(round)), [0, 1, 2, 4, 6, 8, 10]);
     assert.ok(peers[0]!.session.testAccuracy! > 0.9, `accuracy ${peers[0]!.session.testAccuracy}`);
     assert.equal(peers[2]!.session.testAccuracy, peers[0]!.session.testAccuracy);
     // It contributed to the last round and flagged again: status says who sits the next one out.
@@ -324,6 +337,51 @@ describe('round modes over the in-memory transport', () => {
     // from them in the new epoch's sync.
     assert.equal(peers[0]!.session.history.find((r) => r.step === 3)?.epoch, 1);
     assert.ok(slowEvents.some((e) => e.kind === 'state-received'));
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=accumulate, staleness=1: a member whose shard is still loading takes part with nothing and sits every other round out, so the room trains meanwhile; once it holds its shard it contributes', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', staleness: 1, roundMs: 60, steps: 16, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 16, evalSize: 400, checkEvery: 0 });
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let held = false;
+    const loading: ExampleSource = {
+      count: train.count, shape: train.shape, classes: train.classes, labels: train.labels,
+      gather: (indices) => {
+        if (!held) throw new Error('a batch drawn from a shard not held yet');
+        return subset(train, indices);
+      },
+      hold: async () => {
+        await released;
+        held = true;
+      },
+    };
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const peers = [startPeer(network, 'a', config), startPeer(network, 'b', config), startPeer(network, 'late', config, device(5), loading)];
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'late'] });
+    // The room trains five rounds while its shard loads.
+    const until = Date.now() + 20_000;
+    while (peers[0]!.session.step < 5) {
+      if (Date.now() > until) {
+        release();
+        assert.fail(`the room waited for the loading member: step ${peers[0]!.session.step}`);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const releasedAt = peers[0]!.session.step;
+    release();
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of peers) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.deepEqual(p.session.history.map((r) => r.weightsHash), peers[0]!.session.history.map((r) => r.weightsHash));
+    }
+    const late = peers[0]!.session.history.map((r) => r.contributions!.late);
+    // Nothing while it loaded (taking part in rounds 0, 2, 4, ..., sitting out 1, 3, ...); its
+    // batches from the round after the one it sits out once it holds its shard, then every round.
+    const first = late.findIndex((n) => (n ?? 0) > 0);
+    assert.ok(first >= 5 && first <= releasedAt + 4, `${late.join(',')} (held after round ${releasedAt})`);
+    assert.ok(late.slice(first).every((n) => (n ?? 0) > 0), late.join(','));
+    assert.equal(peers[2]!.session.weightsHash, peers[0]!.session.weightsHash);
     for (const p of peers) p.model.dispose();
   });
 
