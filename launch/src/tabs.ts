@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
 import { isGlNotice, launchChromium } from './chromium.ts';
+import { browserProcesses, cpuCap, processTree, type CpuCap } from './cpu-quota.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 /**
@@ -95,6 +96,25 @@ export interface Tabs {
   close(): Promise<void>;
 }
 
+export type SlowBy = 'throttle' | 'quota';
+
+/** A tab in a browser of its own whose processes are capped at 1/`rate` of one core (cpu-quota.ts). */
+async function openCappedTab(index: number, rate: number, init: { url: (index: number) => string; logFile: (index: number) => string }, browsers: Browser[], caps: CpuCap[]): Promise<WorkerHandle> {
+  const before = new Set(browserProcesses());
+  const browser = await launchChromium();
+  browsers.push(browser);
+  const started = browserProcesses().filter((pid) => !before.has(pid));
+  if (started.length !== 1) throw new Error(`cannot tell which Chromium process is the capped tab's: ${started.length} started`);
+  const cap = cpuCap(`tabswarm-slow-${process.pid}-${index}`, rate);
+  caps.push(cap);
+  const page = await (await browser.newContext()).newPage();
+  const handle = new TabHandle(index, page, init.logFile(index));
+  await openTab(page, init.url(index));
+  // The renderer exists once the page has committed; the browser's other processes since launch.
+  cap.add(processTree(started[0]!));
+  return handle;
+}
+
 /** Opens `count` tabs at `url(i)` (worker indices `firstIndex`..), over `browsers` Chromium processes. */
 export async function launchTabs(init: {
   count: number;
@@ -108,11 +128,18 @@ export async function launchTabs(init: {
    * thread (wasm and cpu backends), not WebGL, which runs in the GPU process.
    */
   cpuThrottle?: (index: number) => number | undefined;
+  /**
+   * How a throttled tab is slowed: Chromium's throttling (default), or `quota`, a browser of its
+   * own capped at 1/RATE of one core (cpu-quota.ts: Chromium's throttling spins a core meanwhile).
+   */
+  slowBy?: SlowBy;
 }): Promise<Tabs> {
   const browsers: Browser[] = [];
   const handles: WorkerHandle[] = [];
+  const caps: CpuCap[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
+    await Promise.all(caps.map((c) => c.remove()));
   };
   try {
     for (let b = 0; b < Math.min(init.browsers, init.count); b++) {
@@ -121,10 +148,15 @@ export async function launchTabs(init: {
     const contexts = await Promise.all(browsers.map((b) => b.newContext()));
     for (let i = 0; i < init.count; i++) {
       const index = init.firstIndex + i;
+      const rate = init.cpuThrottle?.(index);
+      const slow = rate !== undefined && rate > 1;
+      if (slow && init.slowBy === 'quota') {
+        handles.push(await openCappedTab(index, rate, init, browsers, caps));
+        continue;
+      }
       const page = await contexts[i % contexts.length]!.newPage();
       const handle = new TabHandle(index, page, init.logFile(index));
-      const rate = init.cpuThrottle?.(index);
-      if (rate !== undefined && rate > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
+      if (slow) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
       await openTab(page, init.url(index));
       handles.push(handle);
     }

@@ -72,6 +72,9 @@ test('--slow-tab throttles the last tab, and needs tabs; round keys sweep like t
   assert.equal(run(['--workers', '2']).slowTab, 1);
   assert.throws(() => run(['--workers', '2', '--slow-tab', '4']), /needs tabs/);
   assert.throws(() => run(['--workers', '2', '--runtime', 'chromium', '--slow-tab', '0.5']), /slow-tab/);
+  assert.equal(run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16']).slowBy, 'throttle');
+  assert.equal(run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16', '--slow-by', 'quota']).slowBy, 'quota');
+  assert.throws(() => run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16', '--slow-by', 'nice']), /slow-by must be one of/);
   const sweep = parseCommand(['sweep', '--sync', 'step,local', '--inner', '20,50', '--roundMs', '500', '--out', 'd']);
   assert.equal(sweep.kind, 'sweep');
   assert.deepEqual((sweep as { options: SweepOptions }).options.axes.map((a) => [a.key, a.values]), [['sync', ['step', 'local']], ['inner', ['20', '50']]]);

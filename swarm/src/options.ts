@@ -6,9 +6,12 @@
  */
 import { ConfigError, CONFIG_KEYS, parseRunConfig, type RunConfig, LINK_KEYS, parseLinkSettings } from '@tabswarm/shared/protocol';
 import { resolve } from 'node:path';
+import type { SlowBy } from '@tabswarm/launch';
 import { RUNTIMES, type Link, type LinkKey, type Runtime } from './metrics.ts';
 
 export const TAB_BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
+/** How `--slow-tab` slows the last tab (launch's tabs.ts). */
+export const SLOW_BY: readonly SlowBy[] = ['throttle', 'quota'];
 export const NODE_BACKENDS = ['cpu', 'wasm'] as const;
 export const NODE_WRTCS = ['node-datachannel', 'roamhq'] as const;
 
@@ -32,8 +35,10 @@ export interface RunOptions {
   target: number | null;
   /** Wall-time limit of the whole run, start-up included. */
   timeoutMs: number;
-  /** CPU throttling rate of the last tab (a slow device, CDP); 1 = none. */
+  /** How many times slower the last tab runs (a slow device); 1 = none. */
   slowTab: number;
+  /** How it is slowed: Chromium's CPU throttling, or a CPU quota on a browser of its own. */
+  slowBy: SlowBy;
   out: string;
   host: string;
   /** 0 picks a free port. */
@@ -85,8 +90,11 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
                          of the built-in MNIST task the model key names; Node workers only
   --target-accuracy X    stop at the first step whose test accuracy is at least X
   --timeout T            wall-time limit: 90, 90s, 15m, 1h (default 30m)
-  --slow-tab RATE        run the last tab under Chromium's CPU throttling at RATE (e.g. 16):
-                         a slow device among fast ones (wasm or cpu backend; default 1, none)
+  --slow-tab RATE        run the last tab RATE times slower (e.g. 16): a slow device among fast
+                         ones (wasm or cpu backend; default 1, none)
+  --slow-by HOW          throttle (default): Chromium's CPU throttling, which spins a core while
+                         the tab waits; quota: a browser of its own capped at 1/RATE of a core
+                         (cgroup cpu controller, root), taking no CPU from the other tabs
   --out DIR              report folder (default reports/run-TIMESTAMP)
   --port N, --host H     where the signaling server listens (default a free port on 127.0.0.1)
   --room NAME            room name (default a fresh one)
@@ -94,7 +102,7 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
                          link shaping: ${LINK_KEYS.join(' ')} (e.g. --bandwidth 10mbit --latency 40ms)
   sweep aliases          --compressors = --compressor, --bandwidths = --bandwidth`;
 
-const CLI_KEYS = ['task', 'runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'out', 'host', 'port', 'room'] as const;
+const CLI_KEYS = ['task', 'runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'slow-by', 'out', 'host', 'port', 'room'] as const;
 const SWEEP_ALIASES: Record<string, keyof RunConfig | LinkKey> = { compressors: 'compressor', bandwidths: 'bandwidth' };
 
 /** `90` (seconds), `90s`, `15m`, `1.5h`, `500ms` -> milliseconds. */
@@ -178,6 +186,7 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   const slowTab = Number(get('slow-tab') ?? '1');
   if (!(slowTab >= 1 && slowTab <= 100)) throw new ConfigError(`--slow-tab must be a throttling rate in [1, 100], got ${JSON.stringify(get('slow-tab'))}`);
   if (slowTab > 1 && tabs === 0) throw new ConfigError('--slow-tab needs tabs (--runtime chromium or mixed)');
+  const slowBy = oneOf('slow-by', get('slow-by') ?? 'throttle', SLOW_BY);
   const taskPath = get('task');
   // The tabs load the built page, which holds the built-in tasks only.
   if (taskPath !== undefined && tabs > 0) throw new ConfigError('--task runs in Node workers only (--runtime node): tabs train the built-in tasks of the built page');
@@ -196,6 +205,7 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
     target,
     timeoutMs: parseDuration(get('timeout') ?? '30m'),
     slowTab,
+    slowBy,
     out: get('out') ?? `reports/run-${stamp}`,
     host: get('host') ?? '127.0.0.1',
     port: Number(portText),

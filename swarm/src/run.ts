@@ -67,6 +67,7 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
         url: () => url,
         logFile: (index) => join(logs, `worker-${index}-chromium.log`),
         cpuThrottle: (index) => (index === options.workers - 1 ? options.slowTab : undefined),
+        slowBy: options.slowBy,
       });
       handles.push(...tabs.handles);
     }

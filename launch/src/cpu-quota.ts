@@ -1,0 +1,120 @@
+/**
+ * A slow device on this machine: a browser's processes capped at 1/RATE of one core by a Linux
+ * cgroup (the cpu controller's CFS quota). Chromium's own throttling (CDP
+ * `Emulation.setCPUThrottlingRate`) is not that: it "suspends" the renderer's main thread by a
+ * signal whose handler spins until resumed, so a throttled tab, even an idle one, keeps a whole
+ * core busy, and on a small machine the other tabs lose that core. A capped browser runs RATE
+ * times slower than one core and takes nothing from the others, as a slow device elsewhere would.
+ *
+ * Needs root and the cpu controller: cgroup v1 (`/sys/fs/cgroup/cpu`) or v2 (`/sys/fs/cgroup`).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+/** A CFS quota below this is refused by the kernel (1 ms); the period grows for high rates instead. */
+const MIN_QUOTA_US = 1_000;
+/** Short enough that a capped process runs in slices of a few ms, not in bursts of 100 ms. */
+const PERIOD_US = 20_000;
+
+interface CgroupLayout {
+  dir: (name: string) => string;
+  limit: (dir: string, quotaUs: number, periodUs: number) => void;
+}
+
+function layout(): CgroupLayout {
+  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) {
+    return {
+      dir: (name) => join('/sys/fs/cgroup/cpu', name),
+      limit: (dir, quotaUs, periodUs) => {
+        writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
+        writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
+      },
+    };
+  }
+  const controllers = existsSync('/sys/fs/cgroup/cgroup.controllers') ? readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8') : '';
+  if (controllers.split(/\s+/).includes('cpu')) {
+    return {
+      dir: (name) => join('/sys/fs/cgroup', name),
+      limit: (dir, quotaUs, periodUs) => writeFileSync(join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`),
+    };
+  }
+  throw new Error('capping a tab\'s CPU needs the cgroup cpu controller (Linux, as root): neither /sys/fs/cgroup/cpu nor a cgroup v2 "cpu" controller is there');
+}
+
+/** The pids of `root` and all its descendants, from /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 2nd field after the command, which is in parentheses and may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Chromium browser processes (those without a `--type=` switch) running now; Debian's launcher script execs the binary. */
+export function browserProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (basename(args[0] ?? '') === 'chromium' && !args.some((a) => a.startsWith('--type='))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+export interface CpuCap {
+  /** Moves `pids` (whole processes, all their threads) under the cap. */
+  add(pids: readonly number[]): void;
+  /** Removes the cgroup once its processes have exited (waits up to 5 s for them). */
+  remove(): Promise<void>;
+}
+
+/** A new cgroup capped at 1/`rate` of one core. */
+export function cpuCap(name: string, rate: number): CpuCap {
+  if (!(rate >= 1)) throw new RangeError(`a CPU cap needs a rate of at least 1, got ${rate}`);
+  const { dir: dirOf, limit } = layout();
+  const dir = dirOf(name);
+  mkdirSync(dir, { recursive: true });
+  const periodUs = Math.max(PERIOD_US, Math.ceil(MIN_QUOTA_US * rate));
+  limit(dir, Math.round(periodUs / rate), periodUs);
+  return {
+    add(pids) {
+      for (const pid of pids) {
+        try {
+          writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+        } catch {
+          // exited meanwhile
+        }
+      }
+    },
+    async remove() {
+      for (let tries = 0; tries < 50; tries++) {
+        try {
+          rmdirSync(dir);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          await new Promise((r) => setTimeout(r, 100)); // EBUSY: a process has not exited yet
+        }
+      }
+    },
+  };
+}
