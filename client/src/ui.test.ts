@@ -26,12 +26,14 @@ test('a peer\'s path: direct or relayed by TURN, its candidate pair and round tr
 
 test('the rounds line: mode, the last round\'s contributions (this tab\'s among them), time spent waiting', () => {
   assert.equal(describeRounds({ peerId: 'a' }), '…');
-  assert.equal(describeRounds({ peerId: 'a', rounds: { sync: 'step', round: 3, unit: 'steps', contributions: null, waitingShare: 0.25, sittingOut: [] } }), 'sync=step, 25 % of the time waiting');
-  const rounds = { sync: 'accumulate' as const, round: 7, unit: 'micro-batches', contributions: { a: 9, b: 1 }, waitingShare: 0.084, sittingOut: [] };
+  assert.equal(describeRounds({ peerId: 'a', rounds: { sync: 'step', round: 3, unit: 'steps', contributions: null, waitingShare: 0.25, sittingOut: [], loadingShard: false } }), 'sync=step, 25 % of the time waiting');
+  const rounds = { sync: 'accumulate' as const, round: 7, unit: 'micro-batches', contributions: { a: 9, b: 1 }, waitingShare: 0.084, sittingOut: [], loadingShard: false };
   assert.equal(describeRounds({ peerId: 'b', rounds }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 1), 8 % of the time waiting');
   const sitting = { ...rounds, sittingOut: ['b'] };
   assert.equal(describeRounds({ peerId: 'b', rounds: sitting }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 1), 8 % of the time waiting, this tab sits the next round out (too slow for it; it computes meanwhile)');
   assert.equal(describeRounds({ peerId: 'a', rounds: sitting }), 'sync=accumulate, last round 9 + 1 micro-batches (this tab 9), 8 % of the time waiting, 1 member sits the next round out');
+  const loading = { ...rounds, contributions: { a: 9, b: 0 }, sittingOut: ['b'], loadingShard: true };
+  assert.equal(describeRounds({ peerId: 'b', rounds: loading }), 'sync=accumulate, last round 9 + 0 micro-batches (this tab 0), 8 % of the time waiting, this tab still loads its shard: it takes part with nothing until it holds it');
 });
 
 test('the data line says what was downloaded and what is held', () => {

@@ -206,7 +206,8 @@ export function describeRounds(status: Pick<TabStatus, 'rounds' | 'peerId'>): st
   }
   if (r.waitingShare !== null) parts.push(`${Math.round(100 * r.waitingShare)} % of the time waiting`);
   const out = r.sittingOut ?? [];
-  if (status.peerId !== null && out.includes(status.peerId)) parts.push('this tab sits the next round out (too slow for it; it computes meanwhile)');
+  if (r.loadingShard) parts.push('this tab still loads its shard: it takes part with nothing until it holds it');
+  else if (status.peerId !== null && out.includes(status.peerId)) parts.push('this tab sits the next round out (too slow for it; it computes meanwhile)');
   else if (out.length > 0) parts.push(`${out.length} ${out.length === 1 ? 'member sits' : 'members sit'} the next round out`);
   return parts.join(', ');
 }

@@ -49,6 +49,8 @@ export interface RoundStatus {
   waitingShare: number | null;
   /** Members sitting the next round out, too slow for it (`sync=accumulate`, `staleness=1`), by peer id. */
   sittingOut: string[];
+  /** This member's training shard is still loading (`sync=accumulate`): it takes part with nothing until it holds it. */
+  loadingShard: boolean;
 }
 
 export interface SessionEvent {

@@ -46,4 +46,6 @@ export interface SessionInit {
   clock?: () => number;
   /** Deadline for fetching the examples a new shard adds (a slow link may need more than the hello). @default 120 s */
   dataTimeoutMs?: number;
+  /** With `sync=accumulate`: how long the sync waits for the shard before the member trains with nothing while it loads. @default 3 s */
+  shardGraceMs?: number;
 }

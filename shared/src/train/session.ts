@@ -52,6 +52,25 @@ export function evaluationSubset(config: RunConfig, testCount: number): Int32Arr
   return Int32Array.from(Rng.derive(config.seed, TEST_SEED_PURPOSE).sample(testCount, Math.min(config.evalSize, testCount)));
 }
 const DEFAULT_DATA_TIMEOUT_MS = 120_000;
+/**
+ * How long a sync with `sync=accumulate` waits for the member's shard after the hellos before it
+ * trains with nothing meanwhile: enough for a fast member's shard, which loads during the
+ * connections, so that a whole room of members just joined does not run rounds without data.
+ */
+const DEFAULT_SHARD_GRACE_MS = 3_000;
+
+/** Whether `promise` resolves within `ms` (rejects as it does, if it rejects first). */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * A step the aggregator refused as non-finite (its update or shared state would hold NaN or
@@ -192,7 +211,7 @@ export class TrainingSession {
   /** The round mode, the round, the members' last contributions and the share of time waiting. */
   get roundStatus(): RoundStatus {
     const out = this.sitOut?.step === this.step ? [...this.sitOut.members] : [];
-    return roundStatus(this.init.config, this.step, this.history, out);
+    return roundStatus(this.init.config, this.step, this.history, out, this.shardLoading !== undefined);
   }
 
   /** The membership this session trains in (members sorted). */
@@ -337,11 +356,11 @@ export class TrainingSession {
       if (refused.length > 0) throw new PeerInputError(`refused the hello or state of ${refused.map((e) => e.suspect.slice(0, 8)).join(', ')}`, refused[0]!.suspect);
       await holdingTest;
       this.shard = shard;
-      // With sync=accumulate a member whose shard is still loading (a slow device, a slow link)
-      // takes part with nothing rather than hold the room's first rounds up: a round's work is any
-      // number of samples, none included.
-      if (config.sync === 'accumulate') this.loadInBackground(holdingShard);
-      else await holdingShard;
+      // With sync=accumulate a member whose shard is still loading after a grace (a slow device, a
+      // slow link) takes part with nothing rather than hold the room's first rounds up: a round's
+      // work is any number of samples, none included.
+      if (config.sync !== 'accumulate') await holdingShard;
+      else if (!(await settlesWithin(holdingShard, this.init.shardGraceMs ?? DEFAULT_SHARD_GRACE_MS))) this.loadInBackground(holdingShard);
       if (this.step === 0 && this.history.length === 0 && this.testAccuracy === null) this.evaluate();
       messenger.advance(view.epoch, this.step);
     } finally {
@@ -367,9 +386,12 @@ export class TrainingSession {
   private loadInBackground(holding: Promise<void>): void {
     const pending: { error?: unknown } = {};
     this.shardLoading = pending;
+    const since = this.step;
     holding.then(
       () => {
-        if (this.shardLoading === pending) this.shardLoading = undefined;
+        if (this.shardLoading !== pending) return;
+        this.shardLoading = undefined;
+        this.note('data', `training shard held at round ${this.step} (loading since round ${since}): contributing from the next round this member computes`);
       },
       (err: unknown) => {
         pending.error = err;
@@ -479,7 +501,11 @@ export class TrainingSession {
     const { result, waitedMs } = exchanged;
     this.lastExchangeEnd = clock();
     meter.exchangeEnds();
-    if (!result) return { update: null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs } };
+    if (!result) {
+      // Refused as non-finite on every member: those sitting the round out count it unapplied too.
+      if (out.size > 0 && participants[0] === selfId) this.forwardOutcome(view, [...out], { update: null, counts: view.members.map(() => 0), sitsOutNext: view.members.map(() => false), sharedState: this.aggregator.exportSharedState() });
+      return { update: null, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs } };
+    }
     // The round's outcome over every member of the epoch: those sitting it out counted 0.
     const byMember = (values: readonly number[]): number[] => view.members.map((id) => values[participants.indexOf(id)] ?? 0);
     const counts = byMember(result.counts);
@@ -517,11 +543,13 @@ export class TrainingSession {
     }
     const waitedMs = performance.now() - began;
     this.sitOut = { epoch: view.epoch, step: this.step + 1, members: sittingOut(view.members, outcome.sitsOutNext) };
-    const contributions = rounds.contributions(view.members, outcome.counts);
+    // A refused round records no contributions, here as on the members who took part.
+    const contributions = outcome.update ? rounds.contributions(view.members, outcome.counts) : undefined;
     if (this.step + 1 < this.init.config.steps) await this.startEarly(rounds, view, signal, ready ? input : undefined, contributions);
     this.lastExchangeEnd = this.clock();
     meter.exchangeEnds();
-    return { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs }, contributions };
+    const done = { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs } };
+    return contributions ? { ...done, contributions } : done;
   }
 
   /**
@@ -530,14 +558,14 @@ export class TrainingSession {
    * stale) and the codec's shared state is the outcome's, so the others need not wait while a slow
    * device applies the update, evaluates and redraws. exchangeRound then takes it up.
    */
-  private async startEarly(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, input: RoundInput | undefined, contributions: Record<string, number>): Promise<void> {
+  private async startEarly(rounds: RoundRunner, view: MembershipView, signal: AbortSignal, input: RoundInput | undefined, contributions: Record<string, number> | undefined): Promise<void> {
     const round = this.step + 1;
     const out = this.sitOut?.members ?? new Set<string>();
     if (out.has(this.init.selfId)) return;
     const participants = view.members.filter((id) => !out.has(id));
     // Without input (its shard was loading as the round began) it takes part with nothing, and sits the next out.
     const work = input ? await rounds.compute({ ...input, round }, this.weightsHash) : emptyWork(this.replica.sizes);
-    const exchanged = this.withCollective(view, signal, `round ${round}`, (c) => rounds.exchange(this.aggregator, work, c, !input).catch(refusedAsNonFinite), ownerShares(participants, contributions), participants, round);
+    const exchanged = this.withCollective(view, signal, `round ${round}`, (c) => rounds.exchange(this.aggregator, work, c, !input).catch(refusedAsNonFinite), contributions && ownerShares(participants, contributions), participants, round);
     // Awaited by exchangeRound; should the epoch end first, nobody does.
     exchanged.catch(() => undefined);
     this.early = { epoch: view.epoch, round, work, exchanged };

@@ -61,7 +61,7 @@ interface Peer { id: string; session: TrainingSession; model: ClockedModel; done
 function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5), data: Examples = train): Peer {
   const messenger = new Messenger(network.join(id));
   const clock = (): number => model.now;
-  const session = new TrainingSession({ selfId: id, config, messenger, model, train: data, test, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
+  const session = new TrainingSession({ selfId: id, config, messenger, model, train: data, test, shardGraceMs: 100, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
   return { id, session, model, done: session.run() };
 }
 
@@ -382,6 +382,57 @@ describe('round modes over the in-memory transport', () => {
     assert.ok(first >= 5 && first <= releasedAt + 4, `${late.join(',')} (held after round ${releasedAt})`);
     assert.ok(late.slice(first).every((n) => (n ?? 0) > 0), late.join(','));
     assert.equal(peers[2]!.session.weightsHash, peers[0]!.session.weightsHash);
+    for (const p of peers) p.model.dispose();
+  });
+
+  it('sync=accumulate, staleness=1: a round every member refuses as non-finite while one sits it out reaches that one as refused; nobody is blamed, replicas identical', async () => {
+    const config = parseRunConfig({ sync: 'accumulate', staleness: 1, roundMs: 60, steps: 12, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 12, evalSize: 400, checkEvery: 0 });
+    // In rounds 6 and 7 (one of which the slow member sits out), a's and b's first batch has
+    // gradients of 1.5e37: each member's sum stays finite, their sum overflows f32.
+    const sessions = new Map<string, TrainingSession>();
+    class Overflowing extends ClockedModel {
+      private poisoned = -1;
+      constructor(private readonly id: string) {
+        super(5);
+      }
+
+      override gradient(batch: Dataset): ReturnType<Model['gradient']> {
+        const result = super.gradient(batch);
+        const step = sessions.get(this.id)?.step ?? 0;
+        if (step < 6 || step > 7 || this.poisoned === step) return result;
+        this.poisoned = step;
+        return { ...result, grads: result.grads.map((g) => g.map(() => 1.5e37)) };
+      }
+    }
+    const blamed: string[] = [];
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const refusedOutcomes: number[] = [];
+    network.faultHook = (_from, to, bytes) => {
+      const frame = to === 'slow' ? decodeFrame(bytes) : undefined;
+      if (frame?.kind === MessageKind.RoundUpdate && frame.step >= 6 && frame.step <= 7) refusedOutcomes.push(frame.step);
+      return undefined;
+    };
+    const peers = ['a', 'b', 'slow'].map((id) => {
+      const model = id === 'slow' ? device(45) : new Overflowing(id);
+      const session = new TrainingSession({
+        selfId: id, config, messenger: new Messenger(network.join(id)), model, train, test, connect: async () => undefined, clock: () => model.now,
+        stepTimeoutMs: 2_000, syncTimeoutMs: 5_000,
+        requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); },
+      });
+      sessions.set(id, session);
+      return { id, session, model, done: session.run() };
+    });
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'slow'] });
+    await Promise.all(peers.map((p) => p.done));
+    assert.deepEqual(blamed, []);
+    for (const p of peers) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.deepEqual(p.session.history.map((r) => r.weightsHash), peers[0]!.session.history.map((r) => r.weightsHash));
+      // Both rounds counted without being applied, on every member.
+      assert.deepEqual(p.session.events.filter((e) => e.kind === 'nonfinite').map((e) => e.message), ['non-finite update at step 6; not applied', 'non-finite update at step 7; not applied']);
+    }
+    // The slow member sat one of them out, and the forwarder told it the round was refused.
+    assert.equal(refusedOutcomes.length, 1, refusedOutcomes.join(','));
     for (const p of peers) p.model.dispose();
   });
 

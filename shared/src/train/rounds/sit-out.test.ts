@@ -19,6 +19,13 @@ describe('a round\'s outcome for a member that sat it out', () => {
     assert.deepEqual(decoded, OUTCOME);
   });
 
+  it('an update every member refused as non-finite travels as no layers, and decodes to null', () => {
+    const refused: RoundOutcome = { update: null, counts: [0, 0, 0], sitsOutNext: [false, false, false], sharedState: Uint8Array.from([1]) };
+    const bytes = encodeOutcome(refused);
+    assert.equal(bytes.length, 4 + 15 + 4 + 1 + 4);
+    assert.deepEqual(decodeOutcome(bytes, 3, [3, 0, 1]), refused);
+  });
+
   it('refuses an outcome that does not fit the epoch or the model, or is cut, or runs on', () => {
     const bytes = encodeOutcome(OUTCOME);
     assert.throws(() => decodeOutcome(bytes, 4, [3, 0, 1]), { name: 'WireFormatError', message: /3 members, the epoch has 4/ });

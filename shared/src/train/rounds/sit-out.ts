@@ -12,12 +12,16 @@
  *   u32 members n, then per member (the epoch's order): u32 count, u8 sits out the next round
  *   u32 shared-state bytes s, then s bytes (GradientAggregator.exportSharedState)
  *   u32 layers L, then per layer: u32 values v, then v f32 values (the update)
+ *
+ * L = 0 says the members refused the round's update as non-finite (every replica counts the step
+ * without applying it); its counts are then 0 and nobody sits the next round out.
  */
 import { WireFormatError } from '../../errors.ts';
 
 /** What a member that sat a round out receives from the round's forwarder. */
 export interface RoundOutcome {
-  update: Float32Array[];
+  /** null: refused as non-finite by every member (not applied). */
+  update: Float32Array[] | null;
   /** Every member's count by the epoch's order (0 for those sitting out). */
   counts: number[];
   /** Every member's flag by the epoch's order: it sits out the next round. */
@@ -35,7 +39,8 @@ export function sittingOut(members: readonly string[], sitsOutNext: readonly boo
 }
 
 export function encodeOutcome(outcome: RoundOutcome): Uint8Array {
-  const { update, counts, sitsOutNext, sharedState } = outcome;
+  const { counts, sitsOutNext, sharedState } = outcome;
+  const update = outcome.update ?? [];
   const bytes = 4 + 5 * counts.length + 4 + sharedState.length + 4 + update.reduce((n, l) => n + 4 + 4 * l.length, 0);
   const out = new Uint8Array(bytes);
   const view = new DataView(out.buffer);
@@ -92,6 +97,7 @@ export function decodeOutcome(bytes: Uint8Array, members: number, sizes: readonl
   need(4, 'the layer count');
   const layers = view.getUint32(at, true);
   at += 4;
+  if (layers === 0 && at === bytes.length) return { update: null, counts, sitsOutNext, sharedState };
   if (layers !== sizes.length) throw new WireFormatError(`round outcome with ${layers} layers, the model has ${sizes.length}`);
   const update = sizes.map((size, l) => {
     need(4, `layer ${l}'s length`);
