@@ -41,19 +41,24 @@ function layout(): CgroupLayout {
   throw new Error('capping a tab\'s CPU needs the cgroup cpu controller (Linux, as root): neither /sys/fs/cgroup/cpu nor a cgroup v2 "cpu" controller is there');
 }
 
+/** The parent of process `pid`, or -1 if it is gone. */
+export function parentOf(pid: number): number {
+  try {
+    // The 2nd field after the command, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return -1;
+  }
+}
+
 /** The pids of `root` and all its descendants, from /proc. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The parent pid is the 2nd field after the command, which is in parentheses and may hold spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
+    const ppid = parentOf(Number(entry));
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
   }
   const tree: number[] = [];
   const queue = [root];

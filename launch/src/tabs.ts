@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
 import { isGlNotice, launchChromium } from './chromium.ts';
-import { browserProcesses, cpuCap, processTree, type CpuCap } from './cpu-quota.ts';
+import { browserProcesses, cpuCap, parentOf, processTree, type CpuCap } from './cpu-quota.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 /**
@@ -103,7 +103,8 @@ async function openCappedTab(index: number, rate: number, init: { url: (index: n
   const before = new Set(browserProcesses());
   const browser = await launchChromium();
   browsers.push(browser);
-  const started = browserProcesses().filter((pid) => !before.has(pid));
+  // Ours: a child of this process (Debian's launcher script execs the binary in place).
+  const started = browserProcesses().filter((pid) => !before.has(pid) && parentOf(pid) === process.pid);
   if (started.length !== 1) throw new Error(`cannot tell which Chromium process is the capped tab's: ${started.length} started`);
   const cap = cpuCap(`tabswarm-slow-${process.pid}-${index}`, rate);
   caps.push(cap);
