@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { StepRecord, TabStatus } from '@tabswarm/shared/protocol';
 import { isGlNotice, launchChromium } from './chromium.ts';
-import { browserProcesses, cpuCap, parentOf, processTree, type CpuCap } from './cpu-quota.ts';
+import { browserProcesses, cpuCap, cpuSecondsOf, parentOf, processTree, type CpuCap } from './cpu-quota.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 /**
@@ -98,22 +98,58 @@ export interface Tabs {
 
 export type SlowBy = 'throttle' | 'quota';
 
-/** A tab in a browser of its own whose processes are capped at 1/`rate` of one core (cpu-quota.ts). */
-async function openCappedTab(index: number, rate: number, init: { url: (index: number) => string; logFile: (index: number) => string }, browsers: Browser[], caps: CpuCap[]): Promise<WorkerHandle> {
+/** A Chromium of its own, and the pid of its browser process (to cap or account its process tree). */
+async function launchOwnChromium(browsers: Browser[]): Promise<{ browser: Browser; pid: number }> {
   const before = new Set(browserProcesses());
   const browser = await launchChromium();
   browsers.push(browser);
   // Ours: a child of this process (Debian's launcher script execs the binary in place).
   const started = browserProcesses().filter((pid) => !before.has(pid) && parentOf(pid) === process.pid);
-  if (started.length !== 1) throw new Error(`cannot tell which Chromium process is the capped tab's: ${started.length} started`);
+  if (started.length !== 1) throw new Error(`cannot tell which Chromium process is the one just started: ${started.length} started`);
+  return { browser, pid: started[0]! };
+}
+
+/** A tab in a browser of its own whose processes are capped at 1/`rate` of one core (cpu-quota.ts). */
+async function openCappedTab(index: number, rate: number, init: { url: (index: number) => string; logFile: (index: number) => string }, browsers: Browser[], caps: CpuCap[]): Promise<WorkerHandle> {
+  const { browser, pid } = await launchOwnChromium(browsers);
   const cap = cpuCap(`tabswarm-slow-${process.pid}-${index}`, rate);
   caps.push(cap);
   const page = await (await browser.newContext()).newPage();
   const handle = new TabHandle(index, page, init.logFile(index));
   await openTab(page, init.url(index));
   // The renderer exists once the page has committed; the browser's other processes since launch.
-  cap.add(processTree(started[0]!));
+  cap.add(processTree(pid));
   return handle;
+}
+
+/**
+ * A page under Chromium's CPU throttling that never joins a room: what the emulation costs the
+ * machine by itself. Its throttling spins the renderer's main thread while the page waits
+ * (cpu-quota.ts), so an idle page throttled 16x keeps a core busy.
+ */
+export interface ThrottledBystander {
+  /** CPU seconds its browser's processes have used since it opened. */
+  cpuSeconds(): number;
+  close(): Promise<void>;
+}
+
+export async function openThrottledBystander(rate: number): Promise<ThrottledBystander> {
+  const browsers: Browser[] = [];
+  const { browser, pid } = await launchOwnChromium(browsers);
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
+    await page.setContent('<p>a throttled page that never joins</p>');
+  } catch (err) {
+    await browser.close().catch(() => undefined);
+    throw err;
+  }
+  const tree = processTree(pid);
+  const opened = cpuSecondsOf(tree);
+  return {
+    cpuSeconds: () => cpuSecondsOf(tree) - opened,
+    close: () => browser.close().catch(() => undefined),
+  };
 }
 
 /** Opens `count` tabs at `url(i)` (worker indices `firstIndex`..), over `browsers` Chromium processes. */

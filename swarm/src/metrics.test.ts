@@ -33,6 +33,9 @@ test('time, steps and bytes to the target come from the first step at the target
   assert.equal(s.identicalWeights, null, 'workers at different steps cannot be compared');
   assert.equal(s.meanStepMs.compute, 10);
   assert.equal(s.meanStepMs.compress, 0);
+  assert.equal(s.bystanderCores, null, 'no throttled page beside the room');
+  const beside = summarize({ ...metrics([worker(0, a)], 0.95), bystander: { rate: 16, cpuSeconds: 9, seconds: 10 } });
+  assert.equal(beside.bystanderCores, 0.9);
 });
 
 test('a target never reached, a compress time, and differing hashes', () => {

@@ -51,6 +51,15 @@ export interface RunMetrics {
   stopReason: StopReason;
   error: string | null;
   workers: WorkerMetrics[];
+  /** The throttled page beside the room (`--bystander`), if any, and the CPU it used over the run. */
+  bystander?: BystanderMetrics;
+}
+
+export interface BystanderMetrics {
+  rate: number;
+  cpuSeconds: number;
+  /** Wall seconds it was open for. */
+  seconds: number;
 }
 
 export interface PhaseMs {
@@ -96,6 +105,8 @@ export interface RunSummary {
    * stopped at its target may catch some workers one step further), so there is nothing to compare.
    */
   identicalWeights: boolean | null;
+  /** Cores the throttled page beside the room (`--bystander`) kept busy on average; null without one. */
+  bystanderCores: number | null;
   stopReason: StopReason;
   error: string | null;
 }
@@ -234,6 +245,7 @@ export function summarize(metrics: RunMetrics): RunSummary {
     meanStepMs: meanPhases(workers),
     bytesPerStep: recordCount ? bytesSent / recordCount : null,
     identicalWeights: identicalWeights(workers),
+    bystanderCores: metrics.bystander && metrics.bystander.seconds > 0 ? metrics.bystander.cpuSeconds / metrics.bystander.seconds : null,
     stopReason: metrics.stopReason,
     error: metrics.error,
   };

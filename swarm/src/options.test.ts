@@ -75,6 +75,9 @@ test('--slow-tab throttles the last tab, and needs tabs; round keys sweep like t
   assert.equal(run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16']).slowBy, 'throttle');
   assert.equal(run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16', '--slow-by', 'quota']).slowBy, 'quota');
   assert.throws(() => run(['--workers', '4', '--runtime', 'chromium', '--slow-tab', '16', '--slow-by', 'nice']), /slow-by must be one of/);
+  assert.equal(run(['--workers', '3', '--runtime', 'chromium', '--bystander', '16']).bystander, 16);
+  assert.equal(run(['--workers', '3']).bystander, 1);
+  assert.throws(() => run(['--workers', '3', '--bystander', 'x']), /--bystander must be a throttling rate/);
   const sweep = parseCommand(['sweep', '--sync', 'step,local', '--inner', '20,50', '--roundMs', '500', '--out', 'd']);
   assert.equal(sweep.kind, 'sweep');
   assert.deepEqual((sweep as { options: SweepOptions }).options.axes.map((a) => [a.key, a.values]), [['sync', ['step', 'local']], ['inner', ['20', '50']]]);

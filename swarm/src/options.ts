@@ -39,6 +39,11 @@ export interface RunOptions {
   slowTab: number;
   /** How it is slowed: Chromium's CPU throttling, or a CPU quota on a browser of its own. */
   slowBy: SlowBy;
+  /**
+   * Open one more page under Chromium's CPU throttling at this rate, beside the room, that never
+   * joins it: what the throttling alone costs the machine; 1 = none.
+   */
+  bystander: number;
   out: string;
   host: string;
   /** 0 picks a free port. */
@@ -95,6 +100,8 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
   --slow-by HOW          throttle (default): Chromium's CPU throttling, which spins a core while
                          the tab waits; quota: a browser of its own capped at 1/RATE of a core
                          (cgroup cpu controller, root), taking no CPU from the other tabs
+  --bystander RATE       open one more page throttled RATE times beside the room that never joins
+                         it: what Chromium's throttling costs the machine by itself (default 1, none)
   --out DIR              report folder (default reports/run-TIMESTAMP)
   --port N, --host H     where the signaling server listens (default a free port on 127.0.0.1)
   --room NAME            room name (default a fresh one)
@@ -102,7 +109,7 @@ A sweep runs every combination into DIR/runs/ and writes DIR/sweep.md, sweep.jso
                          link shaping: ${LINK_KEYS.join(' ')} (e.g. --bandwidth 10mbit --latency 40ms)
   sweep aliases          --compressors = --compressor, --bandwidths = --bandwidth`;
 
-const CLI_KEYS = ['task', 'runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'slow-by', 'out', 'host', 'port', 'room'] as const;
+const CLI_KEYS = ['task', 'runtime', 'tabs', 'browsers', 'backend', 'node-backend', 'node-wrtc', 'target-accuracy', 'timeout', 'slow-tab', 'slow-by', 'bystander', 'out', 'host', 'port', 'room'] as const;
 const SWEEP_ALIASES: Record<string, keyof RunConfig | LinkKey> = { compressors: 'compressor', bandwidths: 'bandwidth' };
 
 /** `90` (seconds), `90s`, `15m`, `1.5h`, `500ms` -> milliseconds. */
@@ -187,6 +194,8 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
   if (!(slowTab >= 1 && slowTab <= 100)) throw new ConfigError(`--slow-tab must be a throttling rate in [1, 100], got ${JSON.stringify(get('slow-tab'))}`);
   if (slowTab > 1 && tabs === 0) throw new ConfigError('--slow-tab needs tabs (--runtime chromium or mixed)');
   const slowBy = oneOf('slow-by', get('slow-by') ?? 'throttle', SLOW_BY);
+  const bystander = Number(get('bystander') ?? '1');
+  if (!(bystander >= 1 && bystander <= 100)) throw new ConfigError(`--bystander must be a throttling rate in [1, 100], got ${JSON.stringify(get('bystander'))}`);
   const taskPath = get('task');
   // The tabs load the built page, which holds the built-in tasks only.
   if (taskPath !== undefined && tabs > 0) throw new ConfigError('--task runs in Node workers only (--runtime node): tabs train the built-in tasks of the built page');
@@ -206,6 +215,7 @@ export function runOptionsFrom(flags: ReadonlyMap<string, string>, command: stri
     timeoutMs: parseDuration(get('timeout') ?? '30m'),
     slowTab,
     slowBy,
+    bystander,
     out: get('out') ?? `reports/run-${stamp}`,
     host: get('host') ?? '127.0.0.1',
     port: Number(portText),

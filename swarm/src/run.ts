@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, parseRunConfig, type RunConfig } from '@tabswarm/shared/protocol';
-import { firstStepAtTarget, summarize, workerMetrics, type RunMetrics, type RunSummary, type StopReason } from './metrics.ts';
+import { firstStepAtTarget, summarize, workerMetrics, type BystanderMetrics, type RunMetrics, type RunSummary, type StopReason } from './metrics.ts';
 import type { RunOptions } from './options.ts';
 import { Progress, type ProgressState } from './progress.ts';
 import { renderRunReport } from './report-html.ts';
-import { importTask, launchNodeWorker, launchTabs, startServer, type RunningServer, type Tabs, type WorkerHandle } from '@tabswarm/launch';
+import { importTask, launchNodeWorker, launchTabs, openThrottledBystander, startServer, type RunningServer, type Tabs, type ThrottledBystander, type WorkerHandle } from '@tabswarm/launch';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How often the workers' state is read and the progress line redrawn. */
@@ -45,6 +45,8 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
   const params: Record<string, string> = { ...(options.config as Record<string, string>), ...(options.link as Record<string, string>) };
   let server: RunningServer | undefined;
   let tabs: Tabs | undefined;
+  let bystander: { page: ThrottledBystander; openedAt: number } | undefined;
+  let bystanderMetrics: BystanderMetrics | undefined;
   const handles: WorkerHandle[] = [];
   let stopReason: StopReason = 'error';
   let error: string | null = null;
@@ -52,6 +54,10 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
   let lastState: ProgressState | undefined;
   try {
     server = await startServer({ host: options.host, port: options.port, logFile: join(logs, 'server.log'), defaultConfig: config });
+    if (options.bystander > 1) {
+      bystander = { page: await openThrottledBystander(options.bystander), openedAt: Date.now() };
+      progress.log(`swarm: a page throttled ${options.bystander}x is open beside the room and never joins it`);
+    }
     const nodeCount = options.workers - options.tabs;
     progress.log(`swarm: ${options.workers} workers (${nodeCount} node, ${options.tabs} chromium) in room ${room} on ${server.url}; report in ${out}`);
     for (let i = 0; i < nodeCount; i++) {
@@ -110,6 +116,11 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
     await Promise.all(handles.map((h) => h.stop().catch(() => undefined)));
     await tabs?.close();
     await server?.close();
+    if (bystander) {
+      bystanderMetrics = { rate: options.bystander, cpuSeconds: bystander.page.cpuSeconds(), seconds: (Date.now() - bystander.openedAt) / 1000 };
+      await bystander.page.close();
+      progress.log(`swarm: the throttled page beside the room used ${bystanderMetrics.cpuSeconds.toFixed(1)} CPU seconds in ${bystanderMetrics.seconds.toFixed(1)} s`);
+    }
   }
 
   const endedAt = Date.now();
@@ -127,6 +138,7 @@ export async function runSwarm(options: RunOptions, io: RunIo = {}): Promise<Run
     stopReason,
     error,
     workers: handles.map(workerMetrics),
+    ...(bystanderMetrics ? { bystander: bystanderMetrics } : {}),
   };
   const summary = summarize(metrics);
   writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(metrics)}\n`);
