@@ -14,6 +14,12 @@ export interface Series {
 
 export class LinePlot {
   private readonly ctx: CanvasRenderingContext2D;
+  /**
+   * The canvas's shown size, as layout last reported it. Reading clientWidth in draw() instead
+   * forced a layout of the page on every redraw, after the status text above had changed.
+   */
+  private shown: { w: number; h: number } | undefined;
+  private last: Series[] = [];
 
   constructor(
     readonly canvas: HTMLCanvasElement,
@@ -23,9 +29,16 @@ export class LinePlot {
     private readonly options: { fromZero?: boolean } = {},
   ) {
     this.ctx = canvas.getContext('2d')!;
+    new ResizeObserver((entries) => {
+      const { width, height } = entries[entries.length - 1]!.contentRect;
+      // Hidden or not laid out yet: no shown size.
+      this.shown = width > 0 && height > 0 ? { w: width, h: height } : undefined;
+      this.draw(this.last);
+    }).observe(canvas);
   }
 
   draw(series: Series[]): void {
+    this.last = series;
     const { ctx, canvas } = this;
     const { w, h } = this.fit();
     const pad = { left: 56, right: 10, top: 22, bottom: 22 };
@@ -76,8 +89,8 @@ export class LinePlot {
     const { canvas, ctx } = this;
     const ratio = globalThis.devicePixelRatio || 1;
     // Before layout (or hidden) it has no shown size: keep the attributes' size.
-    const w = canvas.clientWidth || canvas.width / ratio;
-    const h = canvas.clientHeight || canvas.height / ratio;
+    const w = this.shown?.w ?? canvas.width / ratio;
+    const h = this.shown?.h ?? canvas.height / ratio;
     const [pw, ph] = [Math.round(w * ratio), Math.round(h * ratio)];
     if (canvas.width !== pw || canvas.height !== ph) [canvas.width, canvas.height] = [pw, ph];
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
