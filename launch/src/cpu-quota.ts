@@ -9,7 +9,7 @@
  * Needs root and the cpu controller: cgroup v1 (`/sys/fs/cgroup/cpu`) or v2 (`/sys/fs/cgroup`).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** A CFS quota below this is refused by the kernel (1 ms); the period grows for high rates instead. */
 const MIN_QUOTA_US = 1_000;
@@ -105,21 +105,32 @@ export function browserProcesses(): number[] {
 }
 
 export interface CpuCap {
+  /** Its cgroup's directory. */
+  readonly dir: string;
   /** Moves `pids` (whole processes, all their threads) under the cap. */
   add(pids: readonly number[]): void;
   /** Removes the cgroup once its processes have exited (waits up to 5 s for them). */
   remove(): Promise<void>;
 }
 
-/** A new cgroup capped at 1/`rate` of one core. */
-export function cpuCap(name: string, rate: number): CpuCap {
+/** Cgroups made here are named `tabswarm-cap-PID-N`, PID the process that made them. */
+const CAP_NAME = /^tabswarm-cap-(\d+)-\d+$/;
+let capsMade = 0;
+
+/**
+ * A new cgroup capped at 1/`rate` of one core. A process killed before it removed its cgroups
+ * leaves them behind; the next cap removes those.
+ */
+export function cpuCap(rate: number): CpuCap {
   if (!(rate >= 1)) throw new RangeError(`a CPU cap needs a rate of at least 1, got ${rate}`);
   const { dir: dirOf, limit } = layout();
-  const dir = dirOf(name);
+  const dir = dirOf(`tabswarm-cap-${process.pid}-${capsMade++}`);
+  removeOrphans(dirname(dir));
   mkdirSync(dir, { recursive: true });
   const periodUs = Math.max(PERIOD_US, Math.ceil(MIN_QUOTA_US * rate));
   limit(dir, Math.round(periodUs / rate), periodUs);
   return {
+    dir,
     add(pids) {
       for (const pid of pids) {
         try {
@@ -141,4 +152,17 @@ export function cpuCap(name: string, rate: number): CpuCap {
       }
     },
   };
+}
+
+/** Empty cgroups in `parent` made by a process now gone (rmdir refuses one that still holds a process). */
+function removeOrphans(parent: string): void {
+  for (const entry of readdirSync(parent)) {
+    const maker = CAP_NAME.exec(entry)?.[1];
+    if (maker === undefined || existsSync(`/proc/${maker}`)) continue;
+    try {
+      rmdirSync(join(parent, entry));
+    } catch {
+      // still holds a process (a browser that outlived its maker), or gone meanwhile
+    }
+  }
 }

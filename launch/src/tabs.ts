@@ -112,7 +112,7 @@ async function launchOwnChromium(browsers: Browser[]): Promise<{ browser: Browse
 /** A tab in a browser of its own whose processes are capped at 1/`rate` of one core (cpu-quota.ts). */
 async function openCappedTab(index: number, rate: number, init: { url: (index: number) => string; logFile: (index: number) => string }, browsers: Browser[], caps: CpuCap[]): Promise<WorkerHandle> {
   const { browser, pid } = await launchOwnChromium(browsers);
-  const cap = cpuCap(`tabswarm-slow-${process.pid}-${index}`, rate);
+  const cap = cpuCap(rate);
   caps.push(cap);
   const page = await (await browser.newContext()).newPage();
   const handle = new TabHandle(index, page, init.logFile(index));
