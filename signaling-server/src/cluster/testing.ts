@@ -56,6 +56,8 @@ function answers(port: number, send: string, expect: string): Promise<boolean> {
 /** Debian's redis-server (`apt-get install redis-server`; scripts/ensure-test-services.sh), nothing saved to disk. */
 export class RedisServer {
   private child: ChildProcess | undefined;
+  /** Set by stop(): a restart still waiting (its test failed meanwhile) starts nothing, or it would outlive the test. */
+  private stopped = false;
 
   private constructor(readonly port: number) {}
 
@@ -71,9 +73,9 @@ export class RedisServer {
 
   /** Killed and, `downMs` later, started again on the same port, empty (as a Redis that kept nothing on disk). */
   async restart(downMs = 0): Promise<void> {
-    await this.stop();
+    await kill(this.child);
     await new Promise((r) => setTimeout(r, downMs));
-    await this.run();
+    if (!this.stopped) await this.run();
   }
 
   private async run(): Promise<void> {
@@ -85,6 +87,7 @@ export class RedisServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await kill(this.child);
   }
 }
