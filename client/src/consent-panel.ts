@@ -5,6 +5,7 @@
  */
 import { formatBytes } from './ui.ts';
 import type { ConsentRequest } from './consent.ts';
+import { pageTaskData } from './page-tasks.ts';
 
 const MODELS: Record<string, string> = {
   mlp: 'a small multilayer perceptron',
@@ -14,18 +15,25 @@ const MODELS: Record<string, string> = {
 /** The lines the panel shows (also what tests read). */
 export function consentLines(request: ConsentRequest, ignored: readonly string[]): string[] {
   const { config, cost, organised, room } = request.offer;
-  const data = config.dataset.toUpperCase();
-  // A room's task other than the built-in MNIST ones names its own model.
+  // A room's task other than the built-in MNIST ones names its own model; a page task, its own data too.
   const model = config.task ? `the task ${config.task}'s model` : (MODELS[config.model] ?? config.model);
+  const pageTask = pageTaskData(config.task);
+  const mnist = config.dataset.toUpperCase();
+  const download = formatBytes(request.downloadBytes);
   const updates = `Only model updates (${config.compressor === 'none' ? 'uncompressed' : `compressed with ${config.compressor}`}) go to the other tabs of room ${room}, directly; the server never sees them.`;
+  const trained = `Model: ${model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on`;
   const lines = request.ownData
     ? [
-      `Model: ${model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on the files you choose next, with the other members' data.`,
-      `Your files stay in this tab: it reads them here and downloads only about ${formatBytes(request.downloadBytes)} of ${data}'s test set, to measure accuracy. ${updates}`,
+      `${trained} the files you choose next, with the other members' data.`,
+      pageTask
+        ? `Your files stay in this tab: it reads them here and measures accuracy on ${pageTask.data}${pageTask.downloadBytes > 0 ? ` (it downloads about ${download})` : ''}. ${updates}`
+        : `Your files stay in this tab: it reads them here and downloads only about ${download} of ${mnist}'s test set, to measure accuracy. ${updates}`,
     ]
     : [
-      `Model: ${model} (${cost.params.toLocaleString('en')} weights), trained for ${config.steps.toLocaleString('en')} steps on ${data} handwritten digits.`,
-      `The data stays in this tab: it downloads about ${formatBytes(request.downloadBytes)} of ${data} and trains on it here. ${updates}`,
+      `${trained} ${pageTask ? pageTask.data : `${mnist} handwritten digits`}.`,
+      pageTask && pageTask.downloadBytes === 0
+        ? `The data stays in this tab: it is made here, and nothing is downloaded for it. ${updates}`
+        : `The data stays in this tab: it downloads about ${download} of ${pageTask ? 'it' : mnist} and trains on it here. ${updates}`,
     ];
   lines.push(
     `Compute: about ${Math.round(cost.mflopsPerStep).toLocaleString('en')} MFLOP per step (${cost.relative}x the default), using this device's graphics or processor while the tab is open.`,

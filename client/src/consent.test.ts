@@ -1,9 +1,12 @@
 /** The volunteer's consent: when it is asked, what the page says, and the keys an organiser's room ignores. */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG, estimateCost, parseRunConfig, type ConsentStatus, type RoomOffer } from '@tabswarm/shared/protocol';
 import { ConsentGate, consentReasons, ignoredKeys, type ConsentRequest } from './consent.ts';
 import { consentLines } from './consent-panel.ts';
+import { STORY_BYTES } from './page-tasks.ts';
 import { describeRoomOwner } from './ui.ts';
 
 const light: RoomOffer = { room: 'lab', config: { ...DEFAULT_CONFIG }, cost: estimateCost(DEFAULT_CONFIG), organised: false, members: 2 };
@@ -89,4 +92,30 @@ test('with data=local the gate counts no shard, and the page says the files stay
   assert.equal(lines[0], 'Model: a small multilayer perceptron (203,530 weights), trained for 500 steps on the files you choose next, with the other members\' data.');
   assert.match(lines[1]!, /^Your files stay in this tab: it reads them here and downloads only about 834\.0 KiB of MNIST's test set, to measure accuracy\. Only model updates \(uncompressed\) go to the other tabs of room lab/);
   assert.ok(!lines.join(' ').includes('handwritten'), 'nothing says it trains on MNIST');
+});
+
+test('a page task\'s room: the page names its data and what it downloads of it, and never MNIST', async () => {
+  const asked: ConsentRequest[] = [];
+  const gate = (ownData: boolean): ConsentGate => new ConsentGate((request) => {
+    asked.push(request);
+    return Promise.resolve(true);
+  }, () => {}, ownData);
+  const room = (task: string): RoomOffer => {
+    const config = parseRunConfig({ task });
+    return { ...light, organised: true, config, cost: estimateCost(config) };
+  };
+  const open = new AbortController().signal;
+  await gate(false).agree(room('spirals'), open);
+  await gate(false).agree(room('char-lstm'), open);
+  await gate(true).agree(room('spirals'), open);
+  assert.deepEqual(asked.map((r) => r.downloadBytes), [0, STORY_BYTES, 0]);
+  const [spirals, story, ownSpirals] = asked.map((r) => consentLines(r, []));
+  assert.match(spirals![0]!, /trained for 500 steps on points on three interleaved spirals, made in this tab\.$/);
+  assert.match(spirals![1]!, /^The data stays in this tab: it is made here, and nothing is downloaded for it\. Only model updates/);
+  assert.match(story![0]!, /on the characters of a short story\.$/);
+  assert.match(story![1]!, /^The data stays in this tab: it downloads about 3\.7 KiB of it and trains on it here\./);
+  assert.match(ownSpirals![1]!, /^Your files stay in this tab: it reads them here and measures accuracy on points on three interleaved spirals, made in this tab\. Only/);
+  for (const line of [...spirals!, ...story!, ...ownSpirals!]) assert.ok(!/MNIST|handwritten/.test(line), line);
+  // The figure the page gives is the story's size.
+  assert.equal(STORY_BYTES, statSync(fileURLToPath(new URL('../../examples/src/char-rnn/lighthouse.txt', import.meta.url))).size);
 });

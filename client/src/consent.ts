@@ -6,12 +6,13 @@
  */
 import { raceSignal } from '@tabswarm/shared';
 import { CONFIG_KEYS, estimateDownloadBytes, pickConfigParams, type ConsentStatus, type RoomOffer, type RunConfig } from '@tabswarm/shared/protocol';
+import { pageTaskData } from './page-tasks.ts';
 
 export interface ConsentRequest {
   offer: RoomOffer;
   /** Why the volunteer is asked (consentReasons). */
   reasons: string[];
-  /** Roughly what joining downloads (its shard at the room's member count, at least `workers`, unless `ownData`; the evaluation subset, the labels). */
+  /** Roughly what joining downloads: a page task's data; of MNIST, its shard at the room's member count (at least `workers`) unless `ownData`, the evaluation subset, the labels. */
   downloadBytes: number;
   /** The member trains on files it chooses in the tab (`data=local`), not on a shard it downloads. */
   ownData: boolean;
@@ -61,8 +62,10 @@ export class ConsentGate {
   async agree(offer: RoomOffer, signal: AbortSignal): Promise<boolean> {
     const reasons = consentReasons(offer);
     if (reasons.length === 0 || !this.ask || sameConfig(this.agreedTo, offer.config)) return !signal.aborted;
-    // The first step waits for `workers` members, so the shard is at most 1/workers of the set.
-    const downloadBytes = estimateDownloadBytes(offer.config, Math.max(offer.members + 1, offer.config.workers), this.ownData);
+    // A page task's data is downloaded whole (if at all). An MNIST member downloads its shard, and
+    // the first step waits for `workers` members, so the shard is at most 1/workers of the set.
+    const downloadBytes = pageTaskData(offer.config.task)?.downloadBytes
+      ?? estimateDownloadBytes(offer.config, Math.max(offer.members + 1, offer.config.workers), this.ownData);
     const request: ConsentRequest = { offer, reasons, downloadBytes, ownData: this.ownData };
     this.current = { state: 'asking', reasons, downloadBytes: request.downloadBytes };
     this.onChange();
