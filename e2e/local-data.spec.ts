@@ -13,20 +13,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { parseMnist, type Dataset } from '@tabswarm/shared';
+import { parseMnist } from '@tabswarm/shared';
 import { mnistDataDir } from '@tabswarm/client/mnist-fs';
-import { spiralTable } from '../examples/src/spirals-task.ts';
+import { spiralCsv, spiralTable } from '../examples/src/spirals-task.ts';
 import { historyOf, openTabs, status, uniqueRoom, waitForTabs } from './harness.ts';
 
 const STEPS = 150;
 const TABS = 3;
-
-/** `data`'s examples [from, to) as the page's CSV format: a header, the label, then the values. */
-function csv(data: Dataset, from: number, to: number): string {
-  const rows = ['label,x,y'];
-  for (let i = from; i < to; i++) rows.push(`${data.labels[i]},${data.images[2 * i]},${data.images[2 * i + 1]}`);
-  return `${rows.join('\n')}\n`;
-}
 
 /** A grey `side` x `side` image as a 24-bit BMP (a format every browser decodes, simple to write). */
 function bmp(pixels: Uint8Array, side: number): Buffer {
@@ -81,7 +74,7 @@ test('three tabs train on CSV files of their own to identical weights; a malform
   await expect(bad.locator('#local-data-error')).toHaveText('broken.csv, line 3, column "y": "oops" is not a number');
   for (const [i, page] of good.entries()) {
     const third = points.count / TABS;
-    await chooseCsv(page, `spirals-${i}.csv`, csv(points, i * third, (i + 1) * third));
+    await chooseCsv(page, `spirals-${i}.csv`, spiralCsv(points, i * third, (i + 1) * third));
   }
 
   const statuses = await waitForTabs(good, (s) => s.every((t) => t.state === 'done'), 4 * 60_000);

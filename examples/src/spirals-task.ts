@@ -26,6 +26,16 @@ export function spiralTable(count: number, seed: number): Dataset {
   return { images, labels, count, shape: [2], classes: ARMS };
 }
 
+/**
+ * Examples [from, to) of a spiral table as the CSV a member on data of its own reads (a tab's
+ * `data=local`, a Node worker's `--local-data`): a header, then per line the label, x and y.
+ */
+export function spiralCsv(table: Dataset, from = 0, to = table.count): string {
+  const rows = ['label,x,y'];
+  for (let i = from; i < to; i++) rows.push(`${table.labels[i]},${table.images[2 * i]},${table.images[2 * i + 1]}`);
+  return `${rows.join('\n')}\n`;
+}
+
 export const task: Task = {
   name: 'spirals',
   dataset: 'spirals-v1',

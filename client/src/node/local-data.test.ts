@@ -11,22 +11,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Dataset } from '@tabswarm/shared';
 import { isWorkerReport, type StopRequest, type TabStatus } from '@tabswarm/shared/protocol';
 import { listenSignalingServer } from '@tabswarm/signaling-server';
-import { spiralTable } from '../../../examples/src/spirals-task.ts';
+import { spiralCsv, spiralTable } from '../../../examples/src/spirals-task.ts';
 
 const ENTRY = fileURLToPath(new URL('./node-worker.ts', import.meta.url));
 const TASK = fileURLToPath(new URL('../../../examples/src/spirals-task.ts', import.meta.url));
 const STEPS = 200;
 const WAIT_MS = 90_000;
-
-/** `data`'s examples [from, to) as CSV: a header, then the label and the values. */
-function csv(data: Dataset, from: number, to: number): string {
-  const rows = ['label,x,y'];
-  for (let i = from; i < to; i++) rows.push(`${data.labels[i]},${data.images[2 * i]},${data.images[2 * i + 1]}`);
-  return `${rows.join('\n')}\n`;
-}
 
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -69,8 +61,8 @@ test('--local-data: two Node workers train on CSV files of their own to identica
   });
   const train = spiralTable(3000, 1);
   const files = [join(dir, 'first-half.csv'), join(dir, 'second-half.csv')];
-  await writeFile(files[0]!, csv(train, 0, 1500));
-  await writeFile(files[1]!, csv(train, 1500, 3000));
+  await writeFile(files[0]!, spiralCsv(train, 0, 1500));
+  await writeFile(files[1]!, spiralCsv(train, 1500, 3000));
   const bad = join(dir, 'bad.csv');
   await writeFile(bad, 'label,x,y\n1,0.5,0.25\n2,oops,0.1\n');
 
