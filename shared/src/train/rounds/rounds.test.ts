@@ -58,11 +58,19 @@ function isFrame(bytes: Uint8Array, epoch: number, step: number): boolean {
 
 interface Peer { id: string; session: TrainingSession; model: ClockedModel; done: Promise<void> }
 
-function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5), data: Examples = train): Peer {
+/** What a test sets in a peer's session beyond startPeer's defaults (deadlines, the blame hook). */
+type SessionOptions = Partial<ConstructorParameters<typeof TrainingSession>[0]>;
+
+function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, model = device(5), data: Examples = train, options: SessionOptions = {}): Peer {
   const messenger = new Messenger(network.join(id));
   const clock = (): number => model.now;
-  const session = new TrainingSession({ selfId: id, config, messenger, model, train: data, test, shardGraceMs: 100, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock });
+  const session = new TrainingSession({ selfId: id, config, messenger, model, train: data, test, shardGraceMs: 100, connect: async () => undefined, stepTimeoutMs: 10_000, syncTimeoutMs: 5_000, clock, ...options });
   return { id, session, model, done: session.run() };
+}
+
+/** Records each of `id`'s requests for a new epoch as `id->suspect` in `blamed`. */
+function blameInto(blamed: string[], id: string): SessionOptions {
+  return { requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); } };
 }
 
 async function runRoom(config: RunConfig, models: Record<string, ClockedModel | undefined>, network = new InMemoryNetwork({ latencyMs: 1 }), onStart?: (peers: Peer[]) => void): Promise<Peer[]> {
@@ -229,16 +237,8 @@ describe('round modes over the in-memory transport', () => {
       const network = new InMemoryNetwork({ latencyMs: 1 });
       network.faultHook = (from, _to, bytes) => (from === 'slow' && isFrame(bytes, 1, 0) ? { delayMs: lateMs } : undefined);
       const blamed: string[] = [];
-      const peers = ['a', 'b', 'slow'].map((id) => {
-        const model = device(id === 'slow' ? 45 : 5);
-        const session = new TrainingSession({
-          selfId: id, config, messenger: new Messenger(network.join(id)), model, train, test, connect: async () => undefined, clock: () => model.now,
-          // The first rounds have no history to go by: their deadline is this ceiling.
-          stepTimeoutMs: 1_500, syncTimeoutMs: 5_000,
-          requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); },
-        });
-        return { id, session, model, done: session.run() };
-      });
+      // The first rounds have no history to go by: their deadline is the step's ceiling.
+      const peers = ['a', 'b', 'slow'].map((id) => startPeer(network, id, config, device(id === 'slow' ? 45 : 5), train, { stepTimeoutMs: 1_500, ...blameInto(blamed, id) }));
       for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'slow'] });
       const began = Date.now();
       while (Date.now() - began < untilMs && !peers.every((p) => p.session.state === 'done')) await new Promise((r) => setTimeout(r, 10));
@@ -314,15 +314,7 @@ describe('round modes over the in-memory transport', () => {
       }
     };
     const blamed: string[] = [];
-    const peers = ['a', 'b', 'slow'].map((id) => {
-      const model = device(id === 'slow' ? 45 : 5);
-      const session = new TrainingSession({
-        selfId: id, config, messenger: new Messenger(network.join(id)), model, train, test, connect: async () => undefined, clock: () => model.now,
-        stepTimeoutMs: 1_000, syncTimeoutMs: 5_000,
-        requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); },
-      });
-      return { id, session, model, done: session.run() };
-    });
+    const peers = ['a', 'b', 'slow'].map((id) => startPeer(network, id, config, device(id === 'slow' ? 45 : 5), train, { stepTimeoutMs: 1_000, ...blameInto(blamed, id) }));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'slow'] });
     while (!blamed.includes('slow->a')) await new Promise((r) => setTimeout(r, 10));
     for (const p of peers) p.session.setView({ epoch: 2, members: ['a', 'b', 'slow'] });
@@ -413,14 +405,9 @@ describe('round modes over the in-memory transport', () => {
       return undefined;
     };
     const peers = ['a', 'b', 'slow'].map((id) => {
-      const model = id === 'slow' ? device(45) : new Overflowing(id);
-      const session = new TrainingSession({
-        selfId: id, config, messenger: new Messenger(network.join(id)), model, train, test, connect: async () => undefined, clock: () => model.now,
-        stepTimeoutMs: 2_000, syncTimeoutMs: 5_000,
-        requestNewEpoch: (suspect) => { blamed.push(`${id}->${suspect ?? '?'}`); },
-      });
-      sessions.set(id, session);
-      return { id, session, model, done: session.run() };
+      const peer = startPeer(network, id, config, id === 'slow' ? device(45) : new Overflowing(id), train, { stepTimeoutMs: 2_000, ...blameInto(blamed, id) });
+      sessions.set(id, peer.session);
+      return peer;
     });
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'slow'] });
     await Promise.all(peers.map((p) => p.done));
