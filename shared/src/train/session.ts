@@ -30,7 +30,7 @@ import { Replica } from './replica.ts';
 import { checkRoundConfig, emptyWork, ownUpdate, RoundRunner, type RoundInput, type RoundWork } from './rounds/round-runner.ts';
 import { roundStatus } from './rounds/round-status.ts';
 import { decodeOutcome, encodeOutcome, sittingOut, type RoundOutcome } from './rounds/sit-out.ts';
-import type { WeightedMean } from './rounds/weighted-mean.ts';
+import { nothingContributed, type WeightedMean } from './rounds/weighted-mean.ts';
 import { assignShard } from './shard.ts';
 import type { SessionInit } from './session-init.ts';
 import { StateServer } from './state-serve.ts';
@@ -102,7 +102,10 @@ const PEER_INPUT_GRACE_MS = 500;
 type RoundExchange = { result: WeightedMean | null; waitedMs: number };
 /** A step's exchange, whatever the mode: the update to apply and what the step record needs. */
 interface Exchanged {
+  /** null: nothing to apply (refused as non-finite, or `empty`). */
   update: Float32Array[] | null;
+  /** A round with no samples from anyone (rounds/weighted-mean.ts nothingContributed). */
+  empty?: boolean;
   lrScale: number;
   loss: number;
   times: { computeMs: number; prefetchMs: number; waitedMs: number };
@@ -403,7 +406,7 @@ export class TrainingSession {
     const { config, messenger } = this.init;
     const meter = new StepMeter(messenger.stats);
     const done = this.rounds ? await this.exchangeRound(this.rounds, view, signal, meter) : await this.exchangeStep(view, signal, meter);
-    if (!this.replica.completeStep(done.update, done.lrScale)) this.note('nonfinite', `non-finite update at step ${this.step - 1}; not applied`);
+    if (!this.replica.completeStep(done.update, done.lrScale) && !done.empty) this.note('nonfinite', `non-finite update at step ${this.step - 1}; not applied`);
     this.loss = done.loss;
     this.freshSync = false;
     messenger.advance(view.epoch, this.step);
@@ -513,7 +516,8 @@ export class TrainingSession {
     this.sitOut = { epoch: view.epoch, step: this.step + 1, members: sittingOut(view.members, sitsOutNext) };
     // The first member taking part hands the outcome to those sitting this round out.
     if (out.size > 0 && participants[0] === selfId) this.forwardOutcome(view, [...out], { update: result.update, counts, sitsOutNext, sharedState: this.aggregator.exportSharedState() });
-    return { update: result.update, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, contributions: rounds.contributions(view.members, counts) };
+    const empty = nothingContributed(counts);
+    return { update: empty ? null : result.update, empty, lrScale: 1, loss: work.loss, times: { computeMs: work.computeMs, prefetchMs, waitedMs }, contributions: rounds.contributions(view.members, counts) };
   }
 
   /**
@@ -548,7 +552,9 @@ export class TrainingSession {
     if (this.step + 1 < this.init.config.steps) await this.startEarly(rounds, view, signal, ready ? input : undefined, contributions);
     this.lastExchangeEnd = this.clock();
     meter.exchangeEnds();
-    const done = { update: outcome.update, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs } };
+    // The same decision as the members who took part, from the same counts.
+    const empty = outcome.update !== null && nothingContributed(outcome.counts);
+    const done = { update: empty ? null : outcome.update, empty, lrScale: 1, loss: this.loss ?? Number.NaN, times: { computeMs: 0, prefetchMs, waitedMs } };
     return contributions ? { ...done, contributions } : done;
   }
 

@@ -377,6 +377,56 @@ describe('round modes over the in-memory transport', () => {
     for (const p of peers) p.model.dispose();
   });
 
+  it('sync=accumulate: rounds in which no member holds its shard (both reloading after a member left) make no optimizer step, on either replica', async () => {
+    // Adam: after a few rounds its momentum would move the weights on zero gradients.
+    const config = parseRunConfig({ sync: 'accumulate', roundMs: 60, steps: 40, workers: 2, batchSize: 16, lr: 0.01, evalEvery: 40, evalSize: 400, checkEvery: 0 });
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    // Held at once for the first epoch; the shard of the next one loads until released.
+    const reloading = (): ExampleSource => {
+      let holds = 0;
+      return {
+        count: train.count, shape: train.shape, classes: train.classes, labels: train.labels,
+        gather: (indices) => subset(train, indices),
+        hold: async () => {
+          if (++holds > 1) await released;
+        },
+      };
+    };
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    const peers = [startPeer(network, 'a', config, device(5), reloading()), startPeer(network, 'b', config, device(5), reloading()), startPeer(network, 'c', config)];
+    for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b', 'c'] });
+    const waitFor = async (what: string, done: () => boolean): Promise<void> => {
+      for (const until = Date.now() + 20_000; !done(); await new Promise((r) => setTimeout(r, 2))) {
+        if (Date.now() > until) {
+          release();
+          assert.fail(what);
+        }
+      }
+    };
+    await waitFor('four rounds in epoch 1', () => peers[0]!.session.step >= 4);
+    peers[2]!.session.stop();
+    const [a, b] = peers as [Peer, Peer];
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await waitFor('three rounds with nothing in epoch 2', () => a.session.history.filter((r) => r.epoch === 2).length >= 3);
+    release();
+    await Promise.all(peers.map((p) => p.done));
+    for (const p of [a, b]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.deepEqual(p.session.events.filter((e) => e.kind === 'nonfinite'), []);
+    }
+    const history = a.session.history;
+    assert.deepEqual(b.session.history.filter((r) => r.epoch === 2).map((r) => r.weightsHash), history.filter((r) => r.epoch === 2).map((r) => r.weightsHash));
+    const empty = history.map((r, i) => ({ r, i })).filter(({ r }) => r.epoch === 2 && Object.values(r.contributions!).every((n) => n === 0));
+    assert.ok(empty.length >= 3, `${empty.length} rounds with nothing`);
+    for (const { r, i } of empty) assert.equal(r.weightsHash, history[i - 1]!.weightsHash, `round ${r.step}: nothing contributed, nothing moved`);
+    // Then both train again, and the weights move.
+    const last = history.at(-1)!;
+    assert.ok(Object.values(last.contributions!).every((n) => n > 0), JSON.stringify(last.contributions));
+    assert.notEqual(last.weightsHash, empty.at(-1)!.r.weightsHash);
+    for (const p of peers) p.model.dispose();
+  });
+
   it('sync=accumulate, staleness=1: a round every member refuses as non-finite while one sits it out reaches that one as refused; nobody is blamed, replicas identical', async () => {
     const config = parseRunConfig({ sync: 'accumulate', staleness: 1, roundMs: 60, steps: 12, workers: 3, batchSize: 16, lr: 0.01, evalEvery: 12, evalSize: 400, checkEvery: 0 });
     // In rounds 6 and 7 (one of which the slow member sits out), a's and b's first batch has

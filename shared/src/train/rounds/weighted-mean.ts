@@ -114,6 +114,15 @@ export async function weightedMean(aggregator: GradientAggregator, sums: Float32
   return { update: mean.map((layer) => scaled(layer, scale)), counts, sitsOutNext: counting.flags ?? [sitsOutNext] };
 }
 
+/**
+ * A round whose counts are all zero (every member still loading its shard) has no mean to apply:
+ * every replica skips its optimizer step, or Adam's or Nesterov's momentum would move the weights
+ * on no data. The counts have the same bits on every member, so they all decide alike.
+ */
+export function nothingContributed(counts: readonly number[]): boolean {
+  return counts.every((n) => n === 0);
+}
+
 /** `layer` times `scale` in a new array: a plain loop, as `map` with a callback is several times slower on 10^5 values. */
 export function scaled(layer: Float32Array, scale: number): Float32Array {
   const out = new Float32Array(layer.length);
