@@ -99,19 +99,22 @@ export interface Tabs {
 export type SlowBy = 'throttle' | 'quota';
 
 /** A Chromium of its own, and the pid of its browser process (to cap or account its process tree). */
-async function launchOwnChromium(browsers: Browser[]): Promise<{ browser: Browser; pid: number }> {
+async function launchOwnChromium(): Promise<{ browser: Browser; pid: number }> {
   const before = new Set(browserProcesses());
   const browser = await launchChromium();
-  browsers.push(browser);
   // Ours: a child of this process (Debian's launcher script execs the binary in place).
   const started = browserProcesses().filter((pid) => !before.has(pid) && parentOf(pid) === process.pid);
-  if (started.length !== 1) throw new Error(`cannot tell which Chromium process is the one just started: ${started.length} started`);
+  if (started.length !== 1) {
+    await browser.close().catch(() => undefined);
+    throw new Error(`cannot tell which Chromium process is the one just started: ${started.length} started`);
+  }
   return { browser, pid: started[0]! };
 }
 
 /** A tab in a browser of its own whose processes are capped at 1/`rate` of one core (cpu-quota.ts). */
 async function openCappedTab(index: number, rate: number, init: { url: (index: number) => string; logFile: (index: number) => string }, browsers: Browser[], caps: CpuCap[]): Promise<WorkerHandle> {
-  const { browser, pid } = await launchOwnChromium(browsers);
+  const { browser, pid } = await launchOwnChromium();
+  browsers.push(browser);
   const cap = cpuCap(rate);
   caps.push(cap);
   const page = await (await browser.newContext()).newPage();
@@ -134,8 +137,7 @@ export interface ThrottledBystander {
 }
 
 export async function openThrottledBystander(rate: number): Promise<ThrottledBystander> {
-  const browsers: Browser[] = [];
-  const { browser, pid } = await launchOwnChromium(browsers);
+  const { browser, pid } = await launchOwnChromium();
   try {
     const page = await (await browser.newContext()).newPage();
     await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
