@@ -40,15 +40,15 @@ function startPeer(network: InMemoryNetwork, id: string, config: RunConfig, trai
 
 /**
  * For tests that hold a step waiting and then end it themselves (a new epoch, stop()): a step
- * deadline far past their wait, so that on a starved machine the step still waits when they act.
+ * deadline (and a sync deadline) far past their wait, so that on a starved machine the step still waits when they act.
  */
-const PATIENT = { stepTimeoutMs: 120_000, minStepTimeoutMs: 120_000 };
+const PATIENT = { stepTimeoutMs: 120_000, minStepTimeoutMs: 120_000, syncTimeoutMs: 120_000 };
 
-/** Polls `condition` until it holds; fails the test after `ms`. */
-async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+/** Polls `condition` until it holds; fails the test after `ms`, saying `what` (and, if given, where things stood). */
+async function waitUntil(condition: () => boolean, what: string, ms = 20_000, state?: () => string): Promise<void> {
   const began = Date.now();
   while (!condition()) {
-    if (Date.now() - began > ms) throw new Error(`gave up waiting for ${what}`);
+    if (Date.now() - began > ms) throw new Error(`gave up waiting for ${what}${state ? `: ${state()}` : ''}`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -365,7 +365,8 @@ describe('training session over the in-memory transport', () => {
     network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
     const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, PATIENT));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
-    await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2', 60_000);
+    const where = (): string => peers.map((p) => `${p.id} at step ${p.session.step} (${p.session.state}, ${p.messenger.pendingReceives} receives pending; ${p.session.events.map((e) => `${e.kind}: ${e.message}`).join('; ')})`).join(', ');
+    await waitUntil(() => peers.every((p) => p.session.step === 2 && p.messenger.pendingReceives > 0), 'both peers to wait in step 2', 60_000, where);
     for (const p of peers) p.session.stop();
     await Promise.all(peers.map((p) => p.done));
     for (const p of peers) {
