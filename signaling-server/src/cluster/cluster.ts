@@ -13,6 +13,7 @@ import { Gauge, Counter } from 'prom-client';
 import { ConfigError, errorMessage } from '@tabswarm/shared/protocol';
 import type { Connection, ServerContext, TabServer } from '../connection.ts';
 import { finishRebuild } from '../rejoin-handlers.ts';
+import { handleDroppedPublishes } from './dropped-publishes.ts';
 import { Leases } from './leases.ts';
 import { FORWARD, REPLY, type ClusterServer } from './messages.ts';
 import { RemoteMembers } from './remote-members.ts';
@@ -50,13 +51,14 @@ export function startCluster(io: TabServer, context: ServerContext, options: Clu
   // A lease missing this long is gone: past its holder's next renewal (after a Redis restart every key is missing until then).
   const graceMs = Math.ceil(renewMs * 1.5);
   const cio = io as unknown as ClusterServer;
-  const redis = createClient({ url: options.url, socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) } });
   let lastRedisError = 0;
-  redis.on('error', (err: unknown) => {
+  const redisError = (err: unknown): void => {
     if (Date.now() - lastRedisError < 10_000) return;
     lastRedisError = Date.now();
     log.error(`cluster: Redis at ${options.url}: ${errorMessage(err)}`, { event: 'redis' });
-  });
+  };
+  const redis = handleDroppedPublishes(createClient({ url: options.url, socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) } }), redisError);
+  redis.on('error', redisError);
   const leases = new Leases(redis, randomBytes(8).toString('hex'), leaseMs);
   const forwarded = new Counter({ name: 'tabswarm_cluster_forwarded_total', help: 'Events of tabs connected here forwarded to their room\'s owner process.', registers: [context.metrics.registry] });
   const ownersLost = new Counter({ name: 'tabswarm_cluster_owners_lost_total', help: 'Rooms whose owner process was lost while tabs here were in them.', registers: [context.metrics.registry] });
