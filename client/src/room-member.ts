@@ -158,6 +158,8 @@ export class RoomMember {
   private observers = new Set<string>();
   /** The room's finished run, once the server says so. */
   private finished: FinishedRun | null = null;
+  /** The run this member last told the server it finished (`step hash`): each is told once. */
+  private reportedRun: string | null = null;
   /** The task of the current session. */
   private task: Task | undefined;
   /** The room key `task` this member proposes: its task's name, empty for a built-in task. */
@@ -409,7 +411,6 @@ export class RoomMember {
         if (!(await this.backendFor(adopting.config, closing))) break;
         view = this.view;
       }
-      this.reportFinished();
     } finally {
       // A finished run keeps its channels open (its last frames may still be on their way to
       // slower peers) until close(); an interrupted one makes way for the next membership.
@@ -438,7 +439,11 @@ export class RoomMember {
       connect: (members, signal) => mesh.transport.connect(members, signal),
       requestNewEpoch: (suspect, epoch) => this.requestNewEpoch(suspect, epoch),
       isObserver: (id) => this.observers.has(id),
-      onUpdate: () => this.onChange(),
+      // A finished member may be taken back by a later epoch and finish again: each end is reported.
+      onUpdate: () => {
+        this.reportFinished();
+        this.onChange();
+      },
     });
     this.parts = { session, messenger, transport: mesh.transport, model };
     this.session = session;
@@ -473,10 +478,12 @@ export class RoomMember {
     return 'done';
   }
 
-  /** Tells the server our run ended (again after a re-registration: a restarted server knows nothing of it). */
+  /** Tells the server our run ended, once per end (again after a re-registration: a restarted server knows nothing of it). */
   private reportFinished(): void {
     const s = this.session;
-    if (s?.state === 'done') this.signaling?.finished({ step: s.step, hash: s.weightsHash, testAccuracy: s.testAccuracy });
+    if (s?.state !== 'done') return;
+    const run = `${s.step} ${s.weightsHash}`;
+    if (run !== this.reportedRun && this.signaling?.finished({ step: s.step, hash: s.weightsHash, testAccuracy: s.testAccuracy })) this.reportedRun = run;
   }
 
   private setObservers(observers: string[]): void {
@@ -620,6 +627,7 @@ export class RoomMember {
     const unsent = this.unsentResync;
     this.unsentResync = null;
     if (unsent && unsent.epoch === this.view.epoch) this.signaling?.resync(unsent.epoch, unsent.suspect);
+    this.reportedRun = null;
     this.reportFinished();
     this.onChange();
   }

@@ -308,6 +308,59 @@ describe('training session over the in-memory transport', () => {
     for (const p of [a, b, c, d]) p.model.dispose();
   });
 
+  it('the last step completed by one member only: the member behind catches up from the finished one in the next epoch', async () => {
+    const config = parseRunConfig({ steps: 4, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // Two members sum directly: a's vector of the last step never reaches b, so a finishes and b waits in step 3.
+    network.faultHook = (from, _to, bytes) => (from === 'a' && isFrame(bytes, MessageKind.Reduce, 1, 3) ? 'drop' : undefined);
+    const [a, b] = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, PATIENT)) as [Peer, Peer];
+    for (const p of [a, b]) p.session.setView({ epoch: 1, members: ['a', 'b'] });
+    await a.done;
+    assert.equal(a.session.state, 'done', a.session.error ?? '');
+    await waitUntil(() => b.session.step === 3 && b.messenger.pendingReceives > 0, 'b to wait in the last step', 60_000);
+    for (const p of [a, b]) p.session.setView({ epoch: 2, members: ['a', 'b'] });
+    await waitUntil(() => b.session.state === 'done', 'b to finish', 30_000, () => `b ${b.session.state} at step ${b.session.step}`);
+    assert.equal(b.session.state, 'done', b.session.error ?? '');
+    assert.equal(b.session.step, 4);
+    assert.equal(b.session.weightsHash, a.session.weightsHash);
+    assert.ok(b.session.events.some((e) => e.kind === 'state-received' && /state of step 4 from a/.test(e.message)), 'b took the finished state from a');
+    await waitUntil(() => a.session.events.some((e) => e.kind === 'synced' && /^epoch 2:/.test(e.message)), 'a to sync epoch 2');
+    assert.equal(a.session.state, 'done');
+    assert.equal(a.session.events.filter((e) => e.kind === 'done').length, 1, 'a finished once');
+    for (const p of [a, b]) {
+      p.session.stop();
+      p.model.dispose();
+    }
+  });
+
+  it('the last step completed by one member only, and most of the room behind: the finished member trains it again with them', async () => {
+    const config = parseRunConfig({ steps: 3, workers: 4, batchSize: 8, evalEvery: 100, evalSize: 50, checkEvery: 0 });
+    const network = new InMemoryNetwork({ latencyMs: 1 });
+    // As in the roll-back test above, on the last step: a and d finish, b and c wait in step 2.
+    network.faultHook = (from, to, bytes) => ((from === 'a' && to === 'b') || (from === 'b' && to === 'c')) && isFrame(bytes, MessageKind.Gather, 1, 2) && decodeFrame(bytes).seq === 2 ? 'drop' : undefined;
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => startPeer(network, id, config, train, test, PATIENT)) as [Peer, Peer, Peer, Peer];
+    for (const p of [a, b, c, d]) p.session.setView({ epoch: 1, members: ['a', 'b', 'c', 'd'] });
+    await a.done;
+    await waitUntil(() => b.session.step === 2 && c.session.step === 2 && b.messenger.pendingReceives > 0, 'b and c to wait in the last step', 60_000);
+    network.kill('d');
+    d.session.stop();
+    for (const p of [a, b, c]) p.session.setView({ epoch: 2, members: ['a', 'b', 'c'] });
+    const where = (): string => [a, b, c].map((p) => `${p.id} ${p.session.state} at step ${p.session.step}`).join(', ');
+    await waitUntil(() => [b, c].every((p) => p.session.state === 'done') && a.session.events.filter((e) => e.kind === 'done').length === 2, 'b and c to finish, and a again', 30_000, where);
+    for (const p of [a, b, c]) {
+      assert.equal(p.session.state, 'done', p.session.error ?? '');
+      assert.equal(p.session.step, 3);
+      assert.equal(p.session.weightsHash, b.session.weightsHash);
+    }
+    assert.ok(a.session.events.some((e) => e.kind === 'state-received' && /state of step 2 /.test(e.message)), 'a rolled back to step 2');
+    assert.deepEqual(a.session.history.map((r) => r.step), [1, 2, 3], 'a\'s first record of step 3 is gone, its second kept');
+    assert.equal(a.session.history.at(-1)!.epoch, 2);
+    for (const p of [a, b, c, d]) {
+      p.session.stop();
+      p.model.dispose();
+    }
+  });
+
   it('a new epoch aborts the step under way with AbortedError and asks for no other epoch', async () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });

@@ -244,11 +244,33 @@ export class TrainingSession {
     this.aggregator.dispose();
   }
 
-  /** Trains until `config.steps` or stop(); never throws for recoverable network trouble. */
+  /**
+   * Trains until `config.steps` (state `done`) or stop(); never throws for recoverable network
+   * trouble. A finished member then stays in the room's epochs until stop() (stayFinished).
+   */
   async run(): Promise<void> {
+    await this.trainUntil(() => this.step >= this.init.config.steps);
+    if (this.state === 'done') void this.stayFinished();
+  }
+
+  /**
+   * After its last step a member still syncs every new epoch, as long as it is a member: a member
+   * whose last step failed (the ring completed on some members only) catches up from its state,
+   * and if most of the room never completed that step, the sync takes this member back to train
+   * it again with them. Without it, such a member would wait for a hello nobody sends.
+   */
+  private async stayFinished(): Promise<void> {
+    while (!this.stopped && this.state === 'done') {
+      if (this.syncedEpoch === this.view?.epoch) await this.membership.changed();
+      await this.trainUntil(() => this.step >= this.init.config.steps && this.syncedEpoch === this.view?.epoch);
+    }
+  }
+
+  /** Syncs and trains, epoch after epoch, until `finished()` or stop(); then state `done` (or `error`). */
+  private async trainUntil(finished: () => boolean): Promise<void> {
     const { config } = this.init;
     try {
-      while (this.step < config.steps && !this.stopped) {
+      while (!finished() && !this.stopped) {
         const view = this.view;
         if (!view || (!this.started && view.members.length < config.workers)) {
           this.state = 'connecting';
@@ -265,6 +287,7 @@ export class TrainingSession {
             this.freshSync = true;
             this.note('synced', `epoch ${view.epoch}: ${view.members.length} peers at step ${this.step}`, Date.now() - began);
           }
+          if (this.step >= config.steps) continue;
           this.state = 'training';
           await this.trainStep(view, signal);
         } catch (err) {
@@ -289,7 +312,7 @@ export class TrainingSession {
         }
         await yieldToEventLoop();
       }
-      if (!this.stopped) {
+      if (!this.stopped && this.state !== 'done') {
         this.state = 'done';
         this.note('done', `finished ${this.step} steps`);
       }
