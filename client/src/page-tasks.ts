@@ -41,14 +41,19 @@ const PAGE_TASKS: Record<string, PageTask> = {
 
 export const PAGE_TASK_NAMES = Object.keys(PAGE_TASKS);
 
+/** The page task `name`, if it is one (an own key only: `constructor` names no task). */
+function lookUp(name: string): PageTask | undefined {
+  return Object.hasOwn(PAGE_TASKS, name) ? PAGE_TASKS[name] : undefined;
+}
+
 /** What the page task `name` trains on and downloads; undefined for any other (the built-in MNIST tasks, a served model). */
 export function pageTaskData(name: string): { data: string; downloadBytes: number } | undefined {
-  const known = Object.hasOwn(PAGE_TASKS, name) ? PAGE_TASKS[name]! : undefined;
+  const known = lookUp(name);
   return known && { data: known.data, downloadBytes: known.downloadBytes };
 }
 
 export function pageTask(name: string): Promise<Task> {
-  const known = Object.hasOwn(PAGE_TASKS, name) ? PAGE_TASKS[name] : undefined;
+  const known = lookUp(name);
   if (!known) return Promise.reject(new ConfigError(`task must be one of ${PAGE_TASK_NAMES.join('|')} (or absent: the built-in task the model key names), got ${JSON.stringify(name.slice(0, 64))}`));
   return known.load();
 }
