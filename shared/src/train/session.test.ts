@@ -364,8 +364,9 @@ describe('training session over the in-memory transport', () => {
   it('a new epoch aborts the step under way with AbortedError and asks for no other epoch', async () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });
-    // b's reduce of step 3 never reaches a: both wait in step 3 until the membership changes.
-    network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 3) ? 'drop' : undefined);
+    // Neither vector of step 3 arrives: both wait in step 3 until the membership changes. (Dropping
+    // one direction only let the other peer complete step 3 whenever the poll below came late.)
+    network.faultHook = (_from, _to, bytes) => (isFrame(bytes, MessageKind.Reduce, 1, 3) ? 'drop' : undefined);
     const suspects: Array<string | undefined> = [];
     const requestNewEpoch = (suspect: string | undefined): void => void suspects.push(suspect);
     const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, { requestNewEpoch, ...PATIENT }));
@@ -415,7 +416,8 @@ describe('training session over the in-memory transport', () => {
   it('stop() ends a step under way quietly and leaves no pending receive', async () => {
     const config = parseRunConfig({ steps: 6, workers: 2, batchSize: 8, evalEvery: 100, evalSize: 50 });
     const network = new InMemoryNetwork({ latencyMs: 1 });
-    network.faultHook = (from, _to, bytes) => (from === 'b' && isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
+    // Neither vector of step 2 arrives, so both peers wait in step 2 for good.
+    network.faultHook = (_from, _to, bytes) => (isFrame(bytes, MessageKind.Reduce, 1, 2) ? 'drop' : undefined);
     const peers = ['a', 'b'].map((id) => startPeer(network, id, config, train, test, PATIENT));
     for (const p of peers) p.session.setView({ epoch: 1, members: ['a', 'b'] });
     const where = (): string => peers.map((p) => `${p.id} at step ${p.session.step} (${p.session.state}, ${p.messenger.pendingReceives} receives pending; ${p.session.events.map((e) => `${e.kind}: ${e.message}`).join('; ')})`).join(', ');
