@@ -474,7 +474,7 @@ export class RoomMember {
     this.notes.add('membership', `joined room ${joined.room} as an observer (${why})`, Date.now());
     this.onChange();
     await follower.refresh();
-    await new Promise<void>((resolve) => closing.addEventListener('abort', () => resolve(), { once: true }));
+    await waitForAbort(closing);
     return 'done';
   }
 

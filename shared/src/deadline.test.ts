@@ -85,6 +85,19 @@ describe('waitForAbort', () => {
     assert.equal(listeners(controller.signal), 0);
   });
 
+  it('without a time limit it sets no timer and resolves only when the signal aborts', async () => {
+    const controller = new AbortController();
+    const base = timers();
+    let resolved = false;
+    const waiting = waitForAbort(controller.signal).then(() => (resolved = true));
+    assert.equal(timers(), base);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(resolved, false);
+    controller.abort();
+    await waiting;
+    assert.equal(listeners(controller.signal), 0);
+  });
+
   it('resolves at its time limit and removes its listener', async () => {
     const controller = new AbortController();
     await waitForAbort(controller.signal, 1);

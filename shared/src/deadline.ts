@@ -66,10 +66,11 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, what: st
 }
 
 /**
- * Resolves when `signal` aborts or after `ms`, whichever comes first; never rejects. Leaves no
- * timer or listener behind.
+ * Resolves when `signal` aborts or after `ms` (without `ms`, only when it aborts, and no timer
+ * keeps a process alive meanwhile), whichever comes first; never rejects. Leaves no timer or
+ * listener behind.
  */
-export function waitForAbort(signal: AbortSignal, ms: number): Promise<void> {
+export function waitForAbort(signal: AbortSignal, ms?: number): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -77,7 +78,7 @@ export function waitForAbort(signal: AbortSignal, ms: number): Promise<void> {
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = ms === undefined ? undefined : setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
 }

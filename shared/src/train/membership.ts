@@ -39,14 +39,8 @@ export class Membership {
     this.controller.abort(new AbortedError('stopped'));
   }
 
-  /** Resolves at the next epoch or stop(), however long that takes. */
-  changed(): Promise<void> {
-    const signal = this.controller.signal;
-    return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  }
-
-  /** Resolves at the next epoch or stop(), or after `timeoutMs`. */
-  next(timeoutMs: number): Promise<void> {
+  /** Resolves at the next epoch or stop(), or after `timeoutMs` if given. */
+  next(timeoutMs?: number): Promise<void> {
     return waitForAbort(this.controller.signal, timeoutMs);
   }
 }

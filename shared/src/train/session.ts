@@ -261,7 +261,7 @@ export class TrainingSession {
    */
   private async stayFinished(): Promise<void> {
     while (!this.stopped && this.state === 'done') {
-      if (this.syncedEpoch === this.view?.epoch) await this.membership.changed();
+      if (this.syncedEpoch === this.view?.epoch) await this.membership.next();
       await this.trainUntil(() => this.step >= this.init.config.steps && this.syncedEpoch === this.view?.epoch);
     }
   }
